@@ -1,0 +1,57 @@
+/**
+ * CLI entry: dispatches `dagbuild <command>` to a module under `src/cli/commands/`, loaded
+ * lazily so `dagbuild --version` does not pay for DuckDB, TensorFlow or ssh2.
+ * Anything that is not a known command is a build target (`dagbuild output/ml_models/lstm`).
+ */
+import { readFileSync } from "node:fs";
+
+/** Each command module exports `run(argv): Promise<number>` (the exit code). */
+export type CommandModule = { run(argv: string[]): Promise<number> };
+
+const COMMANDS: Record<string, string> = {
+  build: "./commands/build.js",
+  exec: "./commands/exec.js",
+  explain: "./commands/explain.js",
+  status: "./commands/status.js",
+  graph: "./commands/graph.js",
+  clean: "./commands/clean.js",
+  gc: "./commands/gc.js",
+  verify: "./commands/verify.js",
+  replay: "./commands/replay.js",
+  "check-gates": "./commands/check-gates.js",
+  "host-check": "./commands/host-check.js",
+};
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8"));
+  return pkg.version as string;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === "--version" || first === "-V") {
+    process.stdout.write(`dagbuild ${version()}\n`);
+    return 0;
+  }
+  if (first === "--help" || first === "-h" || first === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const isCommand = first !== undefined && Object.hasOwn(COMMANDS, first);
+  const name = isCommand ? first : "build";
+  const rest = isCommand ? argv.slice(1) : argv;
+  const mod = (await import(COMMANDS[name]!)) as CommandModule;
+  return mod.run(rest);
+}
+
+const HELP = `usage: dagbuild [options] [targets...]      build targets (default: the pipeline's default)
+       dagbuild -n|--dry-run [--json] [targets...]
+       dagbuild explain <target>
+       dagbuild status [targets...]
+       dagbuild graph [--format dot|mermaid|json]
+       dagbuild clean | gc [--max-size SIZE] [--max-age DAYS]
+       dagbuild verify [targets...]
+       dagbuild replay --candles FILE --instrument X [--profile P] [--mode M] --out FILE
+       dagbuild check-gates --redis URL --threshold SECONDS [--instruments A,B] [--json]
+options: -j N, --keep-going, --force <target>, --json, --host NAME=local, -C DIR, --pipeline FILE
+`;
