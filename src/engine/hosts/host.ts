@@ -1,0 +1,78 @@
+/**
+ * The host interface: where an action runs. `local` spawns `dagbuild exec` as a child process;
+ * `ssh` ships inputs by digest to a remote CAS and runs `dagbuild exec` there.
+ * Either way the host leaves the outputs under `staging/<output path>` on this machine; the
+ * engine then hashes them, stores them in the CAS and moves them into place atomically.
+ */
+import type { RuleRef } from "../graph-types.js";
+
+/** A file of a directory input or output, relative to the directory. */
+export interface TreeEntry {
+  readonly rel: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly executable: boolean;
+}
+
+/** One input file as the executor sees it: the digest it must have. */
+export interface InputFile {
+  readonly path: string; // workspace-relative
+  readonly digest: string; // sha256 hex (for a directory: the tree digest)
+  readonly size: number;
+  readonly tree?: readonly TreeEntry[]; // set for directory inputs
+}
+
+/**
+ * A serialized action: everything `dagbuild exec` needs, with no reference to the pipeline
+ * file (executors never parse pipelines). Format version 1.
+ */
+export interface ActionSpec {
+  readonly version: 1;
+  readonly id: string;
+  readonly target: string;
+  readonly partition: Readonly<Record<string, string>>;
+  readonly rule: RuleRef;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly inputs: Readonly<Record<string, readonly InputFile[]>>;
+  readonly outputs: Readonly<Record<string, { readonly path: string; readonly dir: boolean }>>;
+}
+
+/** Streams and cancellation for one action. */
+export interface ActionIO {
+  /** Log output of the action (stdout and stderr interleaved). */
+  log(chunk: string): void;
+  readonly signal: AbortSignal;
+}
+
+/** Outcome of running an action on a host; expected failures are values, not throws. */
+export type HostResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly kind: "rule-failed" | "cancelled" | "transfer-failed" | "host-unavailable" | "digest-mismatch";
+      readonly message: string;
+    };
+
+/** A place to run actions. */
+export interface Host {
+  readonly name: string;
+  /** e.g. "local" or "ssh user@127.0.0.1:2222". */
+  readonly describe: string;
+  /** Checked once before the first action (remote version and lockfile). Throws HostError. */
+  prepare(signal: AbortSignal): Promise<void>;
+  /** Runs the action; on success every declared output exists under `staging`. */
+  run(spec: ActionSpec, staging: string, io: ActionIO): Promise<HostResult>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
+
+/** A host that cannot be used at all (unreachable, wrong version): message says how to fix. */
+export class HostError extends Error {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HostError";
+  }
+}
