@@ -76,3 +76,25 @@ export class HostError extends Error {
     this.name = "HostError";
   }
 }
+
+/** One line of `handoff/transfer_log.md` (and a `transfer` event): what moved where. */
+export interface TransferEntry {
+  readonly what: string; // workspace-relative path (or a blob description)
+  readonly digest: string;
+  readonly size: number;
+  readonly from: string; // host name ("local" for this machine)
+  readonly to: string;
+  readonly direction: "put" | "get";
+}
+
+/** What the engine gives a host implementation when it creates one. */
+export interface HostEnv {
+  /** Absolute workspace root on this machine. */
+  readonly root: string;
+  /** Absolute path of the local CAS (`cache/cas`): blobs at `<cas>/<d[0..2]>/<d>`. */
+  readonly casDir: string;
+  /** Records a completed transfer (appended to the transfer log by the engine). */
+  logTransfer(entry: TransferEntry): void;
+  /** Progress/diagnostic lines (rendered by the active logger). */
+  note(message: string): void;
+}
