@@ -1,0 +1,134 @@
+/**
+ * Runs one serialized action (an ActionSpec) in this process: the common core of the local
+ * worker pool, `dagbuild exec` and the remote side of an SSH host. It never parses pipelines.
+ * Outputs are written under `staging/<path>`; the caller commits them.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ActionIO, ActionSpec, HostResult } from "./hosts/host.js";
+import { RuleError, type Rule, type RuleContext } from "./rule.js";
+
+/** Where a module rule's compiled JavaScript is: `dist/<module>.js`, else `<module>.js`. */
+export function compiledModulePath(root: string, module: string): string | undefined {
+  const base = module.replace(/\.ts$/, "");
+  for (const p of [join(root, "dist", `${base}.js`), join(root, `${base}.js`)]) if (existsSync(p)) return p;
+  return undefined;
+}
+
+/** Absolute staging paths of the declared outputs; directory outputs are created empty. */
+export function stagingOutputs(spec: ActionSpec, staging: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, o] of Object.entries(spec.outputs)) {
+    const p = join(staging, o.path);
+    mkdirSync(o.dir ? p : dirname(p), { recursive: true });
+    out[name] = p;
+  }
+  return out;
+}
+
+function inputPaths(spec: ActionSpec, root: string): Record<string, string[]> {
+  const inputs: Record<string, string[]> = {};
+  const all: string[] = [];
+  for (const [name, list] of Object.entries(spec.inputs)) {
+    inputs[name] = list.map((f) => join(root, f.path));
+    all.push(...inputs[name]!);
+  }
+  inputs["*"] = all.sort();
+  return inputs;
+}
+
+/** Runs a module or shell rule; expected failures come back as values. */
+export async function executeSpec(spec: ActionSpec, root: string, staging: string, io: ActionIO): Promise<HostResult> {
+  const outputs = stagingOutputs(spec, staging);
+  const inputs = inputPaths(spec, root);
+  if (spec.rule.kind === "shell") return runShell(spec.rule.command, inputs, outputs, root, io);
+  const file = compiledModulePath(root, spec.rule.module);
+  if (!file) {
+    return { ok: false, kind: "rule-failed", message: `rule module ${spec.rule.module} is not compiled: run \`npm run build\`` };
+  }
+  let rule: Rule;
+  try {
+    const mod = await import(pathToFileURL(file).href);
+    rule = mod.default as Rule;
+    if (!rule || typeof rule.run !== "function") throw new Error(`${spec.rule.module} has no default export made with defineRule()`);
+  } catch (e) {
+    return { ok: false, kind: "rule-failed", message: `cannot load ${spec.rule.module}: ${(e as Error).message}` };
+  }
+  const ctx: RuleContext = {
+    root,
+    target: spec.target,
+    partition: spec.partition,
+    params: spec.params,
+    inputs,
+    outputs,
+    log: (line) => io.log(line.endsWith("\n") ? line : line + "\n"),
+    signal: io.signal,
+  };
+  try {
+    await rule.run(ctx);
+  } catch (e) {
+    if (io.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };
+    const msg = e instanceof RuleError ? e.message : ((e as Error)?.stack ?? String(e));
+    io.log(msg + "\n");
+    return { ok: false, kind: "rule-failed", message: e instanceof RuleError ? e.message : ((e as Error)?.message ?? String(e)) };
+  }
+  if (io.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };
+  for (const [name, p] of Object.entries(outputs)) {
+    if (!existsSync(p)) return { ok: false, kind: "rule-failed", message: `rule did not write its output "${name}" (${spec.outputs[name]!.path})` };
+    if (spec.outputs[name]!.dir !== statSync(p).isDirectory())
+      return { ok: false, kind: "rule-failed", message: `output "${name}" should be a ${spec.outputs[name]!.dir ? "directory" : "file"}` };
+  }
+  return { ok: true };
+}
+
+function shq(s: string): string {
+  return /^[A-Za-z0-9_./=:,+-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+/** Substitutes `{out}`, `{out.NAME}`, `{in}`, `{in.NAME}`, `{deps}` with shell-quoted paths. */
+export function expandShell(command: string, inputs: Record<string, string[]>, outputs: Record<string, string>): string {
+  return command.replace(/\{(out|in|deps)(?:\.([A-Za-z0-9_-]+))?\}/g, (m, kind: string, name?: string) => {
+    if (kind === "out") {
+      const p = name ? outputs[name] : Object.values(outputs)[0];
+      return p === undefined ? m : shq(p);
+    }
+    if (kind === "deps" || (kind === "in" && !name)) {
+      const list = kind === "deps" ? inputs["*"]! : (inputs["*"]!.slice(0, 1));
+      return list.map(shq).join(" ");
+    }
+    const list = inputs[name!];
+    return list === undefined ? m : list.map(shq).join(" ");
+  });
+}
+
+function runShell(command: string, inputs: Record<string, string[]>, outputs: Record<string, string>, root: string, io: ActionIO): Promise<HostResult> {
+  const script = expandShell(command, inputs, outputs);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [n, p] of Object.entries(outputs)) env[`DAGBUILD_OUT_${n.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`] = p;
+  return new Promise((resolve) => {
+    const child = spawn("bash", ["-eo", "pipefail", "-c", script], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const onAbort = () => {
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        /* already gone */
+      }
+    };
+    io.signal.addEventListener("abort", onAbort, { once: true });
+    child.stdout.on("data", (b: Buffer) => io.log(b.toString()));
+    child.stderr.on("data", (b: Buffer) => io.log(b.toString()));
+    child.on("error", (e) => resolve({ ok: false, kind: "rule-failed", message: `cannot run bash: ${e.message}` }));
+    child.on("close", (code, sig) => {
+      io.signal.removeEventListener("abort", onAbort);
+      if (io.signal.aborted) return resolve({ ok: false, kind: "cancelled", message: "cancelled" });
+      if (code === 0) {
+        for (const [name, p] of Object.entries(outputs))
+          if (!existsSync(p)) return resolve({ ok: false, kind: "rule-failed", message: `command did not write its output "${name}"` });
+        return resolve({ ok: true });
+      }
+      resolve({ ok: false, kind: "rule-failed", message: sig ? `command killed by ${sig}` : `command exited with status ${code}` });
+    });
+  });
+}

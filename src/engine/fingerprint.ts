@@ -1,0 +1,159 @@
+/**
+ * Action keys and why they change.
+ *
+ * key = sha256(canonical JSON of KeyMaterial): the rule's identity and source hash (the module
+ * and every project module it imports, transitively), the resolved params, the declared tool
+ * versions, the declared output paths and the digest of every input. Hosts, times and secrets
+ * are never part of it.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, normalize, relative } from "node:path";
+import type { RuleRef } from "./graph-types.js";
+import { canonicalJson, sha256 } from "./hash.js";
+
+/** Bumped when the meaning of a key changes (forces a rebuild of everything once). */
+export const KEY_SCHEMA_VERSION = 1;
+
+/** Everything an action key is computed from (stored in the action record for `explain`). */
+export interface KeyMaterial {
+  readonly v: number;
+  readonly rule: RuleRef & { readonly hash: string };
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly tools: Readonly<Record<string, string>>;
+  /** name → [path, digest] pairs, sorted by path. */
+  readonly inputs: Readonly<Record<string, readonly (readonly [string, string])[]>>;
+  /** name → path (+ "/" for directories). */
+  readonly outputs: Readonly<Record<string, string>>;
+}
+
+export function actionKey(m: KeyMaterial): string {
+  return sha256(canonicalJson(m));
+}
+
+/**
+ * A staleness reason: the single vocabulary shared by dry-run, explain, status and --json.
+ */
+export type Reason =
+  | { readonly kind: "new" }
+  | { readonly kind: "input-changed"; readonly path: string; readonly old?: string; readonly new?: string; readonly producer?: string }
+  | { readonly kind: "param-changed"; readonly key: string; readonly old?: unknown; readonly new?: unknown }
+  | { readonly kind: "rule-changed"; readonly detail?: string }
+  | { readonly kind: "tool-changed"; readonly tool: string; readonly old?: string; readonly new?: string }
+  | { readonly kind: "output-missing"; readonly path: string }
+  | { readonly kind: "output-modified"; readonly path: string; readonly old?: string; readonly new?: string }
+  | { readonly kind: "forced" };
+
+/** One-line rendering: `input-changed data/x.csv`, `param-changed replay.p`. */
+export function formatReason(r: Reason): string {
+  switch (r.kind) {
+    case "new":
+    case "forced":
+      return r.kind;
+    case "input-changed":
+      return `input-changed ${r.path}`;
+    case "param-changed":
+      return `param-changed ${r.key}`;
+    case "rule-changed":
+      return r.detail ? `rule-changed (${r.detail})` : "rule-changed";
+    case "tool-changed":
+      return `tool-changed ${r.tool}`;
+    case "output-missing":
+      return `output-missing ${r.path}`;
+    case "output-modified":
+      return `output-modified ${r.path}`;
+  }
+}
+
+/** The first difference between the previous key material and the new one, as a reason. */
+export function diffMaterial(old: KeyMaterial, cur: KeyMaterial): Reason {
+  if (old.v !== cur.v) return { kind: "rule-changed", detail: "dagbuild key schema" };
+  if (old.rule.kind !== cur.rule.kind || canonicalJson({ ...old.rule, hash: 0 }) !== canonicalJson({ ...cur.rule, hash: 0 }))
+    return { kind: "rule-changed", detail: "rule definition" };
+  if (old.rule.hash !== cur.rule.hash) return { kind: "rule-changed", detail: "rule source" };
+  for (const t of new Set([...Object.keys(old.tools), ...Object.keys(cur.tools)])) {
+    if (old.tools[t] !== cur.tools[t]) return { kind: "tool-changed", tool: t, old: old.tools[t], new: cur.tools[t] };
+  }
+  const p = diffValue(old.params, cur.params, "");
+  if (p) return { kind: "param-changed", key: p.key, old: p.old, new: p.new };
+  const oldIn = new Map<string, string>();
+  for (const list of Object.values(old.inputs)) for (const [path, d] of list) oldIn.set(path, d);
+  const curIn = new Map<string, string>();
+  for (const list of Object.values(cur.inputs)) for (const [path, d] of list) curIn.set(path, d);
+  for (const [path, d] of curIn) if (oldIn.get(path) !== d) return { kind: "input-changed", path, old: oldIn.get(path), new: d };
+  for (const [path, d] of oldIn) if (!curIn.has(path)) return { kind: "input-changed", path, old: d, new: undefined };
+  if (canonicalJson(old.inputs) !== canonicalJson(cur.inputs)) return { kind: "rule-changed", detail: "input names" };
+  if (canonicalJson(old.outputs) !== canonicalJson(cur.outputs)) return { kind: "rule-changed", detail: "declared outputs" };
+  return { kind: "rule-changed" };
+}
+
+function diffValue(a: unknown, b: unknown, path: string): { key: string; old: unknown; new: unknown } | undefined {
+  if (canonicalJson(a) === canonicalJson(b)) return undefined;
+  if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+    const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
+    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort()) {
+      const d = diffValue(ao[k], bo[k], path ? `${path}.${k}` : k);
+      if (d) return d;
+    }
+  }
+  return { key: path || "(params)", old: a, new: b };
+}
+
+/**
+ * Hashes rule modules: the `.ts` source plus every relative import, transitively, so editing
+ * a library under src/ that a rule uses marks exactly the actions of that rule `rule-changed`.
+ * Memoized per process (one build reads each source once).
+ */
+export class RuleHasher {
+  private readonly memo = new Map<string, string>();
+  private readonly shellMemo = new Map<string, string>();
+
+  constructor(private readonly root: string) {}
+
+  hash(rule: RuleRef): string {
+    if (rule.kind === "shell") {
+      let h = this.shellMemo.get(rule.command);
+      if (!h) this.shellMemo.set(rule.command, (h = sha256(`shell\0${rule.command}`)));
+      return h;
+    }
+    let h = this.memo.get(rule.module);
+    if (!h) {
+      const files = moduleClosure(this.root, rule.module);
+      h = sha256(files.map((f) => `${f.path}\0${f.digest}`).join("\n"));
+      this.memo.set(rule.module, h);
+    }
+    return h;
+  }
+
+  /** The source files a module rule's hash covers (for --explain and the stale-dist check). */
+  files(module: string): string[] {
+    return moduleClosure(this.root, module).map((f) => f.path);
+  }
+}
+
+const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)|import\s+["'](\.{1,2}\/[^"']+)["']/g;
+
+function moduleClosure(root: string, module: string): { path: string; digest: string }[] {
+  const seen = new Map<string, string>();
+  const stack = [normalize(module)];
+  while (stack.length) {
+    const rel = stack.pop()!;
+    if (seen.has(rel)) continue;
+    const abs = join(root, rel);
+    if (!existsSync(abs)) {
+      seen.set(rel, "missing");
+      continue;
+    }
+    const src = readFileSync(abs, "utf8");
+    seen.set(rel, sha256(src));
+    for (const m of src.matchAll(IMPORT_RE)) {
+      const spec = m[1] ?? m[2] ?? m[3]!;
+      let target = relative(root, join(dirname(abs), spec));
+      if (target.endsWith(".js")) {
+        const ts = target.slice(0, -3) + ".ts";
+        if (existsSync(join(root, ts))) target = ts;
+      }
+      if (!target.startsWith("..")) stack.push(target);
+    }
+  }
+  return [...seen].map(([path, digest]) => ({ path, digest })).sort((a, b) => (a.path < b.path ? -1 : 1));
+}

@@ -1,0 +1,244 @@
+/**
+ * Staleness decisions. The Checker answers "is this action fresh, and if not, why?" from the
+ * state index, the stat cache and the action records; it never runs an action. The scheduler
+ * asks it once an action's inputs are known (so early cutoff falls out naturally); `plan()`
+ * asks it for a dry run, treating outputs of actions that will run as unknown.
+ */
+import { readdirSync, statSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import type { ActionNode, Graph } from "./graph-types.js";
+import { actionKey, diffMaterial, KEY_SCHEMA_VERSION, type KeyMaterial, type Reason } from "./fingerprint.js";
+import { RuleHasher } from "./fingerprint.js";
+import type { StateIndex, OutputState } from "./cache/state-index.js";
+import type { ActionCache, ActionRecord } from "./cache/action-cache.js";
+import type { Cas } from "./cache/cas.js";
+import { hashFile, sha256 } from "./hash.js";
+import { describePath } from "./cache/cas.js";
+
+/** What is known about one file: its digest and size. */
+export interface FileDigest {
+  readonly digest: string;
+  readonly size: number;
+}
+
+/** The verdict on one action. */
+export type Decision =
+  | { readonly status: "fresh"; readonly key: string }
+  | {
+      readonly status: "stale";
+      readonly reason: Reason;
+      readonly key: string;
+      readonly material: KeyMaterial;
+      /** An action record for this key exists and the CAS holds its outputs. */
+      readonly restorable: ActionRecord | undefined;
+    }
+  /** Dry run only: an input comes from an action that will run, so the key is unknown yet. */
+  | { readonly status: "waiting"; readonly reason: Reason };
+
+/** Looks up the digest of an upstream output (undefined = not known yet). */
+export type OutputLookup = (path: string) => FileDigest | undefined;
+
+export class Checker {
+  readonly rules: RuleHasher;
+  /** Source files that vanished or were unreadable, with the action that needs them. */
+  constructor(
+    readonly graph: Graph,
+    readonly state: StateIndex,
+    readonly ac: ActionCache,
+    readonly cas: Cas,
+    readonly forced: ReadonlySet<string> = new Set(),
+  ) {
+    this.rules = new RuleHasher(graph.root);
+  }
+
+  /** Digest of a source file through the stat cache (hash only when size/mtime/inode moved). */
+  sourceDigest(path: string): FileDigest | undefined {
+    let st: Stats;
+    try {
+      st = statSync(join(this.graph.root, path));
+    } catch {
+      return undefined;
+    }
+    if (st.isDirectory()) {
+      const a = describePath(join(this.graph.root, path));
+      return { digest: a.digest, size: a.size };
+    }
+    const cached = this.state.stats.get(path);
+    if (cached && cached.z === st.size && cached.m === st.mtimeMs && cached.i === st.ino) return { digest: cached.d, size: cached.z };
+    const h = hashFile(join(this.graph.root, path));
+    this.state.recordStat(path, { d: h.digest, z: h.size, m: st.mtimeMs, i: st.ino });
+    return h;
+  }
+
+  /** The key material of an action, or the first input whose digest is not known yet. */
+  material(node: ActionNode, lookup: OutputLookup): { material: KeyMaterial } | { unknown: string; producer?: string } | { missing: string } {
+    const inputs: Record<string, [string, string][]> = {};
+    for (const [name, deps] of Object.entries(node.deps)) {
+      const list: [string, string][] = [];
+      for (const dep of deps) {
+        if (dep.kind === "output") {
+          const d = lookup(dep.path);
+          if (!d) return { unknown: dep.path, producer: dep.producer };
+          list.push([dep.path, d.digest]);
+        } else {
+          const d = this.sourceDigest(dep.path);
+          if (!d) return { missing: dep.path };
+          list.push([dep.path, d.digest]);
+        }
+      }
+      inputs[name] = list;
+    }
+    const outputs: Record<string, string> = {};
+    for (const [name, o] of Object.entries(node.outputs)) outputs[name] = o.dir ? `${o.path}/` : o.path;
+    const material: KeyMaterial = {
+      v: KEY_SCHEMA_VERSION,
+      rule: { ...node.rule, hash: this.rules.hash(node.rule) },
+      params: node.params,
+      tools: node.tools,
+      inputs,
+      outputs,
+    };
+    return { material };
+  }
+
+  /** Decides one action whose inputs are all known (or reports it waiting / missing). */
+  decide(node: ActionNode, lookup: OutputLookup): Decision {
+    const m = this.material(node, lookup);
+    if ("unknown" in m) return { status: "waiting", reason: { kind: "input-changed", path: m.unknown, producer: m.producer } };
+    if ("missing" in m) {
+      // A source vanished after load: the action cannot be fresh; running it reports the error.
+      const material = this.material(node, (p) => lookup(p) ?? { digest: "missing", size: 0 });
+      return { status: "stale", reason: { kind: "input-changed", path: m.missing, new: undefined }, key: "missing", material: (material as { material: KeyMaterial }).material, restorable: undefined };
+    }
+    const material = m.material;
+    const key = actionKey(material);
+    const stale = (reason: Reason): Decision => ({ status: "stale", reason, key, material, restorable: this.restorable(key) });
+    if (this.forced.has(node.id)) return { status: "stale", reason: { kind: "forced" }, key, material, restorable: undefined };
+    const prev = this.state.actions.get(node.id);
+    if (!prev) return stale({ kind: "new" });
+    if (prev.k !== key) {
+      const old = this.ac.get(prev.k);
+      return stale(old ? diffMaterial(old.material, material) : { kind: "rule-changed", detail: "no previous record" });
+    }
+    for (const [name, out] of Object.entries(prev.o)) {
+      const problem = this.checkOutput(out);
+      if (problem) return stale(problem);
+      if (!node.outputs[name]) return stale({ kind: "rule-changed", detail: "declared outputs" });
+    }
+    return { status: "fresh", key };
+  }
+
+  /** Compares an output on disk with its record; re-hashes only when its stats moved. */
+  checkOutput(out: OutputState): Reason | undefined {
+    const abs = join(this.graph.root, out.p);
+    let st: Stats;
+    try {
+      st = statSync(abs);
+    } catch {
+      return { kind: "output-missing", path: out.p };
+    }
+    if (out.t) {
+      if (!st.isDirectory()) return { kind: "output-modified", path: out.p };
+      if (treeSignature(abs) === out.g) return undefined;
+      const now = describePath(abs);
+      return now.digest === out.d ? undefined : { kind: "output-modified", path: out.p, old: out.d, new: now.digest };
+    }
+    if (st.size === out.z && st.mtimeMs === out.m && st.ino === out.i) return undefined;
+    if (st.size !== out.z) return { kind: "output-modified", path: out.p, old: out.d };
+    const h = hashFile(abs);
+    return h.digest === out.d ? undefined : { kind: "output-modified", path: out.p, old: out.d, new: h.digest };
+  }
+
+  /** The action record for `key` if every output blob is in the CAS. */
+  restorable(key: string): ActionRecord | undefined {
+    const rec = this.ac.get(key);
+    if (!rec) return undefined;
+    for (const o of Object.values(rec.outputs)) {
+      if (o.tree ? !o.tree.every((e) => this.cas.has(e.digest)) : !this.cas.has(o.digest)) return undefined;
+    }
+    return rec;
+  }
+
+  /** Recorded digest of an output of a fresh action. */
+  recordedOutput(producer: string, path: string): FileDigest | undefined {
+    const s = this.state.actions.get(producer);
+    if (!s) return undefined;
+    for (const o of Object.values(s.o)) if (o.p === path) return { digest: o.d, size: o.z };
+    return undefined;
+  }
+}
+
+/** Stat signature of every file in a directory (cheap change detection for directory outputs). */
+export function treeSignature(dir: string): string {
+  const parts: string[] = [];
+  const walk = (abs: string, rel: string): void => {
+    for (const name of readdirSync(abs).sort()) {
+      const p = join(abs, name);
+      const st = statSync(p);
+      const r = rel ? `${rel}/${name}` : name;
+      if (st.isDirectory()) walk(p, r);
+      else parts.push(`${r}\0${st.size}\0${st.mtimeMs}\0${st.ino}`);
+    }
+  };
+  walk(dir, "");
+  return sha256(parts.join("\n"));
+}
+
+/** One line of a dry-run plan. */
+export interface PlanItem {
+  readonly id: string;
+  readonly target: string;
+  readonly host: string;
+  readonly reason: Reason;
+  /** Restored from the cache instead of run. */
+  readonly restore: boolean;
+  /** Runs only if its upstream's outputs actually change (early cutoff may skip it). */
+  readonly pending: boolean;
+  /** Bytes a remote host would receive (recorded input sizes), 0 for local hosts. */
+  readonly transferBytes: number;
+}
+
+/** The dry run: every action that a real build would execute or restore, in order. */
+export interface Plan {
+  readonly items: readonly PlanItem[];
+  readonly fresh: number;
+  readonly total: number;
+}
+
+/** Computes the plan for `ids` (already closed over their deps, in topological order). */
+export function plan(checker: Checker, ids: readonly string[]): Plan {
+  const graph = checker.graph;
+  const willRun = new Set<string>();
+  const items: PlanItem[] = [];
+  let fresh = 0;
+  const lookup: OutputLookup = (path) => {
+    const producer = graph.producers.get(path);
+    if (!producer || willRun.has(producer)) return undefined;
+    return checker.recordedOutput(producer, path);
+  };
+  for (const id of ids) {
+    const node = graph.actions.get(id)!;
+    const d = checker.decide(node, lookup);
+    if (d.status === "fresh") {
+      fresh++;
+      continue;
+    }
+    willRun.add(id);
+    const remote = graph.hosts[node.host]?.transport === "ssh";
+    let bytes = 0;
+    if (remote) {
+      for (const deps of Object.values(node.deps))
+        for (const dep of deps) bytes += (dep.kind === "output" ? checker.recordedOutput(dep.producer, dep.path)?.size : checker.state.stats.get(dep.path)?.z) ?? 0;
+    }
+    items.push({
+      id,
+      target: node.target,
+      host: node.host,
+      reason: d.reason,
+      restore: d.status === "stale" && d.restorable !== undefined,
+      pending: d.status === "waiting",
+      transferBytes: bytes,
+    });
+  }
+  return { items, fresh, total: ids.length };
+}

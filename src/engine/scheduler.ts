@@ -1,0 +1,385 @@
+/**
+ * The execute phase: runs the stale actions of a closed, topologically ordered id list,
+ * parallel up to `jobs` and per-host limits, deciding each action only once its inputs are
+ * known (early cutoff), committing outputs atomically, recording results last.
+ */
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { ActionNode, Graph } from "./graph-types.js";
+import { Checker, treeSignature, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
+import type { EventSink } from "./events.js";
+import type { ActionSpec, Host, HostEnv, InputFile, TransferEntry } from "./hosts/host.js";
+import { HostError } from "./hosts/host.js";
+import { createHost } from "./hosts/index.js";
+import { safeName, type WorkspacePaths } from "./workspace.js";
+import type { OutputState } from "./cache/state-index.js";
+import type { Artifact } from "./cache/cas.js";
+import type { RecordedOutput } from "./cache/action-cache.js";
+import { formatReason } from "./fingerprint.js";
+
+/** Options of one build. */
+export interface BuildOptions {
+  readonly jobs: number;
+  readonly keepGoing: boolean;
+  readonly signal: AbortSignal;
+  /** Injected in tests to run actions on fakes; defaults to createHost. */
+  readonly hostFactory?: (name: string, graph: Graph, env: HostEnv) => Promise<Host>;
+  /** Test hook: permutes the ready queue to prove order independence. */
+  readonly shuffle?: (ready: string[]) => void;
+}
+
+export interface BuildSummary {
+  readonly ok: boolean;
+  readonly built: string[];
+  readonly restored: string[];
+  readonly failed: string[];
+  readonly skipped: string[];
+  readonly fresh: number;
+  readonly cancelled: boolean;
+}
+
+type Done = { readonly kind: "ok" } | { readonly kind: "failed" };
+
+let stagingCounter = 0;
+
+export async function runBuild(
+  checker: Checker,
+  ids: readonly string[],
+  paths: WorkspacePaths,
+  sink: EventSink,
+  opts: BuildOptions,
+): Promise<BuildSummary> {
+  const graph = checker.graph;
+  const started = Date.now();
+  const wanted = new Set(ids);
+  const outputs = new Map<string, FileDigest>(); // path → digest, for actions settled this build
+  const settled = new Map<string, Done>();
+  const summary = { built: [] as string[], restored: [] as string[], failed: [] as string[], skipped: [] as string[], fresh: 0 };
+  const lookup: OutputLookup = (path) => {
+    const got = outputs.get(path);
+    if (got) return got;
+    const producer = graph.producers.get(path);
+    if (producer && !wanted.has(producer)) return checker.recordedOutput(producer, path); // outside the request: as recorded
+    return undefined;
+  };
+
+  // Dependants and pending-dep counts over the requested sub-graph.
+  const dependants = new Map<string, string[]>();
+  const remaining = new Map<string, number>();
+  for (const id of ids) {
+    const node = graph.actions.get(id)!;
+    const ups = new Set<string>();
+    for (const deps of Object.values(node.deps)) for (const d of deps) if (d.kind === "output" && wanted.has(d.producer)) ups.add(d.producer);
+    remaining.set(id, ups.size);
+    for (const u of ups) (dependants.get(u) ?? dependants.set(u, []).get(u)!).push(id);
+  }
+  sink.emit({ type: "build-start", actions: ids.length, targets: [] });
+
+  // Fast synchronous pass: a no-op build decides everything here without a single await.
+  const ready: { id: string; decision: Decision & { status: "stale" } }[] = [];
+  const markFresh = (id: string) => {
+    const s = checker.state.actions.get(id)!;
+    for (const o of Object.values(s.o)) outputs.set(o.p, { digest: o.d, size: o.z });
+    settled.set(id, { kind: "ok" });
+    summary.fresh++;
+  };
+  const release = (id: string, queue: string[]) => {
+    for (const d of dependants.get(id) ?? []) {
+      const n = remaining.get(d)! - 1;
+      remaining.set(d, n);
+      if (n === 0) queue.push(d);
+    }
+  };
+  const skipDependants = (id: string, because: string) => {
+    const stack = [...(dependants.get(id) ?? [])];
+    while (stack.length) {
+      const d = stack.pop()!;
+      if (settled.has(d)) continue;
+      settled.set(d, { kind: "failed" });
+      summary.skipped.push(d);
+      sink.emit({ type: "action-skipped", id: d, because });
+      stack.push(...(dependants.get(d) ?? []));
+    }
+  };
+  const decideQueue: string[] = ids.filter((id) => remaining.get(id) === 0);
+  const drainDecisions = () => {
+    while (decideQueue.length) {
+      const id = decideQueue.shift()!;
+      if (settled.has(id)) continue;
+      const node = graph.actions.get(id)!;
+      const d = checker.decide(node, lookup);
+      if (d.status === "fresh") {
+        markFresh(id);
+        release(id, decideQueue);
+      } else if (d.status === "stale") ready.push({ id, decision: d });
+      else throw new Error(`internal: ${id} decided before its inputs were known`);
+    }
+  };
+  drainDecisions();
+  sink.emit({ type: "plan-ready", fresh: summary.fresh, stale: ready.length, waiting: ids.length - summary.fresh - ready.length });
+
+  // Hosts, created lazily on first use; `prepare` once each.
+  const hosts = new Map<string, Promise<Host>>();
+  const transfers: TransferEntry[] = [];
+  const hostEnv: HostEnv = {
+    root: graph.root,
+    casDir: paths.cas,
+    logTransfer: (entry) => {
+      transfers.push(entry);
+      sink.emit({ type: "transfer", entry });
+    },
+    note: (message) => sink.emit({ type: "note", message }),
+  };
+  const getHost = (name: string): Promise<Host> => {
+    let h = hosts.get(name);
+    if (!h) {
+      h = (async () => {
+        const host = opts.hostFactory ? await opts.hostFactory(name, graph, hostEnv) : await createHost(name, graph.hosts[name] ?? { transport: "local" }, hostEnv);
+        await host.prepare(opts.signal);
+        return host;
+      })();
+      hosts.set(name, h);
+    }
+    return h;
+  };
+
+  // Slots: `jobs` overall for local hosts; `jobs` of each remote host (default 2); resources.
+  const running = new Map<string, number>(); // host → running count
+  const resUsed = new Map<string, number>(); // `${host}\0${res}` → used
+  let localRunning = 0;
+  const hostJobs = (name: string) => {
+    const c = graph.hosts[name];
+    return c?.jobs ?? (c?.transport === "ssh" ? 2 : opts.jobs);
+  };
+  const fits = (node: ActionNode): boolean => {
+    const local = (graph.hosts[node.host]?.transport ?? "local") === "local";
+    if (local && localRunning >= opts.jobs) return false;
+    if ((running.get(node.host) ?? 0) >= hostJobs(node.host)) return false;
+    const cap = graph.hosts[node.host]?.resources ?? {};
+    for (const [r, n] of Object.entries(node.resources)) {
+      const limit = cap[r];
+      const used = resUsed.get(`${node.host}\0${r}`) ?? 0;
+      // An action that asks for more than the host has still runs, but alone.
+      if (limit !== undefined && used > 0 && used + n > limit) return false;
+    }
+    return true;
+  };
+  const take = (node: ActionNode, sign: 1 | -1) => {
+    if ((graph.hosts[node.host]?.transport ?? "local") === "local") localRunning += sign;
+    running.set(node.host, (running.get(node.host) ?? 0) + sign);
+    for (const [r, n] of Object.entries(node.resources)) resUsed.set(`${node.host}\0${r}`, (resUsed.get(`${node.host}\0${r}`) ?? 0) + sign * n);
+  };
+
+  let stopping = false;
+  let cancelled = false;
+  const inflight = new Set<Promise<void>>();
+  const onAbort = () => {
+    cancelled = true;
+    stopping = true;
+  };
+  opts.signal.addEventListener("abort", onAbort, { once: true });
+
+  const finishOk = (id: string) => {
+    settled.set(id, { kind: "ok" });
+    release(id, decideQueue);
+    drainDecisions();
+  };
+
+  const runOne = async (id: string, decision: Decision & { status: "stale" }): Promise<void> => {
+    const node = graph.actions.get(id)!;
+    const t0 = Date.now();
+    const staging = join(paths.tmp, `${safeName(id)}.${process.pid}.${stagingCounter++}`);
+    const logFile = join(paths.logs, `${safeName(id)}.log`);
+    mkdirSync(paths.logs, { recursive: true });
+    writeFileSync(logFile, `# dagbuild log of ${id}\n# reason: ${formatReason(decision.reason)}\n`);
+    let tail = "";
+    const log = (chunk: string) => {
+      tail = (tail + chunk).slice(-4000);
+      appendFileSync(logFile, chunk);
+    };
+    const restore = decision.restorable;
+    sink.emit({ type: "action-start", id, host: node.host, reason: decision.reason, restore: restore !== undefined });
+    try {
+      mkdirSync(staging, { recursive: true });
+      let ok = false;
+      if (restore) {
+        ok = Object.values(restore.outputs).every((o) => checker.cas.restore(o, join(staging, o.path)));
+        if (!ok) log("cache blobs vanished; running instead\n");
+      }
+      if (!ok) {
+        const spec = toSpec(node, decision, checker, lookup);
+        let host: Host;
+        try {
+          host = await getHost(node.host);
+        } catch (e) {
+          const msg = e instanceof HostError ? e.message : ((e as Error).stack ?? String(e));
+          fail(id, "host-unavailable", msg, logFile, tail);
+          return;
+        }
+        const result = await host.run(spec, staging, { log, signal: opts.signal });
+        if (!result.ok) {
+          if (result.kind === "cancelled" || opts.signal.aborted) {
+            settled.set(id, { kind: "failed" });
+            return;
+          }
+          log(`\n${result.message}\n`);
+          fail(id, result.kind, result.message, logFile, tail);
+          return;
+        }
+      }
+      if (opts.signal.aborted) {
+        settled.set(id, { kind: "failed" });
+        return;
+      }
+      const { changed } = commit(node, decision, staging, checker, paths, outputs, Date.now() - t0, restore !== undefined);
+      (restore ? summary.restored : summary.built).push(id);
+      sink.emit({ type: "action-done", id, outcome: restore ? "restored" : "built", durationMs: Date.now() - t0, changed });
+      finishOk(id);
+    } catch (e) {
+      const msg = (e as Error)?.stack ?? String(e);
+      log(msg + "\n");
+      fail(id, "internal", (e as Error)?.message ?? String(e), logFile, tail);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  };
+
+  function fail(id: string, kind: string, message: string, logFile: string, tail: string) {
+    settled.set(id, { kind: "failed" });
+    summary.failed.push(id);
+    sink.emit({ type: "action-failed", id, kind, message, logFile, logTail: tail });
+    skipDependants(id, id);
+    if (!opts.keepGoing) stopping = true;
+  }
+
+  // Main loop: start whatever fits, wait for one to finish, repeat.
+  for (;;) {
+    if (!stopping) {
+      opts.shuffle?.(ready as unknown as string[]);
+      for (let i = 0; i < ready.length; ) {
+        const { id, decision } = ready[i]!;
+        const node = graph.actions.get(id)!;
+        if (settled.has(id)) {
+          ready.splice(i, 1);
+          continue;
+        }
+        if (!fits(node)) {
+          i++;
+          continue;
+        }
+        ready.splice(i, 1);
+        take(node, 1);
+        const p: Promise<void> = runOne(id, decision).finally(() => {
+          take(node, -1);
+          inflight.delete(p);
+        });
+        inflight.add(p);
+      }
+    }
+    if (inflight.size === 0) break;
+    await Promise.race(inflight);
+  }
+  opts.signal.removeEventListener("abort", onAbort);
+  checker.state.flush();
+  for (const h of hosts.values()) await h.then((x) => x.close(), () => undefined);
+  if (transfers.length) appendTransfers(paths.transferLog, transfers);
+
+  const ok = summary.failed.length === 0 && !cancelled && settled.size === ids.length;
+  sink.emit({
+    type: "build-done",
+    ok,
+    built: summary.built.length,
+    restored: summary.restored.length,
+    fresh: summary.fresh,
+    failed: summary.failed.length,
+    skipped: summary.skipped.length,
+    cancelled,
+    durationMs: Date.now() - started,
+  });
+  return { ok, ...summary, cancelled };
+}
+
+/** Serializes an action for a host: the executor needs nothing else. */
+export function toSpec(node: ActionNode, decision: Decision & { status: "stale" }, checker: Checker, lookup: OutputLookup): ActionSpec {
+  const inputs: Record<string, InputFile[]> = {};
+  for (const [name, deps] of Object.entries(node.deps)) {
+    inputs[name] = deps.map((d, i) => {
+      const digest = decision.material.inputs[name]![i]![1];
+      const size = (d.kind === "output" ? lookup(d.path)?.size : checker.sourceDigest(d.path)?.size) ?? 0;
+      return { path: d.path, digest, size };
+    });
+  }
+  return { version: 1, id: node.id, target: node.target, partition: node.partition, rule: node.rule, params: node.params, inputs, outputs: node.outputs };
+}
+
+/**
+ * Moves staged outputs into place (each by rename, so a reader sees the old or the new file,
+ * never half of one), stores them in the CAS, then writes the action record and the index.
+ */
+function commit(
+  node: ActionNode,
+  decision: Decision & { status: "stale" },
+  staging: string,
+  checker: Checker,
+  paths: WorkspacePaths,
+  outputs: Map<string, FileDigest>,
+  durationMs: number,
+  restored: boolean,
+): { changed: boolean } {
+  const root = checker.graph.root;
+  const recorded: Record<string, RecordedOutput> = {};
+  const states: Record<string, OutputState> = {};
+  const prev = checker.state.actions.get(node.id);
+  let changed = false;
+  for (const [name, decl] of Object.entries(node.outputs)) {
+    const staged = join(staging, decl.path);
+    const art: Artifact = checker.cas.putPath(staged);
+    const final = join(root, decl.path);
+    mkdirSync(dirname(final), { recursive: true });
+    if (decl.dir) {
+      const trash = `${staged}.old`;
+      if (existsSync(final)) renameSync(final, trash);
+      renameSync(staged, final);
+      rmSync(trash, { recursive: true, force: true });
+    } else {
+      if (existsSync(final) && statSync(final).isDirectory()) rmSync(final, { recursive: true, force: true });
+      renameSync(staged, final);
+    }
+    const st = statSync(final);
+    recorded[name] = { path: decl.path, digest: art.digest, size: art.size, dir: decl.dir, ...(art.tree ? { tree: art.tree } : {}) };
+    states[name] = decl.dir
+      ? { p: decl.path, d: art.digest, z: art.size, m: st.mtimeMs, i: st.ino, t: 1, g: treeSignature(final) }
+      : { p: decl.path, d: art.digest, z: art.size, m: st.mtimeMs, i: st.ino };
+    if (prev?.o[name]?.d !== art.digest) changed = true;
+    outputs.set(decl.path, { digest: art.digest, size: art.size });
+  }
+  if (!restored) {
+    checker.ac.put({
+      version: 1,
+      key: decision.key,
+      id: node.id,
+      material: decision.material,
+      outputs: recorded,
+      host: node.host,
+      duration_ms: durationMs,
+      built_at: new Date().toISOString(),
+    });
+  }
+  checker.state.recordAction(node.id, { k: decision.key, o: states });
+  void paths;
+  return { changed };
+}
+
+const TRANSFER_HEADER = `# dagbuild transfer log (format 1)
+#
+# One line per artifact moved between hosts: when | direction | what | sha256 | bytes | from -> to
+
+`;
+
+/** Appends transfers to handoff/transfer_log.md (created with its header). */
+export function appendTransfers(file: string, entries: readonly TransferEntry[]): void {
+  mkdirSync(dirname(file), { recursive: true });
+  if (!existsSync(file)) writeFileSync(file, TRANSFER_HEADER);
+  const when = new Date().toISOString();
+  appendFileSync(file, entries.map((e) => `- ${when} | ${e.direction} | ${e.what} | ${e.digest} | ${e.size} | ${e.from} -> ${e.to}\n`).join(""));
+}
