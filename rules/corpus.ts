@@ -1,0 +1,47 @@
+/**
+ * corpus: all weekly parts (+ optional legacy exports) → the ML corpus parquet.
+ *
+ * Inputs:  parts    every `output/ml_corpus/parts/{mode}/{week}.parquet` (mode, week unbound)
+ *          legacy   optional legacy gate exports (JSONL, flat or nested shape)
+ * Params:  legacy            map workspace-relative path -> { source: "legacy_x", run_mode?: "rolling" };
+ *                            every legacy input must be listed (its rows get that source label)
+ *          decode_bitplanes  optional boolean (default false), must match the parts to be useful
+ * Outputs: corpus   `output/ml_corpus/gates_{week.span}.parquet`
+ * One row per (instrument, ts_ms, run_mode, source); the first input (parts in path order,
+ * then legacy files in path order) wins a duplicate key. Ordered by run_mode, source,
+ * instrument, ts_ms; byte-identical on rebuild.
+ */
+import { relative } from "node:path";
+import { defineRule, RuleError } from "../src/engine/rule.js";
+import { buildCorpus, CorpusFormatError, type LegacyInput } from "../src/corpus/corpus.js";
+import { GateParseError } from "../src/corpus/gate-source.js";
+import { optionalBool } from "../src/corpus/params.js";
+
+export default defineRule({
+  describe: "corpus parts + legacy exports -> gates_{span}.parquet",
+  async run(ctx) {
+    const out = ctx.outputs.corpus ?? ctx.outputs["0"];
+    if (!out) throw new RuleError('corpus: declare an output named "corpus"');
+    const parts = ctx.inputs.parts ?? [];
+    const legacyPaths = ctx.inputs.legacy ?? [];
+    const table = (ctx.params.legacy ?? {}) as Record<string, unknown>;
+    if (typeof table !== "object" || Array.isArray(table)) throw new RuleError('corpus: param "legacy" must be a map path -> {source, run_mode}');
+    const legacy: LegacyInput[] = legacyPaths.map((p) => {
+      const rel = relative(ctx.root, p);
+      const e = table[rel] as { source?: unknown; run_mode?: unknown } | undefined;
+      if (!e || typeof e.source !== "string" || e.source === "") {
+        throw new RuleError(`corpus: legacy input ${rel} has no entry in param "legacy" (need { source: <label> })`);
+      }
+      if (e.run_mode !== undefined && typeof e.run_mode !== "string") throw new RuleError(`corpus: params.legacy["${rel}"].run_mode must be a string`);
+      return { path: p, label: rel, source: e.source, run_mode: e.run_mode as string | undefined };
+    });
+    if (parts.length + legacy.length === 0) throw new RuleError("corpus: no parts and no legacy inputs");
+    try {
+      const s = await buildCorpus({ parts, legacy, decode_bitplanes: optionalBool(ctx.params, "decode_bitplanes", false), out });
+      ctx.log(`corpus: ${s.rows} rows (${s.partRows} from ${parts.length} parts, ${s.legacyRows} legacy, ${s.duplicates} duplicate keys dropped)`);
+    } catch (e) {
+      if (e instanceof GateParseError || e instanceof CorpusFormatError) throw new RuleError(e.message);
+      throw e;
+    }
+  },
+});

@@ -1,0 +1,85 @@
+/**
+ * Corpus-only derived values (gate-spec §9): hazard decile, repetition bucket, strand id,
+ * semantic tags, trading sessions, the Monday of a gate's week, and the optional decoded
+ * bitplanes (gate-spec §4 decoder). Pure functions: the same gate always derives the same values,
+ * whichever record shape it was read from.
+ */
+import type { CodecMeta, GateRecord } from "./gate-source.js";
+
+/** `clamp(floor(10*hazard), 0, 9)`. */
+export function hazardDecile(hazard: number): number {
+  return Math.min(9, Math.max(0, Math.floor(10 * hazard)));
+}
+
+/** "1".."4", or "5p" for five or more repetitions. */
+export function repetitionBucket(repetitions: number): string {
+  return repetitions >= 5 ? "5p" : String(Math.max(1, Math.trunc(repetitions)));
+}
+
+/** `{regime}_d{decile}_r{bucket}`. */
+export function strandId(regime: string, decile: number, bucket: string): string {
+  return `${regime}_d${decile}_r${bucket}`;
+}
+
+/**
+ * Semantic tags in spec order. A tag whose metric the record lacks (flat legacy lines carry no
+ * tau slope) is not assigned: unknown is not evidence.
+ */
+export function semanticTags(g: GateRecord): string[] {
+  const s = g.structure;
+  const tags: string[] = [];
+  const coh = s.coherence, stab = s.stability;
+  if (coh !== null && stab !== null && coh >= 0.7 && stab >= 0.7) tags.push("highly_stable");
+  if (s.coherence_tau_slope !== null && s.coherence_tau_slope > 0.005) tags.push("strengthening_structure");
+  if ((s.rupture ?? g.hazard) >= 0.4) tags.push("high_rupture_event");
+  if (s.entropy !== null && s.entropy >= 0.9) tags.push("chaotic_price_action");
+  if (g.hazard <= 0.1) tags.push("low_hazard_environment");
+  return tags;
+}
+
+/** Trading sessions of a UTC instant (no DST): asia 21-08, london 08-16, new_york 13-22. */
+export interface Sessions {
+  readonly asia: boolean;
+  readonly london: boolean;
+  readonly new_york: boolean;
+}
+
+/** Sessions by the UTC hour of `ts_ms` (half-open hours: 08:00 is london, not asia). */
+export function sessionsAt(tsMs: number): Sessions {
+  const h = new Date(tsMs).getUTCHours();
+  return { asia: h >= 21 || h < 8, london: h >= 8 && h < 16, new_york: h >= 13 && h < 22 };
+}
+
+const DAY_MS = 86_400_000;
+
+/** ISO date (YYYY-MM-DD) of the Monday 00:00 UTC that starts the week holding `tsMs`. */
+export function mondayOf(tsMs: number): string {
+  const day = Math.floor(tsMs / DAY_MS);
+  // 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays.
+  const monday = day - ((day + 3) % 7 + 7) % 7;
+  return new Date(monday * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Per-candle estimates decoded from a gate's 64 codec bytes (oldest candle first). */
+export interface DecodedBitplanes {
+  readonly dir: number[]; // 1 = close >= previous close
+  readonly abs_delta_est: number[]; // (move + 0.5)/8 * delta_scale
+  readonly atr_ratio_est: number[]; // (range + 0.5)/4 * atr_scale
+  readonly liquidity: number[]; // 1 = narrow bar (h - l <= spread_split)
+  readonly volume_est: number[]; // volume_split * (1.25 | 0.75)
+}
+
+/** Decodes `bits_b64` with its codec meta (gate-spec §4); throws on a wrong byte count. */
+export function decodeBitplanes(bitsB64: string, meta: CodecMeta): DecodedBitplanes {
+  const bytes = Buffer.from(bitsB64, "base64");
+  if (bytes.length !== 64) throw new Error(`bits_b64 decodes to ${bytes.length} bytes, expected 64`);
+  const out: DecodedBitplanes = { dir: [], abs_delta_est: [], atr_ratio_est: [], liquidity: [], volume_est: [] };
+  for (const b of bytes) {
+    out.dir.push(b >> 7);
+    out.abs_delta_est.push((((b >> 4) & 7) + 0.5) / 8 * meta.delta_scale);
+    out.atr_ratio_est.push((((b >> 2) & 3) + 0.5) / 4 * meta.atr_scale);
+    out.liquidity.push((b >> 1) & 1);
+    out.volume_est.push(meta.volume_split * (b & 1 ? 1.25 : 0.75));
+  }
+  return out;
+}
