@@ -1,13 +1,10 @@
 /**
- * Reading gate records for the corpus: every record shape of gate-spec §9 (nested live payload,
- * weekly replay lines, legacy flat exports, `end_ms` / `metrics` / `canonical` spellings) is
- * normalized to one `GateRecord`, with located errors (`file:line: field "x": ...`).
- *
- * This is the corpus' adapter over the replay's record reader. `src/sep/records.ts`
- * (`parseGateLine`) is being written in parallel; until it lands, the tolerant reader below is
- * the implementation. Switching means replacing the body of `readGateLine` with a call to
- * `parseGateLine` plus a mapping to `GateRecord`; nothing else in src/corpus reads raw JSON.
+ * Reading gate records for the corpus: a thin adapter over the replay's tolerant reader
+ * (`parseGateLine`, src/sep/records.ts, every record shape of gate-spec §9) that adds what the
+ * corpus requires of a row (instrument, admit, regime, repetitions >= 1, hazard in [0, 1]) and
+ * gives one `GateRecord` shape with located errors (`file:line: field "x": ...`).
  */
+import { GateRecordError, parseGateLine, type ParsedGate } from "../sep/records.js";
 
 /** Forward-return horizons in minutes (gate-spec §8), as the string keys used in files. */
 export const HORIZONS = ["5", "15", "30", "60", "90", "240", "360"] as const;
@@ -93,12 +90,6 @@ export class GateParseError extends Error {
   }
 }
 
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function show(v: unknown): string {
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 37)}...` : s;
@@ -106,149 +97,75 @@ function show(v: unknown): string {
 
 /** Reads one line of a gates JSONL file. Blank lines are the caller's business (skip them). */
 export function readGateLine(line: string, file: string, lineNo: number): GateRecord {
-  let raw: unknown;
+  let p: ParsedGate;
   try {
-    raw = JSON.parse(line);
+    p = parseGateLine(line, file, lineNo);
   } catch (e) {
-    throw new GateParseError(file, lineNo, null, `invalid JSON (${(e as Error).message})`);
+    if (e instanceof GateRecordError) {
+      const prefix = `${file}:${lineNo}: field "${e.field}": `;
+      const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+      throw new GateParseError(file, lineNo, e.field === "(line)" ? null : e.field, detail);
+    }
+    throw e;
   }
-  if (!isObj(raw)) throw new GateParseError(file, lineNo, null, `expected a JSON object, got ${show(raw)}`);
-  return normalizeGate(raw, file, lineNo);
+  return fromParsed(p, file, lineNo);
 }
 
-/** Normalizes one parsed gate object of any §9 shape. */
-export function normalizeGate(o: Obj, file: string, lineNo: number): GateRecord {
+/** Checks the corpus requirements on a parsed gate and fills the spec identities. */
+export function fromParsed(p: ParsedGate, file: string, lineNo: number): GateRecord {
   const fail = (field: string, detail: string): never => {
     throw new GateParseError(file, lineNo, field, detail);
   };
-  const num = (v: unknown, field: string, required: boolean): number | null => {
-    if (v === undefined || v === null) return required ? fail(field, "is missing") : null;
-    if (typeof v !== "number" || !Number.isFinite(v)) return fail(field, `expected a finite number, got ${show(v)}`);
-    return v;
-  };
-  const str = (v: unknown, field: string, required: boolean): string | null => {
-    if (v === undefined || v === null) return required ? fail(field, "is missing") : null;
-    if (typeof v !== "string" || v === "") return fail(field, `expected a non-empty string, got ${show(v)}`);
-    return v;
-  };
-  const bool = (v: unknown, field: string, required: boolean): boolean | null => {
-    if (v === undefined || v === null) return required ? fail(field, "is missing") : null;
-    // Legacy exports wrote booleans as 0/1 in places.
-    if (v === true || v === 1) return true;
-    if (v === false || v === 0) return false;
-    return fail(field, `expected a boolean, got ${show(v)}`);
-  };
-  const sub = (v: unknown, field: string): Obj | null => {
-    if (v === undefined || v === null) return null;
-    if (!isObj(v)) return fail(field, `expected an object, got ${show(v)}`);
-    return v;
-  };
-
-  const instrument = str(o.instrument, "instrument", true)!;
+  const instrument = p.instrument ?? fail("instrument", "is missing");
   if (!/^[A-Z]{3}_[A-Z]{3}$/.test(instrument)) fail("instrument", `expected an OANDA name like EUR_USD, got ${show(instrument)}`);
-  const tsField = o.ts_ms !== undefined ? "ts_ms" : "end_ms";
-  const ts_ms = num(o.ts_ms ?? o.end_ms, tsField, true)!;
-  if (!Number.isInteger(ts_ms) || ts_ms < 0) fail(tsField, `expected epoch milliseconds, got ${show(ts_ms)}`);
+  if (p.ts_ms < 0) fail("ts_ms", `expected epoch milliseconds, got ${p.ts_ms}`);
+  if (!(p.hazard >= 0 && p.hazard <= 1)) fail("hazard", `expected a value in [0, 1], got ${show(p.hazard)}`);
+  const admit = p.admit ?? fail("admit", "is missing");
+  const regime = p.regime ?? fail("regime", "is missing");
+  if (regime === "") fail("regime", "is empty");
+  const repetitions = p.repetitions ?? fail("repetitions", "is missing");
+  if (repetitions < 1) fail("repetitions", `expected an integer >= 1, got ${repetitions}`);
 
-  // Metrics sit under `structure` (replay, live) or `metrics` (older exports), or flat.
-  const structField = o.structure !== undefined ? "structure" : "metrics";
-  const struct = sub(o.structure ?? o.metrics, structField);
-  const hazard = num(o.hazard ?? struct?.hazard, "hazard", true)!;
-  if (hazard < 0 || hazard > 1) fail("hazard", `expected a value in [0, 1], got ${show(hazard)}`);
   const structure = {} as Record<StructureMetric, number | null>;
-  for (const m of STRUCTURE_METRICS) {
-    const v = struct ? struct[m] : o[m];
-    structure[m] = num(v, struct ? `${structField}.${m}` : m, false);
-  }
+  for (const m of STRUCTURE_METRICS) structure[m] = p.structure[m] ?? null;
+  // Flat exports carry coherence/stability/entropy at the top level only.
+  structure.coherence ??= p.coherence;
+  structure.stability ??= p.stability;
+  structure.entropy ??= p.entropy;
   // hazard = rupture = domain_wall_ratio by definition (gate-spec §5): flat exports carry only
   // `hazard`, so the identities fill the other two instead of leaving them unknown.
-  structure.hazard ??= hazard;
-  structure.rupture ??= hazard;
-  structure.domain_wall_ratio ??= hazard;
-  const signature = str(struct?.signature ?? o.signature, struct ? `${structField}.signature` : "signature", false);
+  structure.hazard ??= p.hazard;
+  structure.rupture ??= p.hazard;
+  structure.domain_wall_ratio ??= p.hazard;
 
-  // Regime: a string (flat), or `regime{label, confidence, canonical...}`, or `canonical{regime, regime_confidence, ...}`.
-  let regime: string;
-  let regimeConf = num(o.regime_confidence, "regime_confidence", false);
-  let canonSrc: Obj | null = null;
-  let canonField = "regime";
-  if (typeof o.regime === "string") {
-    regime = o.regime;
-    canonSrc = sub(o.canonical, "canonical");
-    canonField = "canonical";
-  } else if (isObj(o.regime)) {
-    canonSrc = o.regime;
-    regime = str(o.regime.label, "regime.label", true)!;
-    regimeConf ??= num(o.regime.confidence, "regime.confidence", false);
-  } else if (isObj(o.canonical)) {
-    canonSrc = o.canonical;
-    canonField = "canonical";
-    regime = str(o.canonical.regime ?? o.canonical.label, "canonical.regime", true)!;
-    regimeConf ??= num(o.canonical.regime_confidence ?? o.canonical.confidence, "canonical.regime_confidence", false);
-  } else {
-    regime = str(o.regime, "regime", true)!;
-  }
-  if (regime === "") fail("regime", "is empty");
-  const canonical = {} as Record<CanonicalFeature, number | null>;
-  for (const f of CANONICAL_FEATURES) canonical[f] = canonSrc ? num(canonSrc[f], `${canonField}.${f}`, false) : null;
-
-  let reasons: string[];
-  if (Array.isArray(o.reasons)) {
-    reasons = o.reasons.map((r, i) => (typeof r === "string" ? r : fail(`reasons[${i}]`, `expected a string, got ${show(r)}`)));
-  } else if (typeof o.reasons === "string") {
-    reasons = o.reasons === "" ? [] : o.reasons.split("|"); // legacy flat: "|"-joined
-  } else if (o.reasons === undefined || o.reasons === null) {
-    reasons = [];
-  } else {
-    return fail("reasons", `expected a list or a "|"-joined string, got ${show(o.reasons)}`);
-  }
-  const admit = bool(o.admit, "admit", true)!;
-
-  const repetitions = num(o.repetitions, "repetitions", true)!;
-  if (!Number.isInteger(repetitions) || repetitions < 1) fail("repetitions", `expected an integer >= 1, got ${show(repetitions)}`);
-
-  const comps = sub(o.components, "components");
-  let bits_b64: string | null = null;
-  let codec_meta: CodecMeta | null = null;
-  if (comps) {
-    bits_b64 = str(comps.bits_b64, "components.bits_b64", false);
-    const cm = sub(comps.codec_meta, "components.codec_meta");
-    if (cm) {
-      codec_meta = {
-        delta_scale: num(cm.delta_scale, "components.codec_meta.delta_scale", true)!,
-        atr_scale: num(cm.atr_scale, "components.codec_meta.atr_scale", true)!,
-        volume_split: num(cm.volume_split, "components.codec_meta.volume_split", true)!,
-        spread_split: num(cm.spread_split, "components.codec_meta.spread_split", true)!,
-      };
-    }
-  }
-
-  const rocSrc = sub(o.roc_forward_pct, "roc_forward_pct");
   const roc = {} as Record<Horizon, number | null>;
-  for (const h of HORIZONS) roc[h] = rocSrc ? num(rocSrc[h], `roc_forward_pct.${h}`, false) : null;
+  for (const h of HORIZONS) roc[h] = p.roc_forward_pct?.[h] ?? null;
+  // Per-horizon completeness (replay) wins; otherwise the single flag, if any.
+  let complete = p.label_complete;
+  if (p.label_complete_h) complete = HORIZONS.every((h) => p.label_complete_h![h] === true) && complete !== false;
 
   return {
     instrument,
-    ts_ms,
-    hazard,
-    lambda: num(o.lambda, "lambda", false),
-    hazard_threshold: num(o.hazard_threshold, "hazard_threshold", false),
+    ts_ms: p.ts_ms,
+    hazard: p.hazard,
+    lambda: p.lambda,
+    hazard_threshold: p.hazard_threshold,
     admit,
-    reasons,
+    reasons: p.reasons,
     regime,
-    regime_confidence: regimeConf,
+    regime_confidence: p.regime_confidence,
     structure,
-    signature,
-    canonical,
+    signature: p.signature,
+    canonical: { ...p.canonical },
     repetitions,
-    direction: str(o.direction, "direction", false),
-    source: str(o.source, "source", false),
-    run_mode: str(o.run_mode, "run_mode", false),
-    bits_b64,
-    codec_meta,
-    price_close: num(o.price_close, "price_close", false),
-    roc_prev_pct: num(o.roc_prev_pct, "roc_prev_pct", false),
+    direction: p.direction,
+    source: p.source,
+    run_mode: p.run_mode,
+    bits_b64: p.bits_b64,
+    codec_meta: p.codec_meta,
+    price_close: p.price_close,
+    roc_prev_pct: p.roc_prev_pct,
     roc_forward_pct: roc,
-    label_complete: bool(o.label_complete, "label_complete", false),
+    label_complete: complete,
   };
 }

@@ -122,7 +122,7 @@ test("bad gates line: located error naming file, line and field; nothing written
     await run(params);
     assert.unreachable("bad JSON accepted");
   } catch (e) {
-    assert.match((e as Error).message, /^bad\/gates\.jsonl:5: invalid JSON/);
+    assert.match((e as Error).message, /^bad\/gates\.jsonl:5: not valid JSON/);
   }
   lines[4] = JSON.stringify(gates[4]);
   writeFileSync(join(root, "bad/gates.jsonl"), lines.join("\n") + "\n");
