@@ -1,0 +1,968 @@
+/**
+ * The load phase: pipeline.yaml → validated, expanded `Graph` (or every diagnostic found).
+ *
+ *   A. read + parse + schema-check every file (pipeline, includes, hosts_file)
+ *   B. per-target static checks and template binding (axes, vars, hosts, tools, rules, params)
+ *   C. expansion: one action per partition, outputs indexed by path, deps resolved to producers
+ *      or source files, duplicate outputs, missing sources, cycles, topological order
+ *
+ * Each phase reports every problem it finds; a later phase only runs when the earlier ones
+ * were clean (a broken axis would otherwise cascade into hundreds of bogus errors). Schema
+ * errors inside one target only skip that target's static checks.
+ *
+ * Expansion is linear in actions × deps: outputs are indexed in a Map, templates are bound
+ * once per target and evaluated per partition by array indexing, globs are compiled once per
+ * distinct pattern and tested only against outputs under their literal prefix.
+ */
+import { isAbsolute, relative, resolve } from "node:path";
+import { diag, sortDiagnostics } from "./diagnostics.js";
+import type {
+  ActionNode,
+  DepRef,
+  Diagnostic,
+  Graph,
+  HostConfig,
+  LoadResult,
+  Loc,
+  OutputDecl,
+  RuleRef,
+} from "./graph-types.js";
+import { actionId, buildAxes, forEachPartition, type Axis } from "./partitions.js";
+import {
+  compileGlob,
+  globFiles,
+  isGlob,
+  joinAbs,
+  nodeLoadIO,
+  normalizeRel,
+  readSource,
+  type DataPath,
+  type Glob,
+  type LoadIO,
+  type SourceFile,
+} from "./pipeline.js";
+import { validateSource } from "./schema.js";
+import { bindTemplate, evaluate, parseTemplate, type Bound, type Scope } from "./templates.js";
+import { resolveToolVersions, shellRunner, type CommandRunner, type ToolDecl } from "./tool-versions.js";
+
+/** Options of `loadGraph`. */
+export interface LoadOptions {
+  /** Pipeline file, relative to `root` (default `pipeline.yaml`). */
+  readonly file?: string;
+  /** `--host gpu=local`: run that host's actions locally (its resources are kept). */
+  readonly hostOverrides?: Readonly<Record<string, string>>;
+  /** File-system access (tests pass fakes). */
+  readonly io?: LoadIO;
+  /** Runs `tools:` version commands (tests pass fakes). */
+  readonly runner?: CommandRunner;
+}
+
+/** A template with the location of its YAML node. */
+interface LocatedTemplate {
+  readonly name: string;
+  readonly loc: Loc;
+  readonly bound: Bound;
+}
+
+/** A target after phase B: everything bound, nothing expanded yet. */
+interface CompiledTarget {
+  readonly name: string;
+  readonly src: SourceFile;
+  readonly loc: Loc;
+  readonly index: number;
+  readonly describe?: Bound;
+  readonly axes: readonly Axis[];
+  readonly outputs: readonly (LocatedTemplate & { readonly dir: boolean })[];
+  readonly deps: readonly LocatedTemplate[];
+  /** Dep names in declaration order (a named dep may hold several templates). */
+  readonly depNames: readonly string[];
+  readonly rule: RuleRef | { readonly kind: "shell"; readonly bound: Bound };
+  readonly params: ParamsFn;
+  readonly host: string;
+  readonly resources: Readonly<Record<string, number>>;
+  readonly tools: readonly string[];
+}
+
+type ParamsFn = (idx: ArrayLike<number>) => Readonly<Record<string, unknown>>;
+
+/** Loads, validates and expands the pipeline under `root`. */
+export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  const io = opts.io ?? nodeLoadIO;
+  const absRoot = resolve(root);
+  const diags: Diagnostic[] = [];
+  const fail = (): LoadResult => ({ ok: false, diagnostics: sortDiagnostics(diags) });
+
+  const requested = opts.file ?? "pipeline.yaml";
+  const file = normalizeRel(isAbsolute(requested) ? relative(absRoot, requested) : requested);
+  const main = file === undefined ? undefined : readSource(absRoot, file, io, diags);
+  if (!main) {
+    diags.push(diag("include-missing", `pipeline file \`${requested}\` not found in ${absRoot}`));
+    return fail();
+  }
+  if (main.data === undefined) return fail();
+
+  // ---- A. schema ---------------------------------------------------------------------------
+  const badTargets = new Set<string>(); // "file\0target": schema errors inside one target
+  let globalBad = false;
+  const noteErrors = (src: SourceFile, paths: DataPath[]) => {
+    for (const p of paths) {
+      if (p[0] === "targets" && p.length >= 2) badTargets.add(`${src.file}\0${String(p[1])}`);
+      else globalBad = true;
+    }
+  };
+  noteErrors(main, validateSource(main, "pipeline", diags));
+  const top = asRecord(main.data);
+
+  const includes: SourceFile[] = [];
+  if (Array.isArray(top.include)) {
+    const seen = new Set<string>([main.file]);
+    top.include.forEach((pattern: unknown, i: number) => {
+      if (typeof pattern !== "string") return;
+      const at = main.loc(["include", i]);
+      const rel = normalizeRel(pattern);
+      let files: string[];
+      if (rel === undefined) files = [];
+      else if (isGlob(rel)) files = globFiles(absRoot, compileGlob(rel), io);
+      else files = io.stat(joinAbs(absRoot, rel)) === "file" ? [rel] : [];
+      if (files.length === 0) {
+        diags.push(diag("include-missing", isGlob(pattern) ? `include \`${pattern}\` matches no file` : `included file \`${pattern}\` not found`, at));
+        return;
+      }
+      for (const f of files) {
+        if (seen.has(f)) continue;
+        seen.add(f);
+        const src = readSource(absRoot, f, io, diags);
+        if (!src) continue;
+        if (src.data === undefined) {
+          globalBad = true;
+          continue;
+        }
+        noteErrors(src, validateSource(src, "include", diags));
+        includes.push(src);
+      }
+    });
+  }
+
+  let hostsSrc: SourceFile | undefined;
+  let hostsDecl: Record<string, unknown> | undefined = isRecord(top.hosts) ? top.hosts : undefined;
+  if (typeof top.hosts_file === "string") {
+    const at = main.loc(["hosts_file"]);
+    const rel = normalizeRel(top.hosts_file);
+    const src = rel === undefined ? undefined : readSource(absRoot, rel, io, diags);
+    if (!src) diags.push(diag("include-missing", `hosts_file \`${top.hosts_file}\` not found`, at));
+    else if (src.data === undefined) globalBad = true;
+    else {
+      if (validateSource(src, "hosts", diags).length > 0) globalBad = true;
+      else if (hostsDecl) {
+        diags.push(diag("schema", "hosts are declared both here and in hosts_file; keep one", main.loc(["hosts"], true), [
+          { message: "hosts_file declared here", loc: at },
+        ]));
+      } else {
+        hostsSrc = src;
+        hostsDecl = asRecord(asRecord(src.data).hosts);
+      }
+    }
+  }
+  if (globalBad) return fail();
+
+  // ---- B. declarations and per-target checks -----------------------------------------------
+  const vars = new Map<string, string>();
+  const varLocs = new Map<string, Loc>();
+  for (const src of [main, ...includes]) {
+    for (const [k, v] of Object.entries(asRecord(asRecord(src.data).vars))) {
+      const at = src.loc(["vars", k], true);
+      const prev = varLocs.get(k);
+      if (prev) {
+        diags.push(diag("schema", `var \`${k}\` is defined twice`, at, [{ message: "first defined here", loc: prev }]));
+        continue;
+      }
+      vars.set(k, String(v));
+      varLocs.set(k, at);
+    }
+  }
+  const axes = buildAxes(main, asRecord(top.axes), diags);
+  const brokenAxes = new Set(Object.keys(asRecord(top.axes)).filter((a) => !axes.has(a)));
+
+  const toolDecls = new Map<string, ToolDecl>();
+  for (const [name, d] of Object.entries(asRecord(top.tools))) {
+    const r = asRecord(d);
+    toolDecls.set(name, {
+      name,
+      ...(typeof r.version === "string" ? { version: r.version } : {}),
+      ...(typeof r.command === "string" ? { command: r.command } : {}),
+      loc: main.loc(["tools", name], true),
+    });
+  }
+
+  // Targets in declaration order: the pipeline file first, then includes (sorted per pattern).
+  const targetDecls: { name: string; src: SourceFile; data: Record<string, unknown> }[] = [];
+  const targetLocs = new Map<string, Loc>();
+  for (const src of [main, ...includes]) {
+    for (const [name, data] of Object.entries(asRecord(asRecord(src.data).targets))) {
+      const at = src.loc(["targets", name], true);
+      const prev = targetLocs.get(name);
+      if (prev) {
+        diags.push(diag("duplicate-target", `target \`${name}\` is declared twice`, at, [{ message: "first declared here", loc: prev }]));
+        continue;
+      }
+      targetLocs.set(name, at);
+      targetDecls.push({ name, src, data: asRecord(data) });
+    }
+  }
+
+  const usedHosts = new Map<string, Loc>();
+  const paramsFiles = new Map<string, SourceFile | null>();
+  const targets: CompiledTarget[] = [];
+  for (const t of targetDecls) {
+    if (badTargets.has(`${t.src.file}\0${t.name}`)) continue;
+    const c = compileTarget(t.name, t.src, t.data, targets.length, {
+      absRoot,
+      io,
+      vars,
+      axes,
+      brokenAxes,
+      toolDecls,
+      hostsDecl,
+      usedHosts,
+      paramsFiles,
+      diags,
+    });
+    if (c) targets.push(c);
+  }
+
+  const hosts = buildHosts(hostsDecl, usedHosts, opts.hostOverrides ?? {}, diags);
+  const defaults = Array.isArray(top.default) ? (top.default as string[]) : typeof top.default === "string" ? [top.default] : undefined;
+
+  // Tool commands run concurrently with expansion; only when everything so far is clean.
+  const usedTools = targets.flatMap((t) => t.tools);
+  const toolsPromise =
+    diags.length === 0 ? resolveToolVersions(toolDecls, usedTools, absRoot, opts.runner ?? shellRunner, diags) : undefined;
+  if (diags.length > 0 || targets.length !== targetDecls.length) return fail();
+
+  // ---- C. expansion ------------------------------------------------------------------------
+  const expanded = expand(targets, absRoot, io, diags);
+  const toolVersions = await toolsPromise!;
+  if (!expanded) return fail();
+  if (defaults) checkDefaults(defaults, main, expanded, targets, diags);
+  if (diags.length > 0) return fail();
+
+  const toolRecords = new Map<CompiledTarget, Readonly<Record<string, string>>>();
+  for (const t of targets) {
+    const rec: Record<string, string> = {};
+    for (const name of t.tools) rec[name] = toolVersions.get(name)!;
+    toolRecords.set(t, Object.freeze(rec));
+  }
+
+  const actions = new Map<string, ActionNode>();
+  const targetIds = new Map<string, string[]>();
+  for (const t of targets) targetIds.set(t.name, []);
+  const n = expanded.ids.length;
+  for (let i = 0; i < n; i++) {
+    const t = expanded.target[i]!;
+    const id = expanded.ids[i]!;
+    const node: ActionNode = {
+      id,
+      target: t.name,
+      partition: expanded.partition[i]!,
+      ...(t.describe ? { describe: evaluate(t.describe, expanded.idx[i]!)! } : {}),
+      rule: t.rule.kind === "shell" ? { kind: "shell", command: evaluate((t.rule as { bound: Bound }).bound, expanded.idx[i]!)! } : t.rule,
+      params: t.params(expanded.idx[i]!),
+      deps: expanded.deps[i]!,
+      outputs: expanded.outputs[i]!,
+      host: t.host,
+      resources: t.resources,
+      tools: toolRecords.get(t)!,
+      loc: t.loc,
+    };
+    actions.set(id, node);
+    targetIds.get(t.name)!.push(id);
+  }
+
+  const graph: Graph = {
+    root: absRoot,
+    pipelineFile: main.file,
+    actions,
+    order: expanded.order.map((i) => expanded.ids[i]!),
+    producers: new Map([...expanded.producers].map(([p, i]) => [p, expanded.ids[i]!])),
+    targets: targetIds,
+    defaults: defaults ?? targets.map((t) => t.name),
+    hosts,
+  };
+  return { ok: true, graph };
+}
+
+// ---- B helpers ------------------------------------------------------------------------------
+
+interface CompileContext {
+  readonly absRoot: string;
+  readonly io: LoadIO;
+  readonly vars: ReadonlyMap<string, string>;
+  readonly axes: ReadonlyMap<string, Axis>;
+  readonly brokenAxes: ReadonlySet<string>;
+  readonly toolDecls: ReadonlyMap<string, ToolDecl>;
+  readonly hostsDecl: Record<string, unknown> | undefined;
+  readonly usedHosts: Map<string, Loc>;
+  readonly paramsFiles: Map<string, SourceFile | null>;
+  readonly diags: Diagnostic[];
+}
+
+/** Static checks and template binding of one target; undefined when it has errors. */
+function compileTarget(
+  name: string,
+  src: SourceFile,
+  data: Record<string, unknown>,
+  index: number,
+  cx: CompileContext,
+): CompiledTarget | undefined {
+  const { diags } = cx;
+  const before = diags.length;
+  const base = ["targets", name];
+  const at = (...p: (string | number)[]) => src.loc([...base, ...p]);
+  const loc = src.loc(base, true);
+
+  // Partition axes; an axis whose own declaration is broken was already reported.
+  const axes: Axis[] = [];
+  let axesOk = true;
+  ((data.partition as string[] | undefined) ?? []).forEach((a, i) => {
+    const axis = cx.axes.get(a);
+    if (axis) axes.push(axis);
+    else {
+      axesOk = false;
+      if (!cx.brokenAxes.has(a)) {
+        const known = [...cx.axes.keys()];
+        diags.push(diag("unknown-axis", `unknown axis \`${a}\` in partition of \`${name}\`${known.length ? ` (axes: ${known.join(", ")})` : " (no axes are declared)"}`, at("partition", i)));
+      }
+    }
+  });
+  if (!axesOk) return undefined;
+
+  // Named outputs and deps, list form named "0", "1", ...
+  const outputEntries = namedEntries(data.outputs);
+  const depEntries = namedEntries(data.deps);
+  const scope: Scope = {
+    vars: cx.vars,
+    axes: cx.axes,
+    partition: axes,
+    runNames: { deps: new Set(depEntries.map((e) => e.name)), out: new Set(outputEntries.map((e) => e.name)) },
+  };
+  const bind = (raw: string, usage: "dep" | "output" | "param" | "run" | "describe", where: Loc): Bound | undefined => {
+    const errors: string[] = [];
+    const b = bindTemplate(parseTemplate(raw), scope, usage, errors);
+    for (const m of errors) diags.push(diag("unknown-variable", m, where));
+    return b;
+  };
+
+  const outputs: (LocatedTemplate & { dir: boolean })[] = [];
+  for (const e of outputEntries) {
+    const where = at("outputs", ...e.path);
+    const dir = e.raw.endsWith("/");
+    const b = bind(dir ? e.raw.replace(/\/+$/, "") : e.raw, "output", where);
+    if (b) outputs.push({ name: e.name, loc: where, bound: b, dir });
+  }
+  const deps: LocatedTemplate[] = [];
+  for (const e of depEntries) {
+    const where = at("deps", ...e.path);
+    const b = bind(e.raw.replace(/\/+$/, ""), "dep", where);
+    if (b) deps.push({ name: e.name, loc: where, bound: b });
+  }
+  const depNames = [...new Set(depEntries.map((e) => e.name))];
+
+  // Rule: exactly one of `rule:` (a .ts module under the root) and `run:` (a shell command).
+  let rule: CompiledTarget["rule"] | undefined;
+  if (typeof data.rule === "string" && typeof data.run === "string") {
+    diags.push(diag("schema", `target \`${name}\` has both \`rule:\` and \`run:\`; keep one`, at("run")));
+  } else if (typeof data.rule === "string") {
+    const mod = normalizeRel(data.rule);
+    if (mod === undefined || cx.io.stat(joinAbs(cx.absRoot, mod)) !== "file") {
+      diags.push(diag("unknown-rule", `rule module \`${data.rule}\` not found under the workspace root`, at("rule")));
+    } else rule = { kind: "module", module: mod };
+  } else if (typeof data.run === "string") {
+    const b = bind(data.run, "run", at("run"));
+    if (b) rule = { kind: "shell", bound: b };
+  } else {
+    diags.push(diag("schema", `target \`${name}\` needs \`rule:\` (a module) or \`run:\` (a shell command)`, loc));
+  }
+
+  // Host: unknown names are errors only when a hosts section exists.
+  const host = typeof data.host === "string" ? data.host : "local";
+  if (typeof data.host === "string") {
+    if (cx.hostsDecl && !Object.hasOwn(cx.hostsDecl, host) && host !== "local") {
+      const known = Object.keys(cx.hostsDecl);
+      diags.push(diag("unknown-host", `unknown host \`${host}\` (hosts: ${["local", ...known].join(", ")})`, at("host")));
+    } else if (!cx.usedHosts.has(host)) cx.usedHosts.set(host, at("host"));
+  }
+
+  const tools = (data.tools as string[] | undefined) ?? [];
+  tools.forEach((tool, i) => {
+    if (!cx.toolDecls.has(tool)) {
+      diags.push(diag("unknown-tool", `unknown tool \`${tool}\`: declare it under \`tools:\``, at("tools", i)));
+    }
+  });
+
+  const params = compileParams(name, src, data, bind, cx);
+  const describe = typeof data.describe === "string" ? bind(data.describe, "describe", at("describe")) : undefined;
+
+  if (diags.length > before || !rule || !params) return undefined;
+  return {
+    name,
+    src,
+    loc,
+    index,
+    ...(describe ? { describe } : {}),
+    axes,
+    outputs,
+    deps,
+    depNames,
+    rule,
+    params,
+    host,
+    resources: Object.freeze({ ...(asRecord(data.resources) as Record<string, number>) }),
+    tools,
+  };
+}
+
+/** `{a: x, b: [y, z]}` or `[x, y]` → entries with names and data paths. */
+function namedEntries(v: unknown): { name: string; raw: string; path: (string | number)[] }[] {
+  const out: { name: string; raw: string; path: (string | number)[] }[] = [];
+  if (Array.isArray(v)) v.forEach((raw, i) => out.push({ name: String(i), raw: String(raw), path: [i] }));
+  else if (isRecord(v)) {
+    for (const [name, x] of Object.entries(v)) {
+      if (Array.isArray(x)) x.forEach((raw, i) => out.push({ name, raw: String(raw), path: [name, i] }));
+      else out.push({ name, raw: String(x), path: [name] });
+    }
+  }
+  return out;
+}
+
+/**
+ * Compiles `params:` (string values templated, at any depth) and merges `params_file` keys.
+ * Params that do not depend on the partition are built once and shared by every action.
+ */
+function compileParams(
+  name: string,
+  src: SourceFile,
+  data: Record<string, unknown>,
+  bind: (raw: string, usage: "param", where: Loc) => Bound | undefined,
+  cx: CompileContext,
+): ParamsFn | undefined {
+  const base = ["targets", name];
+  const declared = asRecord(data.params);
+  let ok = true;
+  let dynamic = false;
+  // Each leaf string becomes a Bound; the shape is rebuilt per partition only when dynamic.
+  const compile = (v: unknown, path: (string | number)[]): unknown => {
+    if (typeof v === "string") {
+      const b = bind(v, "param", src.loc([...base, "params", ...path]));
+      if (!b) {
+        ok = false;
+        return v;
+      }
+      if (b.constant !== undefined) return b.constant;
+      dynamic = true;
+      return new BoundLeaf(b);
+    }
+    if (Array.isArray(v)) return v.map((x, i) => compile(x, [...path, i]));
+    if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, compile(x, [...path, k])]));
+    return v;
+  };
+  const shape = compile(declared, []) as Record<string, unknown>;
+
+  const pf = data.params_file as { file: string; keys: string[] } | undefined;
+  if (pf) {
+    const rel = normalizeRel(pf.file);
+    let fsrc = rel === undefined ? null : cx.paramsFiles.get(rel);
+    if (fsrc === undefined && rel !== undefined) {
+      const n = cx.diags.length;
+      fsrc = readSource(cx.absRoot, rel, cx.io, cx.diags) ?? null;
+      if (cx.diags.length > n) fsrc = null; // syntax errors already reported, in that file
+      cx.paramsFiles.set(rel, fsrc);
+      if (!fsrc && cx.diags.length === n) {
+        cx.diags.push(diag("params-file", `params file \`${pf.file}\` not found`, src.loc([...base, "params_file", "file"])));
+      }
+    }
+    if (!fsrc) return undefined;
+    const fileData = fsrc.data;
+    pf.keys.forEach((k, i) => {
+      const at = src.loc([...base, "params_file", "keys", i]);
+      if (!isRecord(fileData) || !Object.hasOwn(fileData, k)) {
+        cx.diags.push(diag("params-file", `params file \`${pf.file}\` has no top-level key \`${k}\``, at));
+        ok = false;
+      } else if (Object.hasOwn(shape, k)) {
+        cx.diags.push(diag("params-file", `params key \`${k}\` is set both in \`params:\` and by params_file`, at, [
+          { message: "set in params here", loc: src.loc([...base, "params", k], true) },
+        ]));
+        ok = false;
+      } else shape[k] = fileData[k];
+    });
+  }
+  if (!ok) return undefined;
+  if (!dynamic) {
+    const frozen = deepFreeze(shape);
+    return () => frozen;
+  }
+  const build = (v: unknown, idx: ArrayLike<number>): unknown => {
+    if (v instanceof BoundLeaf) return evaluate(v.bound, idx);
+    if (Array.isArray(v)) return v.map((x) => build(x, idx));
+    if (isRecord(v)) {
+      const o: Record<string, unknown> = {};
+      for (const k in v) o[k] = build(v[k], idx);
+      return o;
+    }
+    return v;
+  };
+  return (idx) => build(shape, idx) as Record<string, unknown>;
+}
+
+/** A partition-dependent string inside params (a class, so user data cannot be mistaken for it). */
+class BoundLeaf {
+  constructor(readonly bound: Bound) {}
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/**
+ * Host configs: declared hosts plus an implicit `local`. Without a hosts section every host a
+ * target names is local. `--host NAME=local` replaces a host's transport, keeping resources.
+ */
+function buildHosts(
+  decl: Record<string, unknown> | undefined,
+  used: ReadonlyMap<string, Loc>,
+  overrides: Readonly<Record<string, string>>,
+  diags: Diagnostic[],
+): Record<string, HostConfig> {
+  const hosts: Record<string, HostConfig> = { local: { transport: "local" } };
+  if (decl) for (const [k, v] of Object.entries(decl)) hosts[k] = v as HostConfig;
+  else for (const k of used.keys()) hosts[k] = { transport: "local" };
+  for (const [name, to] of Object.entries(overrides)) {
+    if (to !== "local") {
+      diags.push(diag("unknown-host", `--host ${name}=${to}: only \`local\` can replace a host`));
+    } else if (!Object.hasOwn(hosts, name)) {
+      diags.push(diag("unknown-host", `--host ${name}=local: no host named \`${name}\` (hosts: ${Object.keys(hosts).join(", ")})`));
+    } else {
+      const h = hosts[name]!;
+      hosts[name] = {
+        transport: "local",
+        ...(h.resources ? { resources: h.resources } : {}),
+        ...(h.jobs !== undefined ? { jobs: h.jobs } : {}),
+      };
+    }
+  }
+  return hosts;
+}
+
+// ---- C. expansion -----------------------------------------------------------------------------
+
+/** Struct-of-arrays result of expansion, indexed by action number (declaration order). */
+interface Expanded {
+  readonly ids: string[];
+  readonly target: CompiledTarget[];
+  readonly idx: Int32Array[];
+  readonly partition: Readonly<Record<string, string>>[];
+  readonly outputs: Readonly<Record<string, OutputDecl>>[];
+  readonly deps: Readonly<Record<string, readonly DepRef[]>>[];
+  readonly producers: Map<string, number>;
+  readonly order: number[];
+}
+
+const EMPTY_PARTITION: Readonly<Record<string, string>> = Object.freeze({});
+
+function expand(targets: readonly CompiledTarget[], absRoot: string, io: LoadIO, diags: Diagnostic[]): Expanded | undefined {
+  const ids: string[] = [];
+  const owner: CompiledTarget[] = [];
+  const idxs: Int32Array[] = [];
+  const partitions: Readonly<Record<string, string>>[] = [];
+  const outputsOf: Readonly<Record<string, OutputDecl>>[] = [];
+  const producers = new Map<string, number>();
+  /** Which output template of which action wrote each path, for duplicate reports. */
+  const outputTemplate = new Map<string, LocatedTemplate>();
+  const dirOutputs = new Set<string>();
+  const reportedDup = new Set<string>();
+  const before = diags.length;
+
+  const reportDup = (path: string, a: number, ta: LocatedTemplate, b: number, tb: LocatedTemplate, inside?: string) => {
+    const key = `${owner[a]!.name}.${ta.name}\0${owner[b]!.name}.${tb.name}`;
+    if (reportedDup.has(key)) return;
+    reportedDup.add(key);
+    const msg = inside
+      ? `output \`${path}\` of \`${ids[b]}\` is inside directory output \`${inside}\` of \`${ids[a]}\``
+      : `\`${ids[a]}\` and \`${ids[b]}\` both write \`${path}\``;
+    diags.push(diag("duplicate-output", msg, tb.loc, [{ message: `\`${ids[a]}\` declares it here`, loc: ta.loc }]));
+  };
+
+  // 1. Actions and outputs.
+  for (const t of targets) {
+    forEachPartition(t.axes, (idx) => {
+      const i = ids.length;
+      const keep = Int32Array.from(idx);
+      ids.push(actionId(t.name, t.axes, idx));
+      owner.push(t);
+      idxs.push(keep);
+      if (t.axes.length === 0) partitions.push(EMPTY_PARTITION);
+      else {
+        const p: Record<string, string> = {};
+        for (let k = 0; k < t.axes.length; k++) p[t.axes[k]!.name] = t.axes[k]!.ids[keep[k]!]!;
+        partitions.push(p);
+      }
+      const outs: Record<string, OutputDecl> = {};
+      for (const o of t.outputs) {
+        const raw = evaluate(o.bound, keep)!;
+        const path = normalizeRel(raw);
+        if (path === undefined) {
+          diags.push(diag("schema", `output \`${raw}\` of \`${ids[i]}\` is outside the workspace`, o.loc));
+          continue;
+        }
+        outs[o.name] = { path, dir: o.dir };
+        const prev = producers.get(path);
+        if (prev !== undefined) {
+          reportDup(path, prev, outputTemplate.get(path)!, i, o);
+          continue;
+        }
+        producers.set(path, i);
+        outputTemplate.set(path, o);
+        if (o.dir) dirOutputs.add(path);
+      }
+      outputsOf.push(outs);
+    });
+  }
+  // An output inside another action's directory output is a second writer of that tree.
+  if (dirOutputs.size > 0) {
+    for (const [path, i] of producers) {
+      const d = dirAncestor(path, dirOutputs);
+      if (d !== undefined) reportDup(path, producers.get(d)!, outputTemplate.get(d)!, i, outputTemplate.get(path)!, d);
+    }
+  }
+  if (diags.length > before) return undefined;
+
+  // 2. Deps.
+  const n = ids.length;
+  const depsOf: Readonly<Record<string, readonly DepRef[]>>[] = new Array(n);
+  const refCache = new Map<string, DepRef | null>(); // path → resolved dep (null: missing)
+  const globCache = new Map<string, DepRef[]>();
+  let sortedOutputs: string[] | undefined;
+  const missing = new Map<LocatedTemplate, { first: string; action: string; count: number }>();
+  const emptyGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
+  const escaped = new Map<LocatedTemplate, string>();
+  // Edges as a flat list (from producer to consumer) for the topological sort.
+  const edgeFrom: number[] = [];
+  const edgeTo: number[] = [];
+
+  const resolvePath = (path: string): DepRef | null => {
+    let r = refCache.get(path);
+    if (r !== undefined) return r;
+    const p = producers.get(path) ?? (dirOutputs.size > 0 ? producers.get(dirAncestor(path, dirOutputs) ?? "") : undefined);
+    if (p !== undefined) r = Object.freeze({ kind: "output", path, producer: ids[p]! });
+    else r = io.stat(joinAbs(absRoot, path)) !== undefined ? Object.freeze({ kind: "source", path }) : null;
+    refCache.set(path, r);
+    return r;
+  };
+  const resolveGlob = (pattern: string): DepRef[] => {
+    let r = globCache.get(pattern);
+    if (r) return r;
+    const g: Glob = compileGlob(pattern);
+    sortedOutputs ??= [...producers.keys()].sort();
+    const found = new Map<string, DepRef>();
+    // Only outputs under the literal prefix can match: binary-search that range.
+    let lo = 0;
+    let hi = sortedOutputs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sortedOutputs[mid]! < g.prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < sortedOutputs.length && sortedOutputs[k]!.startsWith(g.prefix); k++) {
+      const p = sortedOutputs[k]!;
+      if (g.test(p)) found.set(p, resolvePath(p)!);
+    }
+    for (const p of globFiles(absRoot, g, io)) {
+      if (!found.has(p)) found.set(p, resolvePath(p)!);
+    }
+    r = [...found.values()].sort(byPath);
+    globCache.set(pattern, r);
+    return r;
+  };
+
+  const scratch = new Int32Array(64);
+  for (let i = 0; i < n; i++) {
+    const t = owner[i]!;
+    const idx = idxs[i]!;
+    const rec: Record<string, DepRef[]> = {};
+    for (const name of t.depNames) rec[name] = [];
+    const seenProducers = new Set<number>();
+    for (const d of t.deps) {
+      const list = rec[d.name]!;
+      const add = (raw: string | undefined) => {
+        if (raw === undefined) return; // a shift left the axis range: no such dependency
+        const path = normalizeRel(raw);
+        if (path === undefined) {
+          if (!escaped.has(d)) escaped.set(d, raw);
+          return;
+        }
+        if (isGlob(path)) {
+          const refs = resolveGlob(path);
+          if (refs.length === 0 && !emptyGlobs.has(d)) emptyGlobs.set(d, { pattern: path, action: ids[i]! });
+          for (const r of refs) list.push(r);
+          return;
+        }
+        const r = resolvePath(path);
+        if (r === null) {
+          const m = missing.get(d);
+          if (m) m.count++;
+          else missing.set(d, { first: path, action: ids[i]!, count: 1 });
+          return;
+        }
+        list.push(r);
+      };
+      const b = d.bound;
+      if (b.free.length === 0) add(evaluate(b, idx));
+      else {
+        // Aggregate: every value of the axes the target is not partitioned over.
+        const p = idx.length;
+        const full = p + b.free.length <= scratch.length ? scratch : new Int32Array(p + b.free.length);
+        full.set(idx);
+        forEachPartition(b.free, (fidx) => {
+          full.set(fidx, p);
+          add(evaluate(b, full));
+        });
+      }
+    }
+    for (const name of t.depNames) {
+      const list = rec[name]!;
+      if (list.length > 1) {
+        list.sort(byPath);
+        let w = 1;
+        for (let k = 1; k < list.length; k++) if (list[k]!.path !== list[w - 1]!.path) list[w++] = list[k]!;
+        list.length = w;
+      }
+      for (const r of list) {
+        if (r.kind !== "output") continue;
+        const p = producerIndex(r, producers, dirOutputs);
+        if (!seenProducers.has(p)) {
+          seenProducers.add(p);
+          edgeFrom.push(p);
+          edgeTo.push(i);
+        }
+      }
+    }
+    depsOf[i] = rec;
+  }
+  for (const [d, m] of missing) {
+    const more = m.count > 1 ? ` (and ${m.count - 1} more like it)` : "";
+    diags.push(diag("missing-source", `\`${m.first}\` (dep \`${d.name}\` of \`${m.action}\`) is no target's output and does not exist${more}`, d.loc));
+  }
+  for (const [d, g] of emptyGlobs) {
+    diags.push(diag("missing-source", `glob \`${g.pattern}\` (dep \`${d.name}\` of \`${g.action}\`) matches no output and no file`, d.loc));
+  }
+  for (const [d, raw] of escaped) {
+    diags.push(diag("missing-source", `dep \`${raw}\` is outside the workspace`, d.loc));
+  }
+  if (diags.length > before) return undefined;
+
+  // 3. Topological order (Kahn; ready actions leave in declaration order) and cycles.
+  const order = topoOrder(n, edgeFrom, edgeTo);
+  if (order.length < n) {
+    reportCycles(n, edgeFrom, edgeTo, order, ids, owner, depsOf, diags);
+    return undefined;
+  }
+  return { ids, target: owner, idx: idxs, partition: partitions, outputs: outputsOf, deps: depsOf, producers, order };
+}
+
+function byPath(a: DepRef, b: DepRef): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
+
+/** The nearest proper ancestor of `path` that is a directory output. */
+function dirAncestor(path: string, dirs: ReadonlySet<string>): string | undefined {
+  for (let k = path.lastIndexOf("/"); k > 0; k = path.lastIndexOf("/", k - 1)) {
+    const a = path.slice(0, k);
+    if (dirs.has(a)) return a;
+  }
+  return undefined;
+}
+
+function producerIndex(r: DepRef, producers: ReadonlyMap<string, number>, dirs: ReadonlySet<string>): number {
+  return producers.get(r.path) ?? producers.get(dirAncestor(r.path, dirs)!)!;
+}
+
+/** CSR adjacency: successors of node i are `to[start[i] .. start[i+1])`. */
+function adjacency(n: number, from: readonly number[], to: readonly number[]): { start: Int32Array; adj: Int32Array } {
+  const start = new Int32Array(n + 1);
+  for (const f of from) start[f + 1]!++;
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
+  const fill = start.slice(0, n);
+  const adj = new Int32Array(from.length);
+  for (let e = 0; e < from.length; e++) adj[fill[from[e]!]!++] = to[e]!;
+  return { start, adj };
+}
+
+/** Kahn's algorithm with a min-heap on declaration index; returns fewer than n on a cycle. */
+function topoOrder(n: number, from: readonly number[], to: readonly number[]): number[] {
+  const { start, adj } = adjacency(n, from, to);
+  const indeg = new Int32Array(n);
+  for (const t of to) indeg[t]!++;
+  const heap: number[] = [];
+  const push = (x: number) => {
+    let k = heap.push(x) - 1;
+    while (k > 0) {
+      const parent = (k - 1) >> 1;
+      if (heap[parent]! <= x) break;
+      heap[k] = heap[parent]!;
+      k = parent;
+    }
+    heap[k] = x;
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      let k = 0;
+      for (;;) {
+        const l = 2 * k + 1;
+        if (l >= heap.length) break;
+        const c = l + 1 < heap.length && heap[l + 1]! < heap[l]! ? l + 1 : l;
+        if (heap[c]! >= last) break;
+        heap[k] = heap[c]!;
+        k = c;
+      }
+      heap[k] = last;
+    }
+    return top;
+  };
+  for (let i = 0; i < n; i++) if (indeg[i] === 0) push(i);
+  const order: number[] = [];
+  while (heap.length > 0) {
+    const i = pop();
+    order.push(i);
+    for (let e = start[i]!; e < start[i + 1]!; e++) {
+      const j = adj[e]!;
+      if (--indeg[j]! === 0) push(j);
+    }
+  }
+  return order;
+}
+
+/**
+ * Reports the cycles among the actions Kahn could not order: one per distinct sequence of
+ * targets (a chain over 50 weeks is one mistake, not 50), each step located at its dep.
+ */
+function reportCycles(
+  n: number,
+  from: readonly number[],
+  to: readonly number[],
+  ordered: readonly number[],
+  ids: readonly string[],
+  owner: readonly CompiledTarget[],
+  depsOf: readonly Readonly<Record<string, readonly DepRef[]>>[],
+  diags: Diagnostic[],
+): void {
+  // Walk consumer → producer edges (the direction a reader follows: "a needs b").
+  const { start, adj } = adjacency(n, to, from);
+  const done = new Uint8Array(n);
+  for (const i of ordered) done[i] = 2;
+  const state = new Uint8Array(n); // 0 new, 1 on stack, 2 finished
+  state.set(done);
+  const reported = new Set<string>();
+  for (let s = 0; s < n && reported.size < 10; s++) {
+    if (state[s] !== 0) continue;
+    const stack: number[] = [s];
+    const edgePos: number[] = [start[s]!];
+    state[s] = 1;
+    while (stack.length > 0) {
+      const v = stack[stack.length - 1]!;
+      const e = edgePos[edgePos.length - 1]!;
+      if (e >= start[v + 1]!) {
+        state[v] = 2;
+        stack.pop();
+        edgePos.pop();
+        continue;
+      }
+      edgePos[edgePos.length - 1] = e + 1;
+      const w = adj[e]!;
+      if (state[w] === 1) {
+        const cycle = stack.slice(stack.indexOf(w));
+        const key = canonicalCycle(cycle.map((k) => owner[k]!.name));
+        if (!reported.has(key)) {
+          reported.add(key);
+          diags.push(cycleDiagnostic(cycle, ids, owner, depsOf));
+        }
+      } else if (state[w] === 0) {
+        state[w] = 1;
+        stack.push(w);
+        edgePos.push(start[w]!);
+      }
+    }
+  }
+}
+
+function canonicalCycle(names: string[]): string {
+  let best = "";
+  for (let r = 0; r < names.length; r++) {
+    const k = [...names.slice(r), ...names.slice(0, r)].join("\0");
+    if (best === "" || k < best) best = k;
+  }
+  return best;
+}
+
+function cycleDiagnostic(
+  cycle: readonly number[],
+  ids: readonly string[],
+  owner: readonly CompiledTarget[],
+  depsOf: readonly Readonly<Record<string, readonly DepRef[]>>[],
+): Diagnostic {
+  const notes: { message: string; loc?: Loc }[] = [];
+  for (let k = 0; k < cycle.length; k++) {
+    const a = cycle[k]!;
+    const b = cycle[(k + 1) % cycle.length]!;
+    const t = owner[a]!;
+    let via: { name: string; path: string } | undefined;
+    for (const [name, refs] of Object.entries(depsOf[a]!)) {
+      const r = refs.find((x) => x.kind === "output" && x.producer === ids[b]);
+      if (r) {
+        via = { name, path: r.path };
+        break;
+      }
+    }
+    const loc = t.deps.find((d) => d.name === via?.name)?.loc ?? t.loc;
+    notes.push({ message: `\`${ids[a]}\` needs \`${via?.path ?? "?"}\` (dep \`${via?.name ?? "?"}\`) from \`${ids[b]}\``, loc });
+  }
+  const path = [...cycle, cycle[0]!].map((k) => ids[k]).join(" → ");
+  return diag("cycle", `dependency cycle: ${path}`, notes[0]!.loc, notes);
+}
+
+/** `default:` entries must name a target, an action, an output or a directory of outputs. */
+function checkDefaults(
+  defaults: readonly string[],
+  main: SourceFile,
+  ex: Expanded,
+  targets: readonly CompiledTarget[],
+  diags: Diagnostic[],
+): void {
+  const names = new Set(targets.map((t) => t.name));
+  let idSet: Set<string> | undefined;
+  defaults.forEach((d, i) => {
+    if (names.has(d)) return;
+    const path = normalizeRel(d);
+    if (path !== undefined && ex.producers.has(path)) return;
+    idSet ??= new Set(ex.ids);
+    if (idSet.has(d)) return;
+    if (path !== undefined) {
+      const prefix = path + "/";
+      for (const p of ex.producers.keys()) if (p.startsWith(prefix)) return;
+    }
+    const at = Array.isArray(asRecord(main.data).default) ? main.loc(["default", i]) : main.loc(["default"]);
+    diags.push(diag("schema", `default \`${d}\` names no target, action, output or directory of outputs`, at));
+  });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return isRecord(v) ? v : {};
+}

@@ -1,0 +1,221 @@
+/**
+ * Templates: `{name}` substitutions in paths, params and shell commands.
+ *
+ * A template is parsed once (`parseTemplate`), bound once per target (`bindTemplate`: names
+ * resolved to vars, the target's partition axes, whole-axis values or free axes), and then
+ * evaluated per partition (`evaluate`) by indexing precomputed value arrays, so expansion
+ * does no string parsing or lookups per action.
+ *
+ * Grammar inside braces: `name`, `name+N`, `name-N`, `name.prop`, `name-N.prop`, where name is
+ * an identifier. Braces around anything else (`{a,b}`, `${ print }`) are literal text, and
+ * `{{` / `}}` are escaped braces.
+ */
+import type { Axis } from "./partitions.js";
+
+/** A `{...}` reference as written. */
+export interface Ref {
+  readonly name: string;
+  readonly shift: number;
+  readonly prop?: string;
+  /** The text between the braces, for messages. */
+  readonly raw: string;
+}
+
+/** A parsed template: literal strings and references, in order. */
+export interface Template {
+  readonly raw: string;
+  readonly parts: readonly (string | Ref)[];
+  readonly hasRefs: boolean;
+}
+
+const REF = /^([A-Za-z_][A-Za-z0-9_]*)(?:([+-])(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_]*))?$/;
+
+/** Parses a template string. Never fails: unparseable braces are literal. */
+export function parseTemplate(raw: string): Template {
+  const parts: (string | Ref)[] = [];
+  let lit = "";
+  let hasRefs = false;
+  let i = 0;
+  while (i < raw.length) {
+    const ch = raw[i]!;
+    if (ch === "{" && raw[i + 1] === "{") {
+      lit += "{";
+      i += 2;
+      continue;
+    }
+    if (ch === "}" && raw[i + 1] === "}") {
+      lit += "}";
+      i += 2;
+      continue;
+    }
+    if (ch === "{") {
+      const end = raw.indexOf("}", i + 1);
+      const body = end < 0 ? "" : raw.slice(i + 1, end);
+      const m = REF.exec(body);
+      if (m) {
+        if (lit) parts.push(lit);
+        lit = "";
+        const shift = m[2] ? (m[2] === "-" ? -1 : 1) * Number(m[3]) : 0;
+        parts.push(m[4] !== undefined ? { name: m[1]!, shift, prop: m[4], raw: body } : { name: m[1]!, shift, raw: body });
+        hasRefs = true;
+        i = end + 1;
+        continue;
+      }
+    }
+    lit += ch;
+    i++;
+  }
+  if (lit) parts.push(lit);
+  return { raw, parts, hasRefs };
+}
+
+/** Where a template is used: decides which references are allowed. */
+export type Usage = "dep" | "output" | "param" | "run" | "describe";
+
+/** What names mean while binding the templates of one target. */
+export interface Scope {
+  readonly vars: ReadonlyMap<string, string>;
+  readonly axes: ReadonlyMap<string, Axis>;
+  /** The target's partition axes, in order: slot i of the index vector. */
+  readonly partition: readonly Axis[];
+  /** Shell rules: the dep and output names `{deps.NAME}` / `{out.NAME}` may use. */
+  readonly runNames?: { readonly deps: ReadonlySet<string>; readonly out: ReadonlySet<string> };
+}
+
+/** A per-partition slot: `vals[idx[slot] + shift]`, out of range = dropped. */
+interface Slot {
+  readonly slot: number;
+  readonly shift: number;
+  readonly vals: readonly string[];
+}
+
+/** A template bound to one target: literal strings and slots. */
+export interface Bound {
+  readonly parts: readonly (string | Slot)[];
+  /** Set when the template does not depend on the partition. */
+  readonly constant?: string;
+  /** Axes not in the target's partition (deps only): slots `partition.length + i`. */
+  readonly free: readonly Axis[];
+  /** True when some slot is shifted (may evaluate to undefined). */
+  readonly shifted: boolean;
+}
+
+/**
+ * Resolves every reference of `t` for one target. Problems are returned as messages (the
+ * caller locates them as `unknown-variable`); the result is undefined when there are any.
+ */
+export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: string[]): Bound | undefined {
+  const parts: (string | Slot)[] = [];
+  const free: Axis[] = [];
+  let shifted = false;
+  const before = errors.length;
+  const push = (s: string) => {
+    const last = parts[parts.length - 1];
+    if (typeof last === "string") parts[parts.length - 1] = last + s;
+    else parts.push(s);
+  };
+  for (const p of t.parts) {
+    if (typeof p === "string") {
+      push(p);
+      continue;
+    }
+    if (usage === "run" && (p.name === "deps" || p.name === "out") && p.shift === 0) {
+      // Filled in by the shell executor with the resolved paths; kept as written.
+      const names = p.name === "deps" ? scope.runNames?.deps : scope.runNames?.out;
+      if (p.prop !== undefined && names && !names.has(p.prop)) {
+        errors.push(`\`{${p.raw}}\`: the target has no ${p.name === "deps" ? "dep" : "output"} named \`${p.prop}\``);
+      }
+      push(`{${p.raw}}`);
+      continue;
+    }
+    const axis = scope.axes.get(p.name);
+    if (!axis) {
+      const v = scope.vars.get(p.name);
+      if (v === undefined) {
+        errors.push(`unknown template variable \`{${p.raw}}\`: \`${p.name}\` is neither a var nor an axis`);
+      } else if (p.shift !== 0 || p.prop !== undefined) {
+        errors.push(`\`{${p.raw}}\`: \`${p.name}\` is a var; shifts and \`.${p.prop ?? "prop"}\` apply to axes only`);
+      } else push(v);
+      continue;
+    }
+    // Whole-axis values are constants, usable anywhere.
+    if (p.prop === "first" || p.prop === "last" || p.prop === "span") {
+      if (p.shift !== 0) {
+        errors.push(`\`{${p.raw}}\`: \`.${p.prop}\` is a whole-axis value and cannot be shifted`);
+        continue;
+      }
+      if (p.prop === "span") {
+        if (axis.kind !== "week") {
+          errors.push(`\`{${p.raw}}\`: \`.span\` needs a week axis; \`${axis.name}\` is a list`);
+          continue;
+        }
+        push(`${axis.starts![0]}_${axis.ends![axis.ends!.length - 1]}`);
+      } else push(p.prop === "first" ? axis.ids[0]! : axis.ids[axis.ids.length - 1]!);
+      continue;
+    }
+    let vals: readonly string[];
+    if (p.prop === undefined) vals = axis.ids;
+    else if (p.prop === "start" || p.prop === "end") {
+      if (axis.kind !== "week") {
+        errors.push(`\`{${p.raw}}\`: \`.${p.prop}\` needs a week axis; \`${axis.name}\` is a list`);
+        continue;
+      }
+      vals = p.prop === "start" ? axis.starts! : axis.ends!;
+    } else {
+      errors.push(`\`{${p.raw}}\`: unknown property \`.${p.prop}\` (start, end, first, last, span)`);
+      continue;
+    }
+    let slot = scope.partition.indexOf(axis);
+    if (slot < 0) {
+      if (usage !== "dep") {
+        errors.push(
+          `\`{${p.raw}}\`: axis \`${axis.name}\` is not in this target's partition ` +
+            `[${scope.partition.map((a) => a.name).join(", ")}]` +
+            ` (only a dep may name other axes: it then depends on every value)`,
+        );
+        continue;
+      }
+      if (p.shift !== 0) {
+        errors.push(`\`{${p.raw}}\`: axis \`${axis.name}\` is not in this target's partition, so it cannot be shifted`);
+        continue;
+      }
+      let f = free.indexOf(axis);
+      if (f < 0) f = free.push(axis) - 1;
+      slot = scope.partition.length + f;
+    }
+    if (p.shift !== 0) {
+      if (usage !== "dep") {
+        errors.push(`\`{${p.raw}}\`: shifted partitions are only allowed in deps`);
+        continue;
+      }
+      shifted = true;
+    }
+    parts.push({ slot, shift: p.shift, vals });
+  }
+  if (errors.length > before) return undefined;
+  if (parts.length === 0) return { parts, constant: "", free, shifted };
+  if (parts.length === 1 && typeof parts[0] === "string") return { parts, constant: parts[0], free, shifted };
+  return { parts, free, shifted };
+}
+
+/** Substitutes one partition; undefined when a shift leaves the axis range. */
+export function evaluate(b: Bound, idx: ArrayLike<number>): string | undefined {
+  if (b.constant !== undefined) return b.constant;
+  let s = "";
+  const parts = b.parts;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (typeof p === "string") s += p;
+    else {
+      const v = p.vals[idx[p.slot]! + p.shift];
+      if (v === undefined) return undefined;
+      s += v;
+    }
+  }
+  return s;
+}
+
+/** Names referenced by a template (for "used but undefined" style checks). */
+export function refNames(t: Template): string[] {
+  return t.parts.filter((p): p is Ref => typeof p !== "string").map((p) => p.name);
+}
