@@ -1,0 +1,63 @@
+/**
+ * One week of the gate stream over all instruments (pure): replays each instrument's candles
+ * in [start, end) with its carried state, labels with candles up to end + 360 min, and returns
+ * the gates (sorted by instrument, then ts_ms), the ROC summary and the next state. The week
+ * rule is this plus file I/O, so tests can check the rolling chain without DuckDB.
+ */
+import type { Candle } from "../market/candle.js";
+import type { GateRecord } from "./records.js";
+import { replayInstrument } from "./replay.js";
+import { rocSummary, type RocSummary } from "./roc-summary.js";
+import { MAX_HORIZON_MIN, REPLAY_STATE_VERSION, type Profile, type ReplayState, type RunMode } from "./types.js";
+
+/** Inputs of one week. */
+export interface WeekInput {
+  /** Candles per instrument (sorted, unique t); may extend past the week (the label tail). */
+  candles: ReadonlyMap<string, readonly Candle[]>;
+  /** Week bounds in ms: replay candles with start <= t < end. */
+  startMs: number;
+  endMs: number;
+  /** ISO dates, only for the summary. */
+  weekStart: string;
+  weekEnd: string;
+  mode: RunMode;
+  profile: Profile;
+  /** Previous week's state (rolling); ignored in isolation mode. */
+  state: ReplayState | undefined;
+}
+
+/** Outputs of one week. */
+export interface WeekOutput {
+  gates: GateRecord[];
+  summary: RocSummary;
+  state: ReplayState;
+}
+
+/** Replays one week over every instrument. */
+export function replayWeek(input: WeekInput): WeekOutput {
+  const carried = input.mode === "rolling" ? input.state?.instruments ?? {} : {};
+  const next: ReplayState = { version: REPLAY_STATE_VERSION, instruments: {} };
+  // Instruments absent this week keep their state (rolling): a quiet week must not reset them.
+  for (const [k, v] of Object.entries(carried)) next.instruments[k] = v;
+  const gates: GateRecord[] = [];
+  const labelEnd = input.endMs + MAX_HORIZON_MIN * 60_000;
+  for (const inst of [...input.candles.keys()].sort()) {
+    const all = input.candles.get(inst)!;
+    const week: Candle[] = [];
+    const tail: Candle[] = [];
+    for (const k of all) {
+      if (k.t >= input.startMs && k.t < input.endMs) week.push(k);
+      else if (k.t >= input.endMs && k.t <= labelEnd) tail.push(k);
+    }
+    const r = replayInstrument(week, tail, input.profile, carried[inst], { instrument: inst, runMode: input.mode });
+    next.instruments[inst] = r.state;
+    for (const g of r.gates) gates.push(g);
+  }
+  const sorted: ReplayState = { version: REPLAY_STATE_VERSION, instruments: {} };
+  for (const k of Object.keys(next.instruments).sort()) sorted.instruments[k] = next.instruments[k]!;
+  return {
+    gates,
+    summary: rocSummary(gates, { mode: input.mode, week_start: input.weekStart, week_end: input.weekEnd }),
+    state: sorted,
+  };
+}
