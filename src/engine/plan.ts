@@ -33,7 +33,7 @@ export type Decision =
       readonly restorable: ActionRecord | undefined;
     }
   /** Dry run only: an input comes from an action that will run, so the key is unknown yet. */
-  | { readonly status: "waiting"; readonly reason: Reason };
+  | { readonly status: "waiting"; readonly reason: Reason; readonly definite: boolean };
 
 /** Looks up the digest of an upstream output (undefined = not known yet). */
 export type OutputLookup = (path: string) => FileDigest | undefined;
@@ -104,7 +104,17 @@ export class Checker {
   /** Decides one action whose inputs are all known (or reports it waiting / missing). */
   decide(node: ActionNode, lookup: OutputLookup): Decision {
     const m = this.material(node, lookup);
-    if ("unknown" in m) return { status: "waiting", reason: { kind: "input-changed", path: m.unknown, producer: m.producer } };
+    if ("unknown" in m) {
+      // Its own outputs can be judged already: a missing or edited output is a definite reason.
+      const prev = this.state.actions.get(node.id);
+      if (this.forced.has(node.id)) return { status: "waiting", reason: { kind: "forced" }, definite: true };
+      if (!prev) return { status: "waiting", reason: { kind: "new" }, definite: true };
+      for (const out of Object.values(prev.o)) {
+        const problem = this.checkOutput(out);
+        if (problem) return { status: "waiting", reason: problem, definite: true };
+      }
+      return { status: "waiting", reason: { kind: "input-changed", path: m.unknown, producer: m.producer }, definite: false };
+    }
     if ("missing" in m) {
       // A source vanished after load: the action cannot be fresh; running it reports the error.
       const material = this.material(node, (p) => lookup(p) ?? { digest: "missing", size: 0 });
@@ -236,7 +246,7 @@ export function plan(checker: Checker, ids: readonly string[]): Plan {
       host: node.host,
       reason: d.reason,
       restore: d.status === "stale" && d.restorable !== undefined,
-      pending: d.status === "waiting",
+      pending: d.status === "waiting" && !d.definite,
       transferBytes: bytes,
     });
   }

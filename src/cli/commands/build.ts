@@ -1,0 +1,94 @@
+/**
+ * `dagbuild [targets...]`: build (or with -n, plan) the selected targets.
+ * Exit codes: 0 ok, 1 build failed, 2 pipeline or usage error, 75 workspace locked, 130 interrupted.
+ */
+import { parseArgs, UsageError } from "../args.js";
+import { openSession, selectOrReport } from "../session.js";
+import { plan } from "../../engine/plan.js";
+import { runBuild } from "../../engine/scheduler.js";
+import { acquireLock } from "../../engine/lock.js";
+import { makeLogger } from "../loggers.js";
+import { formatReason } from "../../engine/fingerprint.js";
+import { resolveArgs } from "../../engine/select.js";
+
+export async function run(argv: string[]): Promise<number> {
+  let o;
+  try {
+    o = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`dagbuild: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const pre = await openSession(o);
+  if (typeof pre === "number") return pre;
+  // --force names targets like positional arguments do; resolve them to action ids.
+  let forced = new Set<string>();
+  if (o.force.length) {
+    const r = resolveArgs(pre.graph, o.force);
+    if (r.unknown.length) {
+      process.stderr.write(`dagbuild: --force: unknown target ${r.unknown.map((u) => `"${u}"`).join(", ")}\n`);
+      return 2;
+    }
+    forced = new Set(r.roots);
+  }
+  const session = forced.size ? await openSession(o, forced) : pre;
+  if (typeof session === "number") return session;
+  const sel = selectOrReport(session.graph, o.positional);
+  if (typeof sel === "number") return sel;
+
+  if (o.dryRun) {
+    const p = plan(session.checker, sel.ids);
+    if (o.json) {
+      process.stdout.write(JSON.stringify({
+        version: 1,
+        total: p.total,
+        fresh: p.fresh,
+        actions: p.items.map((i) => ({ ...i, reason_text: formatReason(i.reason) })),
+      }, null, 2) + "\n");
+    } else {
+      for (const i of p.items) {
+        const how = i.restore ? "restore" : i.pending ? "run*" : "run";
+        const bytes = i.transferBytes ? ` [moves ~${i.transferBytes} B]` : "";
+        process.stdout.write(`${how.padEnd(7)} ${i.id}  @${i.host}  (${formatReason(i.reason)})${bytes}\n`);
+      }
+      process.stdout.write(
+        `${p.items.length} to run, ${p.fresh} up to date` + (p.items.some((i) => i.pending) ? "  (* runs only if its upstream outputs change)" : "") + "\n",
+      );
+    }
+    return 0;
+  }
+
+  const lock = acquireLock(session.paths.lock);
+  if (!lock.ok) {
+    process.stderr.write(
+      `dagbuild: another build (pid ${lock.holder}) holds ${session.paths.lock}; wait for it to finish${Number.isNaN(lock.holder) ? "" : ` or stop it (kill ${lock.holder})`}\n`,
+    );
+    return 75;
+  }
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSig = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write("\ndagbuild: interrupted; stopping running actions (Ctrl-C again to quit now)\n");
+    controller.abort();
+  };
+  process.on("SIGINT", onSig);
+  process.on("SIGTERM", onSig);
+  try {
+    const summary = await runBuild(session.checker, sel.ids, session.paths, makeLogger(o.json, o.progress), {
+      jobs: o.jobs,
+      keepGoing: o.keepGoing,
+      signal: controller.signal,
+    });
+    if (summary.cancelled) return 130;
+    return summary.ok ? 0 : 1;
+  } finally {
+    process.off("SIGINT", onSig);
+    process.off("SIGTERM", onSig);
+    lock.release();
+  }
+}
