@@ -102,12 +102,17 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
   if (main.data === undefined) return fail();
 
   // ---- A. schema ---------------------------------------------------------------------------
-  const badTargets = new Set<string>(); // "file\0target": schema errors inside one target
+  // Schema errors are reported; what they break is skipped so it cannot cascade: a broken
+  // target skips its own checks, a broken axis the targets using it, a broken `axes:` or
+  // `targets:` section everything after phase A. Other sections do not feed later checks.
+  const badTargets = new Set<string>(); // "file\0target"
+  const badAxes = new Set<string>();
   let globalBad = false;
   const noteErrors = (src: SourceFile, paths: DataPath[]) => {
     for (const p of paths) {
       if (p[0] === "targets" && p.length >= 2) badTargets.add(`${src.file}\0${String(p[1])}`);
-      else globalBad = true;
+      else if (p[0] === "axes" && p.length >= 2) badAxes.add(String(p[1]));
+      else if (p.length === 1 && (p[0] === "targets" || p[0] === "axes" || p[0] === "vars")) globalBad = true;
     }
   };
   noteErrors(main, validateSource(main, "pipeline", diags));
@@ -152,8 +157,8 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
     if (!src) diags.push(diag("include-missing", `hosts_file \`${top.hosts_file}\` not found`, at));
     else if (src.data === undefined) globalBad = true;
     else {
-      if (validateSource(src, "hosts", diags).length > 0) globalBad = true;
-      else if (hostsDecl) {
+      noteErrors(src, validateSource(src, "hosts", diags));
+      if (hostsDecl) {
         diags.push(diag("schema", "hosts are declared both here and in hosts_file; keep one", main.loc(["hosts"], true), [
           { message: "hosts_file declared here", loc: at },
         ]));
@@ -180,7 +185,8 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
       varLocs.set(k, at);
     }
   }
-  const axes = buildAxes(main, asRecord(top.axes), diags);
+  const axesDecl = Object.fromEntries(Object.entries(asRecord(top.axes)).filter(([a]) => !badAxes.has(a)));
+  const axes = buildAxes(main, axesDecl, diags);
   const brokenAxes = new Set(Object.keys(asRecord(top.axes)).filter((a) => !axes.has(a)));
 
   const toolDecls = new Map<string, ToolDecl>();

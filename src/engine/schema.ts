@@ -54,8 +54,8 @@ export function validateSource(src: SourceFile, kind: SchemaKind, diags: Diagnos
   const paths: DataPath[] = [];
   for (const e of selectErrors(validate.errors ?? [])) {
     const path = pointerToPath(e.instancePath);
-    const { message, keyPath } = describe(e, path);
-    diags.push(diag("schema", message, src.loc(keyPath ?? path, keyPath !== undefined)));
+    const { message, at, key } = describe(e, path);
+    diags.push(diag("schema", message, src.loc(at ?? path, key === true)));
     paths.push(path);
   }
   return paths;
@@ -87,6 +87,12 @@ function selectErrors(errors: readonly ErrorObject[]): ErrorObject[] {
         keep = [{ ...list[0]!, keyword: "type", params: { type: [...new Set(types)].join(" or ") } }];
       } else keep = list.slice(0, 1);
     }
+    // Several missing keys of one map make one error.
+    const required = keep.filter((e) => e.keyword === "required");
+    if (required.length > 1) {
+      const names = [...new Set(required.map((e) => String(e.params.missingProperty)))];
+      keep = [...keep.filter((e) => e.keyword !== "required"), { ...required[0]!, params: { missingProperty: names.join(",") } }];
+    }
     for (const e of keep) {
       const k = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
       if (seen.has(k)) continue;
@@ -110,15 +116,19 @@ function where(path: DataPath): string {
   return path.length === 0 ? "top level" : `\`${path.join(".")}\``;
 }
 
-function describe(e: ErrorObject, path: DataPath): { message: string; keyPath?: DataPath } {
+/** Message of one error, and the node to point at when it is not the instance itself. */
+function describe(e: ErrorObject, path: DataPath): { message: string; at?: DataPath; key?: boolean } {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case "additionalProperties": {
       const key = String(p.additionalProperty);
-      return { message: `unknown key \`${key}\` in ${where(path)}`, keyPath: [...path, key] };
+      return { message: `unknown key \`${key}\` in ${where(path)}`, at: [...path, key], key: true };
     }
-    case "required":
-      return { message: `${where(path)} is missing required key \`${String(p.missingProperty)}\`` };
+    case "required": {
+      const keys = String(p.missingProperty).split(",");
+      const list = keys.map((k) => `\`${k}\``).join(", ");
+      return { message: `${where(path)} is missing required key${keys.length > 1 ? "s" : ""} ${list}` };
+    }
     case "type":
       return { message: `${where(path)} must be ${article(String(p.type))}` };
     case "const":
@@ -128,9 +138,12 @@ function describe(e: ErrorObject, path: DataPath): { message: string; keyPath?: 
     case "pattern":
       return { message: `${where(path)} has an invalid value (must match ${String(p.pattern)})` };
     case "propertyNames":
-      return { message: `invalid name \`${String(p.propertyName)}\` in ${where(path)}`, keyPath: [...path, String(p.propertyName)] };
+      return { message: `invalid name \`${String(p.propertyName)}\` in ${where(path)}`, at: [...path, String(p.propertyName)], key: true };
     case "discriminator":
-      return { message: `${where(path)}: \`transport\` must be "local" or "ssh"` };
+      return {
+        message: `${where(path)}: \`transport\` must be "local" or "ssh"`,
+        at: p.tagValue === undefined ? path : [...path, "transport"],
+      };
     case "not":
       return { message: `${where(path)} uses a reserved name` };
     default:
