@@ -16,7 +16,8 @@ export class CandleDataError extends Error {
     /** 1-based text line when the source is a text file. */
     readonly line?: number,
   ) {
-    super(`${source}:${line !== undefined ? `${line}: ` : ""}row ${row}: field "${field}": ${detail}`);
+    const where = `${line !== undefined ? `${line}: ` : " "}${row > 0 ? `row ${row}: ` : ""}`;
+    super(`${source}:${where}field "${field}": ${detail}`);
     this.name = "CandleDataError";
   }
 }
