@@ -20,7 +20,7 @@ import { homedir, tmpdir } from "node:os";
 import { dirname, isAbsolute, join, posix, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import SftpClient from "ssh2-sftp-client";
-import { utils as sshUtils } from "ssh2";
+import ssh2 from "ssh2";
 import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { hostFacts, type HostFacts } from "../../cli/commands/host-check.js";
 import type { HostConfig } from "../graph-types.js";
@@ -636,7 +636,7 @@ class SshHost implements Host {
             `fix the path in the host config, or drop identity_file to use ssh-agent`,
         );
       }
-      const parsed = sshUtils.parseKey(key);
+      const parsed = ssh2.utils.parseKey(key);
       if (parsed instanceof Error) {
         const encrypted = /passphrase|encrypted/i.test(parsed.message);
         throw new HostError(
