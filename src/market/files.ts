@@ -293,17 +293,26 @@ function parseOandaV20(text: string, file: string): RawCandle[] {
   return list.map((el, i) => v20Candle(el, file, lines[i]!, `candles[${i}]`));
 }
 
-/** One v20 candle object (also used by the REST client). Prices may be strings. */
-export function v20Candle(el: unknown, file: string, line: number, where: string): RawCandle {
+/**
+ * One v20-style candle object `{time, volume, complete, mid: {o, h, l, c}}` (prices may be
+ * strings); also used by the REST client and, with keys `t`/`v`, for Valkey members.
+ */
+export function v20Candle(
+  el: unknown,
+  file: string,
+  line: number,
+  where: string,
+  keys: { time: string; volume: string } = { time: "time", volume: "volume" },
+): RawCandle {
   const obj = asObject(el, file, line, where);
   const mid = asObject(obj.mid, file, line, "mid");
   return {
-    t: timeField(obj, "time", file, line),
+    t: timeField(obj, keys.time, file, line),
     o: numField(mid, "o", file, line, "mid.o"),
     h: numField(mid, "h", file, line, "mid.h"),
     l: numField(mid, "l", file, line, "mid.l"),
     c: numField(mid, "c", file, line, "mid.c"),
-    volume: numField(obj, "volume", file, line),
+    volume: numField(obj, keys.volume, file, line),
     complete: obj.complete !== false,
   };
 }
