@@ -853,8 +853,8 @@ function topoOrder(n: number, from: readonly number[], to: readonly number[]): n
 }
 
 /**
- * Reports the cycles among the actions Kahn could not order: one per distinct sequence of
- * targets (a chain over 50 weeks is one mistake, not 50), each step located at its dep.
+ * Reports the cycles among the actions Kahn could not order (at most 10, one per set of
+ * targets), each step located at its dep.
  */
 function reportCycles(
   n: number,
@@ -891,7 +891,8 @@ function reportCycles(
       const w = adj[e]!;
       if (state[w] === 1) {
         const cycle = stack.slice(stack.indexOf(w));
-        const key = canonicalCycle(cycle.map((k) => owner[k]!.name));
+        // One report per set of targets: a chain over 50 weeks is one mistake, not 50.
+        const key = [...new Set(cycle.map((k) => owner[k]!.name))].sort().join("\0");
         if (!reported.has(key)) {
           reported.add(key);
           diags.push(cycleDiagnostic(cycle, ids, owner, depsOf));
@@ -903,15 +904,6 @@ function reportCycles(
       }
     }
   }
-}
-
-function canonicalCycle(names: string[]): string {
-  let best = "";
-  for (let r = 0; r < names.length; r++) {
-    const k = [...names.slice(r), ...names.slice(0, r)].join("\0");
-    if (best === "" || k < best) best = k;
-  }
-  return best;
 }
 
 function cycleDiagnostic(
