@@ -117,7 +117,8 @@ function killQuiet(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-function makeWorkdir(workdir: string, kind: WorkdirKind): void {
+/** Creates a remote workdir of the given kind at `workdir` (also usable for extra workdirs on one server). */
+export function makeWorkdir(workdir: string, kind: WorkdirKind): void {
   mkdirSync(workdir, { recursive: true });
   if (kind.kind === "empty") return;
   for (const name of ["bin", "dist", "package.json", "package-lock.json", "node_modules", "rules", "src"]) {
