@@ -146,9 +146,54 @@ export function stableStringify(value: unknown): string {
   return `${out}}`;
 }
 
-/** One gate as a JSONL line (no trailing newline). */
-export function formatGateLine(gate: GateRecord): string {
-  return stableStringify(gate);
+const jn = (x: number | null | undefined): string => (typeof x === "number" && Number.isFinite(x) ? String(x) : "null");
+const js = (s: string): string => JSON.stringify(s);
+/** Keys of the horizon maps in sorted (string) order, as stableStringify would emit them. */
+const HKEYS_SORTED = HORIZONS_MIN.map(String).sort();
+const STRUCT_KEYS_SORTED = [
+  "coherence", "coherence_tau_1", "coherence_tau_4", "coherence_tau_slope", "domain_wall_ratio",
+  "domain_wall_slope", "entropy", "hazard", "pinned_alignment", "reynolds_ratio", "rupture",
+  "signature", "spatial_corr_length", "spectral_lowf_share", "stability", "temporal_half_life",
+] as const;
+
+/**
+ * One gate as a JSONL line (no trailing newline). Byte-identical to `stableStringify(gate)`
+ * (a test holds it to that) but written field by field in sorted order: the generic sorter
+ * was the replay's largest cost.
+ */
+export function formatGateLine(g: GateRecord): string {
+  const s = g.structure;
+  let st = "{";
+  for (const k of STRUCT_KEYS_SORTED) {
+    st += `${st.length > 1 ? "," : ""}"${k}":${k === "signature" ? js(s.signature) : jn(s[k])}`;
+  }
+  st += "}";
+  let roc = "{";
+  let done = "{";
+  for (let i = 0; i < HKEYS_SORTED.length; i++) {
+    const k = HKEYS_SORTED[i]!;
+    const sep = i === 0 ? "" : ",";
+    roc += `${sep}"${k}":${jn(g.roc_forward_pct[k])}`;
+    done += `${sep}"${k}":${g.label_complete_h[k] === true}`;
+  }
+  const cm = g.components.codec_meta;
+  const r = g.regime;
+  return (
+    `{"admit":${g.admit},"coherence":${jn(g.coherence)},` +
+    `"components":{"bits_b64":${js(g.components.bits_b64)},"codec_meta":{"atr_scale":${jn(cm.atr_scale)},` +
+    `"delta_scale":${jn(cm.delta_scale)},"spread_split":${jn(cm.spread_split)},"volume_split":${jn(cm.volume_split)}}},` +
+    `"direction":${js(g.direction)},"entropy":${jn(g.entropy)},"hazard":${jn(g.hazard)},` +
+    `"hazard_threshold":${jn(g.hazard_threshold)},"instrument":${js(g.instrument)},` +
+    `"label_complete":${g.label_complete},"label_complete_h":${done}},"lambda":${jn(g.lambda)},` +
+    `"price_close":${jn(g.price_close)},"reasons":[${g.reasons.map(js).join(",")}],` +
+    `"record_version":${g.record_version},` +
+    `"regime":{"atr_mean":${jn(r.atr_mean)},"autocorr":${jn(r.autocorr)},"confidence":${jn(r.confidence)},` +
+    `"label":${js(r.label)},"realized_vol":${jn(r.realized_vol)},"trend_strength":${jn(r.trend_strength)},` +
+    `"volume_zscore":${jn(r.volume_zscore)}},"regime_confidence":${jn(g.regime_confidence)},` +
+    `"repetitions":${jn(g.repetitions)},"roc_forward_pct":${roc}},"roc_prev_pct":${jn(g.roc_prev_pct)},` +
+    `"run_mode":${js(g.run_mode)},"signature":${js(g.signature)},"source":${js(g.source)},` +
+    `"stability":${jn(g.stability)},"structure":${st},"ts":${js(g.ts)},"ts_ms":${jn(g.ts_ms)}}`
+  );
 }
 
 /** Direction of a regime label (spec section 9). */
