@@ -1,0 +1,154 @@
+/**
+ * candles: the M1 mid candles of one instrument-week, from the configured source.
+ *
+ * Partition: [instrument, week] (any week-like axis: `week` or `candle_week`); the output holds
+ * the candles with open time in [week_start, week_end).
+ * Params:
+ *   source       synthetic | oanda | files | valkey
+ *   instrument   OANDA name (default: the partition's `instrument`)
+ *   week_start   ISO date (default: the partition's week); week_end ISO date (default +7 days)
+ *   seed, signal synthetic only: any seed; signal in [0, 1] (default 0 = martingale)
+ *   files        { format: auto|oanda-json|oanda-v20|csv, mapping: {time, open, high, low,
+ *                  close, volume, instrument}, tz_offset: minutes or "+02:00", delimiter }
+ *   oanda        { environment: practice|live, base_url } (token: env OANDA_API_TOKEN or
+ *                  OANDA.env in the workspace root; never in params, never logged)
+ *   valkey       { url: redis://host:port/db }
+ *   allow_empty  write an empty file instead of failing when the source has no candles (false)
+ * Inputs:
+ *   files        source: files only: the files to import (declare them as deps so a change
+ *                to them rebuilds); rows of other instruments (a Pair column) and outside the
+ *                week are ignored; earlier files win on duplicate times.
+ * Outputs:
+ *   candles      parquet, format of src/market/candle.ts (sorted, unique t).
+ * Logs the import report (rows kept and dropped by reason).
+ *
+ * oanda and valkey read the network: their inputs are invisible to the fingerprint, so a
+ * changed remote history needs `--force candles`. Synthetic candles are a pure function of
+ * (seed, signal, instrument, week), independent of the other partitions.
+ */
+import { join } from "node:path";
+import { defineRule, RuleError, type RuleContext } from "../src/engine/rule.js";
+import type { Candle } from "../src/market/candle.js";
+import { writeCandles } from "../src/market/candle-store.js";
+import { formatImportReport, ImportError, importCandleFiles, type CandleFileFormat, type CsvMapping } from "../src/market/files.js";
+import { isInstrument, INSTRUMENTS } from "../src/market/instruments.js";
+import { fetchOandaCandles, loadOandaToken, OandaError, OANDA_HOSTS } from "../src/market/oanda.js";
+import { RespError } from "../src/market/resp.js";
+import { generateCandles } from "../src/market/synthetic.js";
+import { readValkeyCandles } from "../src/market/valkey.js";
+import { DAY_MS, parseIsoDate, parseWeekId, formatIsoDate } from "../src/market/weeks.js";
+
+const SOURCES = ["synthetic", "oanda", "files", "valkey"] as const;
+type Source = (typeof SOURCES)[number];
+
+function fail(msg: string): never {
+  throw new RuleError(`candles: ${msg}`);
+}
+
+function str(v: unknown, name: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string" && typeof v !== "number") fail(`param "${name}" must be a string, got ${JSON.stringify(v)}`);
+  return String(v);
+}
+
+function obj(v: unknown, name: string): Record<string, unknown> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== "object" || Array.isArray(v)) fail(`param "${name}" must be a map, got ${JSON.stringify(v)}`);
+  return v as Record<string, unknown>;
+}
+
+/** The week range from params, else from the partition's week-like axis. */
+function weekRange(ctx: RuleContext): [number, number] {
+  const startText = str(ctx.params.week_start, "week_start");
+  let start: number | null;
+  if (startText !== undefined) {
+    start = parseIsoDate(startText);
+    if (start === null) fail(`param week_start "${startText}" is not an ISO date (YYYY-MM-DD)`);
+  } else {
+    const id = ctx.partition.week ?? ctx.partition.candle_week;
+    if (id === undefined) fail("no week: set params.week_start or partition over week/candle_week");
+    start = parseWeekId(id);
+    if (start === null) fail(`partition week "${id}" is neither a Monday (YYYY-MM-DD) nor an ISO week (YYYY-Www)`);
+  }
+  const endText = str(ctx.params.week_end, "week_end");
+  const end = endText === undefined ? start + 7 * DAY_MS : parseIsoDate(endText);
+  if (end === null) fail(`param week_end "${endText}" is not an ISO date (YYYY-MM-DD)`);
+  if (end <= start) fail(`week_end ${formatIsoDate(end)} is not after week_start ${formatIsoDate(start)}`);
+  return [start, end];
+}
+
+async function load(ctx: RuleContext, source: Source, instrument: string, from: number, to: number): Promise<Candle[]> {
+  switch (source) {
+    case "synthetic": {
+      const seed = str(ctx.params.seed, "seed") ?? fail('source synthetic needs param "seed"');
+      const signalText = str(ctx.params.signal, "signal") ?? "0";
+      const signal = Number(signalText);
+      if (!(signal >= 0 && signal <= 1)) fail(`param signal must be a number in [0, 1], got "${signalText}"`);
+      return generateCandles(instrument, from, to, { seed, signal });
+    }
+    case "files": {
+      const files = ctx.inputs.files ?? [];
+      if (files.length === 0) fail('source files needs the files declared as deps under the name "files"');
+      const s = obj(ctx.params.files, "files");
+      const { candles, report } = await importCandleFiles(files, {
+        format: (str(s.format, "files.format") ?? "auto") as CandleFileFormat,
+        mapping: obj(s.mapping, "files.mapping") as CsvMapping,
+        tzOffset: s.tz_offset as number | string | undefined,
+        ...(s.delimiter !== undefined ? { delimiter: str(s.delimiter, "files.delimiter")! } : {}),
+        instrument,
+        fromMs: from,
+        toMs: to,
+      });
+      ctx.log(formatImportReport({ ...report, files: report.files.map((f) => f.replace(`${ctx.root}/`, "")) }));
+      return candles;
+    }
+    case "oanda": {
+      const s = obj(ctx.params.oanda, "oanda");
+      const environment = str(s.environment, "oanda.environment") ?? "practice";
+      if (!Object.hasOwn(OANDA_HOSTS, environment)) fail(`param oanda.environment must be practice or live, got "${environment}"`);
+      const baseUrl = str(s.base_url, "oanda.base_url");
+      const token = await loadOandaToken(join(ctx.root, "OANDA.env"));
+      const { candles, report } = await fetchOandaCandles(instrument, from, to, {
+        token,
+        environment: environment as keyof typeof OANDA_HOSTS,
+        ...(baseUrl ? { baseUrl } : {}),
+        signal: ctx.signal,
+        onRetry: (r) => ctx.log(`oanda: ${r.status}, retry ${r.attempt} in ${r.waitMs} ms`),
+      });
+      ctx.log(`oanda: ${report.requests} request(s), ${report.retries} retries; ${formatImportReport(report)}`);
+      return candles;
+    }
+    case "valkey": {
+      const s = obj(ctx.params.valkey, "valkey");
+      const url = str(s.url, "valkey.url") ?? fail('source valkey needs param "valkey.url"');
+      const { candles, report } = await readValkeyCandles({ url, instrument, fromMs: from, toMs: to });
+      ctx.log(`valkey: ${formatImportReport(report)}`);
+      return candles;
+    }
+  }
+}
+
+export default defineRule({
+  describe: "M1 mid candles of one instrument-week (synthetic, OANDA, files or Valkey)",
+  async run(ctx) {
+    const out = ctx.outputs.candles ?? fail('declare an output named "candles"');
+    const source = str(ctx.params.source, "source") ?? fail('param "source" is required');
+    if (!(SOURCES as readonly string[]).includes(source)) fail(`unknown source "${source}" (expected ${SOURCES.join(", ")})`);
+    const instrument = str(ctx.params.instrument, "instrument") ?? ctx.partition.instrument ?? fail("no instrument: set params.instrument or partition over instrument");
+    if (!isInstrument(instrument)) fail(`unknown instrument "${instrument}" (expected one of ${INSTRUMENTS.join(", ")})`);
+    const [from, to] = weekRange(ctx);
+    let candles: Candle[];
+    try {
+      candles = await load(ctx, source as Source, instrument, from, to);
+    } catch (e) {
+      // Expected failures of the sources are shown as is, without a stack.
+      if (e instanceof ImportError || e instanceof OandaError || e instanceof RespError) throw new RuleError(`candles: ${e.message}`);
+      throw e;
+    }
+    if (candles.length === 0 && ctx.params.allow_empty !== true) {
+      fail(`source ${source} has no ${instrument} candles in [${formatIsoDate(from)}, ${formatIsoDate(to)}) (set allow_empty: true to accept)`);
+    }
+    ctx.log(`${instrument} ${formatIsoDate(from)}..${formatIsoDate(to)}: ${candles.length} candles from ${source}`);
+    await writeCandles(out, candles);
+  },
+});
