@@ -1,0 +1,93 @@
+/**
+ * The Stage-1 hand-off bundle: named input files (and directory trees) packed into a
+ * deterministic `.tgz` under a top directory `NAME/`, with `NAME/BUNDLE_INDEX.json`
+ * (format version 1: which input name each file came from, its digest and size) and a
+ * `NAME.sha256` manifest covering the archive and every file in it.
+ */
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative, sep } from "node:path";
+import { renderManifest, sha256File } from "./manifest.js";
+import { writeDeterministicTgz, type TarFile } from "./tarball.js";
+
+/** Format version of BUNDLE_INDEX.json. */
+export const BUNDLE_INDEX_VERSION = 1;
+
+/** One file in the bundle. */
+export interface BundledFile {
+  /** Input name it came from (e.g. "corpus", "reports"). */
+  readonly input: string;
+  /** Workspace-relative path (POSIX separators): also its path in the archive under NAME/. */
+  readonly path: string;
+  readonly source: string;
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else if (e.isFile()) out.push(p);
+    else throw new Error(`bundle: ${p} is neither a file nor a directory`);
+  }
+  return out;
+}
+
+/** Collects the files of named inputs (directories expanded), sorted by path. */
+export async function collectInputs(root: string, inputs: Readonly<Record<string, readonly string[]>>): Promise<BundledFile[]> {
+  const byPath = new Map<string, BundledFile>();
+  for (const name of Object.keys(inputs).sort()) {
+    if (name === "*") continue; // the engine's all-inputs alias
+    for (const p of inputs[name]!) {
+      const files = (await stat(p)).isDirectory() ? await walk(p) : [p];
+      for (const f of files) {
+        const rel = relative(root, f).split(sep).join("/");
+        if (rel.startsWith("../")) throw new Error(`bundle: input ${f} is outside the workspace`);
+        if (byPath.has(rel)) continue; // the same file under two input names: first name wins
+        byPath.set(rel, { input: name, path: rel, source: f, sha256: await sha256File(f), bytes: (await stat(f)).size });
+      }
+    }
+  }
+  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+/** Writes the archive and its manifest. `stem` names the top directory and the manifest lines. */
+export async function buildBundle(opts: {
+  root: string;
+  inputs: Readonly<Record<string, readonly string[]>>;
+  stem: string;
+  archive: string;
+  manifest: string;
+}): Promise<{ files: BundledFile[]; archiveSha256: string }> {
+  const files = await collectInputs(opts.root, opts.inputs);
+  if (files.length === 0) throw new Error("bundle: no input files");
+  const scratch = await mkdtemp(join(tmpdir(), "dagbuild-bundle-"));
+  try {
+    const index = {
+      format: "dagbuild.bundle_index",
+      version: BUNDLE_INDEX_VERSION,
+      files: files.map((f) => ({ bytes: f.bytes, input: f.input, path: f.path, sha256: f.sha256 })),
+    };
+    const indexPath = join(scratch, "BUNDLE_INDEX.json");
+    await writeFile(indexPath, JSON.stringify(index, null, 2) + "\n");
+    const tarFiles: TarFile[] = [
+      { name: `${opts.stem}/BUNDLE_INDEX.json`, source: indexPath },
+      ...files.map((f) => ({ name: `${opts.stem}/${f.path}`, source: f.source })),
+    ];
+    await writeDeterministicTgz(opts.archive, tarFiles);
+    const archiveSha256 = await sha256File(opts.archive);
+    const inner = [
+      { name: `${opts.stem}/BUNDLE_INDEX.json`, sha256: await sha256File(indexPath) },
+      ...files.map((f) => ({ name: `${opts.stem}/${f.path}`, sha256: f.sha256 })),
+    ];
+    const tmp = `${opts.manifest}.tmp-${process.pid}`;
+    await writeFile(tmp, renderManifest({ name: `${opts.stem}.tgz`, sha256: archiveSha256 }, inner));
+    const { rename } = await import("node:fs/promises");
+    await rename(tmp, opts.manifest);
+    return { files, archiveSha256 };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
