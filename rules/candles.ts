@@ -99,7 +99,7 @@ async function load(ctx: RuleContext, source: Source, instrument: string, from: 
         fromMs: from,
         toMs: to,
       });
-      ctx.log(formatImportReport({ ...report, files: report.files.map((f) => f.replace(`${ctx.root}/`, "")) }));
+      ctx.log(`files: ${formatImportReport(report)}`);
       return candles;
     }
     case "oanda": {
