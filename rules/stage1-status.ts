@@ -1,0 +1,62 @@
+/**
+ * stage1-status: `output/Stage1_status_{span_end}.md`.
+ *
+ * Inputs:  corpus     the corpus parquet
+ *          baseline   optional `output/ml_corpus/baseline_report.json`
+ *          artifacts  optional files listed with size and digest (bundle, manifest, lead-lag, doc)
+ * Params:  span_end     the report date (usually "{week.last}"'s end, e.g. "2025-11-17"); required
+ *          weeks        expected week ids (list), or week_first + week_last (Mondays, inclusive)
+ *          instruments  expected instruments (default the 7 majors)
+ *          modes        expected run modes (default [rolling, isolation])
+ *          commands     the dagbuild commands that produce Stage 1 (default: `dagbuild stage1`)
+ * Outputs: status  `output/Stage1_status_{span_end}.md`
+ */
+import { relative } from "node:path";
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
+import { defineRule, RuleError } from "../src/engine/rule.js";
+import { corpusFacts, mondays, renderStatus } from "../src/corpus/status-report.js";
+import { sha256File } from "../src/bundle/manifest.js";
+import { optionalStringList, requireString } from "../src/corpus/params.js";
+
+const MAJORS = ["AUD_USD", "EUR_USD", "GBP_USD", "NZD_USD", "USD_CAD", "USD_CHF", "USD_JPY"];
+
+export default defineRule({
+  describe: "Stage 1 status report (coverage, sizes, baseline, blockers)",
+  async run(ctx) {
+    const corpus = ctx.inputs.corpus ?? [];
+    if (corpus.length === 0) throw new RuleError('stage1-status: rule input "corpus" is missing');
+    const out = ctx.outputs.status ?? ctx.outputs["0"];
+    if (!out) throw new RuleError('stage1-status: declare an output named "status"');
+    const spanEnd = requireString(ctx.params, "span_end");
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(spanEnd)) throw new RuleError(`param "span_end" must be an ISO date, got "${spanEnd}"`);
+    let weeks = optionalStringList(ctx.params, "weeks", []);
+    if (weeks.length === 0) weeks = mondays(requireString(ctx.params, "week_first"), requireString(ctx.params, "week_last"));
+    const expected = {
+      weeks,
+      instruments: optionalStringList(ctx.params, "instruments", MAJORS),
+      modes: optionalStringList(ctx.params, "modes", ["rolling", "isolation"]),
+    };
+    let bytes = 0;
+    for (const p of corpus) bytes += (await stat(p)).size;
+    const facts = await corpusFacts(corpus, bytes);
+    let baseline: Record<string, unknown> | null = null;
+    const bpath = ctx.inputs.baseline?.[0];
+    if (bpath) {
+      try {
+        baseline = JSON.parse(await readFile(bpath, "utf8"));
+      } catch (e) {
+        throw new RuleError(`${relative(ctx.root, bpath)}: not valid JSON (${(e as Error).message})`);
+      }
+    }
+    const artifacts = [];
+    for (const p of [...corpus, ...(ctx.inputs.artifacts ?? [])]) {
+      const st = await stat(p);
+      if (st.isFile()) artifacts.push({ path: relative(ctx.root, p), bytes: st.size, sha256: await sha256File(p) });
+    }
+    const commands = optionalStringList(ctx.params, "commands", ["dagbuild stage1", "dagbuild verify output/ml_corpus"]);
+    const text = renderStatus({ spanEnd, corpusName: relative(ctx.root, corpus[0]!), expected, facts, baseline, artifacts, commands });
+    const tmp = `${out}.tmp-${process.pid}`;
+    await writeFile(tmp, text);
+    await rename(tmp, out);
+  },
+});
