@@ -173,6 +173,22 @@ export function hostContract(suiteName: string, makeHost: (workspace: string) =>
     assert.equal(listFiles(dir), []);
   });
 
+  for (const delay of [0, 50, 300]) {
+    t(`an abort ${delay} ms after the start (before the rule may be running) still cancels promptly`, async () => {
+      const dir = staging();
+      const ac = new AbortController();
+      const spec = shellSpec(`early${delay}`, "sleep 30; echo late > {out.o}", { o: "out/early.txt" });
+      const started = Date.now();
+      setTimeout(() => ac.abort(), delay);
+      const { result } = await runWithLog(host(), spec, dir, ac.signal);
+      const took = Date.now() - started;
+      assert.is(result.ok, false);
+      if (!result.ok) assert.is(result.kind, "cancelled");
+      assert.ok(took < 15_000, `cancel took ${took} ms`);
+      assert.equal(listFiles(dir), []);
+    });
+  }
+
   t("only declared outputs come back", async () => {
     const dir = staging();
     const spec = shellSpec(

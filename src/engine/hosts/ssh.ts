@@ -389,6 +389,7 @@ class SshHost implements Host {
     } finally {
       await unlink(localSpec).catch(() => undefined);
     }
+    if (io.signal.aborted) return "cancelled";
     const resultPath = `${runDir}/result.json`;
     const cmd =
       `cd ${shq(this.workdir)} && echo "@@dagbuild-pid $$" && exec ${shq(this.node)} bin/dagbuild exec ` +
@@ -718,6 +719,7 @@ class SshHost implements Host {
               s = m ? pending.slice(nl + 1) : pending;
               pid ??= -1;
               pending = "";
+              if (abortRequested) killRemote();
               if (!s) return;
             }
             if (stdout.length < 4_000_000) stdout += s;
@@ -733,15 +735,22 @@ class SshHost implements Host {
             code = c;
             sig = s ?? null;
           });
-          const onAbort = (): void => {
-            // Kill the remote process group (TERM, then KILL), then drop the channel.
-            if (pid && pid > 0) {
+          let abortRequested = false;
+          const killRemote = (): void => {
+            // Kill the remote process group (TERM, then KILL), then drop the channel: closing the
+            // channel alone leaves a pty-less remote process running until it exits by itself.
+            if (pid !== undefined && pid > 0) {
               const kill = `kill -TERM -- -${pid} 2>/dev/null; sleep 2; kill -KILL -- -${pid} 2>/dev/null; true`;
               sshClient(conn.sftp).exec(kill, (e, s2) => {
                 if (!e) s2.on("data", () => undefined).on("close", () => undefined);
               });
             }
             setTimeout(() => stream.close(), 100);
+          };
+          const onAbort = (): void => {
+            abortRequested = true;
+            // Before the pid line arrives there is nothing to kill yet: onOut kills on arrival.
+            if (!opts.killable || pid !== undefined) killRemote();
           };
           if (opts.signal) {
             if (opts.signal.aborted) onAbort();
