@@ -19,7 +19,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, relative } from "node:path";
 import { defineRule, oneInput, RuleError, type RuleContext } from "../src/engine/rule.js";
 import type { Candle } from "../src/market/candle.js";
-import { readCandles } from "../src/market/candle-store.js";
+import { readCandleFiles, CandleReadError } from "../src/market/candle-store.js";
 import { parseIsoDate, formatIsoDate, parseWeekId } from "../src/market/weeks.js";
 import { CandleDataError, validateCandles } from "../src/sep/candle-check.js";
 import { loadProfile, ProfileError } from "../src/sep/profile.js";
@@ -44,17 +44,19 @@ function output(ctx: RuleContext, name: string): string {
   return p;
 }
 
-/** Reads candle files grouped by instrument (the parent directory name). */
+/** Reads candle files grouped by instrument (the parent directory name), one DuckDB instance. */
 async function readByInstrument(ctx: RuleContext, paths: readonly string[], into: Map<string, Candle[]>): Promise<void> {
-  for (const p of paths) {
+  let all: Candle[][];
+  try {
+    all = await readCandleFiles(paths);
+  } catch (e) {
+    if (e instanceof CandleReadError) throw new RuleError(`${relative(ctx.root, e.path)}: cannot read candle parquet: ${e.message}`);
+    throw e;
+  }
+  paths.forEach((p, i) => {
     const inst = basename(dirname(p));
     const shown = relative(ctx.root, p);
-    let candles: Candle[];
-    try {
-      candles = await readCandles([p]);
-    } catch (e) {
-      throw new RuleError(`${shown}: cannot read candle parquet: ${(e as Error).message.split("\n")[0]}`);
-    }
+    const candles = all[i]!;
     try {
       validateCandles(candles, shown);
     } catch (e) {
@@ -67,7 +69,7 @@ async function readByInstrument(ctx: RuleContext, paths: readonly string[], into
     }
     for (const k of candles) list.push(k);
     into.set(inst, list);
-  }
+  });
 }
 
 export default defineRule({

@@ -26,6 +26,46 @@ export async function readCandles(paths: readonly string[]): Promise<Candle[]> {
   });
 }
 
+/** A candle file that DuckDB could not read. */
+export class CandleReadError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "CandleReadError";
+  }
+}
+
+/**
+ * Reads several candle files with one DuckDB instance (an instance costs ~100 ms to start),
+ * returning each file's candles in the order of `paths`, sorted by time, duplicates dropped.
+ */
+export async function readCandleFiles(paths: readonly string[]): Promise<Candle[][]> {
+  if (paths.length === 0) return [];
+  return withDuckDb(async (conn) => {
+    const out: Candle[][] = [];
+    for (const p of paths) {
+      let rows;
+      try {
+        rows = (await conn.runAndReadAll(`SELECT t_ms, o, h, l, c, volume FROM read_parquet(${sqlString(p)}) ORDER BY t_ms`)).getRows();
+      } catch (e) {
+        throw new CandleReadError(p, (e as Error).message.split("\n")[0]!);
+      }
+      const list: Candle[] = [];
+      let last = Number.NEGATIVE_INFINITY;
+      for (const row of rows) {
+        const t = Number(row[0]);
+        if (t === last) continue;
+        last = t;
+        list.push({ t, o: row[1] as number, h: row[2] as number, l: row[3] as number, c: row[4] as number, volume: Number(row[5]) });
+      }
+      out.push(list);
+    }
+    return out;
+  });
+}
+
 /** Writes candles (must be sorted and unique) to a parquet file, atomically. */
 export async function writeCandles(path: string, candles: readonly Candle[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
