@@ -451,5 +451,5 @@ export function formatImportReport(r: ImportReport): string {
   const drops = Object.entries(r.dropped)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${k} ${n}`);
-  return `imported ${r.files.length} file(s): ${r.rows} rows, kept ${r.kept}` + (drops.length ? `; dropped ${drops.join(", ")}` : "; dropped none");
+  return `read ${r.files.length} source(s): ${r.rows} rows, kept ${r.kept}` + (drops.length ? `; dropped ${drops.join(", ")}` : "; dropped none");
 }

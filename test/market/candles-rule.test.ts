@@ -81,7 +81,7 @@ test("files: declared inputs imported, filtered to the instrument-week, report l
   const candles = await readCandles([out]);
   assert.equal(candles.map((k) => k.volume), [138, 252, 148, 134, 10]);
   assert.is(candles[0]!.t, parseTimestamp("2020-08-25T07:03:00Z"));
-  assert.match(log.join("\n"), /imported 1 file\(s\): 6 rows, kept 5; dropped other_instrument 1/);
+  assert.match(log.join("\n"), /read 1 source\(s\): 6 rows, kept 5; dropped other_instrument 1/);
 });
 
 test("files: structural errors become RuleErrors naming file, line and field", async () => {

@@ -13,6 +13,11 @@ import { INSTRUMENTS } from "../../src/market/instruments.js";
 import { parseRedisUrl, RespClient, RespError } from "../../src/market/resp.js";
 import { generateCandles } from "../../src/market/synthetic.js";
 import { readValkeyCandles } from "../../src/market/valkey.js";
+import candlesRule from "../../rules/candles.js";
+import { readCandles } from "../../src/market/candle-store.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { formatRfc3339Nanos, parseIsoDate } from "../../src/market/weeks.js";
 import { startRedis, type RedisHandle } from "./redis-server.js";
 
@@ -151,6 +156,29 @@ withRedis("Valkey candle reader: incomplete and invalid members dropped and coun
   const err = await readValkeyCandles({ url, instrument: "AUD_USD", fromMs: W0, toMs: W0 + 3600_000 }).catch((e: Error) => e);
   assert.instance(err, ImportError);
   assert.equal([(err as ImportError).file, (err as ImportError).line, (err as ImportError).field], ["md:candles:AUD_USD:M1", few.length + 3, "member"]);
+});
+
+withRedis("candles rule with source valkey writes the week's parquet", async (c, url) => {
+  const week = generateCandles("USD_CHF", W0, W0 + 7 * 86_400_000, { seed: 6 });
+  await writeCandleSet(c, "USD_CHF", generateCandles("USD_CHF", W0 - 86_400_000, W0 + 8 * 86_400_000, { seed: 6 }), "rfc3339");
+  const dir = mkdtempSync(join(tmpdir(), "valkey-rule-"));
+  try {
+    const log: string[] = [];
+    await candlesRule.run({
+      root: dir,
+      target: "candles",
+      partition: { instrument: "USD_CHF", week: "2025-05-12" },
+      params: { source: "valkey", valkey: { url } },
+      inputs: {},
+      outputs: { candles: join(dir, "out.parquet") },
+      log: (l) => log.push(l),
+      signal: new AbortController().signal,
+    });
+    assert.equal(await readCandles([join(dir, "out.parquet")]), week);
+    assert.match(log.join("\n"), new RegExp(`valkey: read 1 source\\(s\\): ${week.length} rows, kept ${week.length}`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const NOW = Date.UTC(2025, 10, 14, 12, 0, 0);
