@@ -11,6 +11,8 @@
  * Control params:
  *   fail: true | "<partition value>"  write "PARTIAL" into every output, then throw
  *   sleep_ms: N                       write "PARTIAL" into every output, then sleep N ms
+ *   wait_while: "rel/path"            write "PARTIAL" into every output, then wait until the
+ *                                     file <ws>/rel/path is absent (gives up after 60 s)
  *   const: "text"                     every output is exactly "text\n", whatever the inputs
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -27,7 +29,7 @@ export interface FakeRuleOptions {
 export function fakeRuleSource(opts: FakeRuleOptions = {}): string {
   const libImport = opts.lib ? `import { LIB_VALUE } from "./${opts.lib.replace(/^rules\//, "").replace(/\.ts$/, ".js")}";\n` : `const LIB_VALUE = "";\n`;
   return `// dagbuild test fake rule${opts.salt ? ` (${opts.salt})` : ""}
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 ${libImport}
 function actionId(ctx) {
@@ -57,8 +59,15 @@ export default {
     appendFileSync(join(ctx.root, "trace.log"), "start\\t" + id + "\\t" + Date.now() + "\\n");
     try {
       const fails = p.fail === true || (typeof p.fail === "string" && Object.values(ctx.partition).includes(p.fail));
-      if (fails || p.sleep_ms) for (const o of Object.values(ctx.outputs)) writeFileSync(o, "PARTIAL\\n");
+      if (fails || p.sleep_ms || p.wait_while) for (const o of Object.values(ctx.outputs)) writeFileSync(o, "PARTIAL\\n");
       if (p.sleep_ms) await sleep(Number(p.sleep_ms), ctx.signal);
+      if (p.wait_while) {
+        const t0 = Date.now();
+        while (existsSync(join(ctx.root, p.wait_while))) {
+          if (Date.now() - t0 > 60000) throw new Error("wait_while: " + p.wait_while + " still there after 60 s");
+          await sleep(20, ctx.signal);
+        }
+      }
       if (fails) throw new Error("fake failure of " + id);
       let body;
       if (typeof p.const === "string") body = p.const + "\\n";
