@@ -98,18 +98,21 @@ export function parseTimestamp(s: string, defaultOffsetMinutes = 0): number | nu
 
 /**
  * Reads a time field that may be RFC 3339 text, epoch seconds or epoch milliseconds (number
- * or numeric string; values below 1e11 are seconds: 1e11 s is the year 5138). Null otherwise.
+ * or numeric string; values below 1e11 are seconds: 1e11 s is the year 5138). Numbers below
+ * 1e8 (before 1973) are refused rather than guessed: they are more likely a compact date such
+ * as 20250724 than a real epoch time. Null when unreadable.
  */
 export function parseFlexibleTime(v: unknown, defaultOffsetMinutes = 0): number | null {
-  if (typeof v === "number") return Number.isFinite(v) ? epochToMs(v) : null;
+  if (typeof v === "number") return epochToMs(v);
   if (typeof v !== "string") return null;
   const t = v.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return epochToMs(Number(t));
   return parseTimestamp(t, defaultOffsetMinutes);
 }
 
-function epochToMs(n: number): number {
-  return Math.round(Math.abs(n) < 1e11 ? n * 1000 : n);
+function epochToMs(n: number): number | null {
+  if (!Number.isFinite(n) || n < 1e8) return null;
+  return Math.round(n < 1e11 ? n * 1000 : n);
 }
 
 /** ms → RFC 3339 with nanoseconds, the form OANDA writes (`2025-05-12T00:00:00.000000000Z`). */

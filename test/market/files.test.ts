@@ -133,6 +133,8 @@ test("times: RFC 3339 with nanoseconds and offsets; epoch seconds and millisecon
     "t.csv",
   );
   assert.equal(rows.map((r) => r.t), [T("2025-07-24T06:01:00.999Z"), T("2025-07-24T06:02:00Z"), T("2025-07-24T06:03:00Z")]);
+  // A compact date is not an epoch time: refused, not read as 1970.
+  assert.throws(() => parseCandleText("time,open,high,low,close,volume\n20250724,1,1,1,1,1\n", "d.csv"), /d\.csv:2: time: unparseable time "20250724"/);
 });
 
 test.run();
