@@ -118,12 +118,15 @@ export async function createRowTable(conn: DuckDBConnection, name: string, cols:
 /** Streams rows into an appender (column order = `cols` minus ts, then `extra` values). */
 export class RowAppender {
   private readonly cols: readonly ColumnDef[];
+  // List types are built once: constructing them per row showed up in profiles.
+  private readonly listTypes: Record<"VARCHAR[]" | "DOUBLE[]" | "UTINYINT[]", unknown>;
   private constructor(
     private readonly ap: Awaited<ReturnType<DuckDBConnection["createAppender"]>>,
     cols: readonly ColumnDef[],
     private readonly types: Awaited<typeof import("@duckdb/node-api")>,
   ) {
     this.cols = cols.filter((c) => c.name !== "ts");
+    this.listTypes = { "VARCHAR[]": types.LIST(types.VARCHAR), "DOUBLE[]": types.LIST(types.DOUBLE), "UTINYINT[]": types.LIST(types.UTINYINT) };
   }
 
   static async open(conn: DuckDBConnection, table: string, cols: readonly ColumnDef[]): Promise<RowAppender> {
@@ -133,7 +136,7 @@ export class RowAppender {
 
   append(row: CorpusRow, extra: readonly number[] = []): void {
     const ap = this.ap;
-    const t = this.types;
+    const lt = this.listTypes as Record<string, Parameters<typeof ap.appendList>[1]>;
     for (const c of this.cols) {
       const v = row[c.name];
       if (v === null || v === undefined) {
@@ -146,9 +149,9 @@ export class RowAppender {
         case "INTEGER": ap.appendInteger(v as number); break;
         case "DOUBLE": ap.appendDouble(v as number); break;
         case "BOOLEAN": ap.appendBoolean(v as boolean); break;
-        case "VARCHAR[]": ap.appendList(v as string[], t.LIST(t.VARCHAR)); break;
-        case "DOUBLE[]": ap.appendList(v as number[], t.LIST(t.DOUBLE)); break;
-        case "UTINYINT[]": ap.appendList(v as number[], t.LIST(t.UTINYINT)); break;
+        case "VARCHAR[]": ap.appendList(v as string[], lt["VARCHAR[]"]); break;
+        case "DOUBLE[]": ap.appendList(v as number[], lt["DOUBLE[]"]); break;
+        case "UTINYINT[]": ap.appendList(v as number[], lt["UTINYINT[]"]); break;
         case "TIMESTAMP": throw new Error("ts is computed at COPY time");
       }
     }
