@@ -6,7 +6,8 @@
  *   partial blob under a digest name (the remote CAS trusts names).
  * - Downloads land in a temporary file next to their destination, are hashed, and are renamed
  *   into place only when the sha256 equals the digest the remote reported.
- * - `withRetry` retries connection failures (not logic errors) with exponential backoff.
+ * - `isConnectionError` tells a dropped connection (reconnect and retry, with `backoffDelay`)
+ *   from an operation that is wrong (fail now).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -57,35 +58,9 @@ export function isConnectionError(err: unknown): boolean {
   return CONNECTION_MESSAGES.test(err.message);
 }
 
-/** Options of `withRetry`. */
-export interface RetryOptions {
-  /** Retries after the first attempt (so `retries + 1` attempts in all). */
-  readonly retries: number;
-  /** Delay before the first retry; doubles each time (capped at `maxDelayMs`). */
-  readonly baseDelayMs: number;
-  readonly maxDelayMs?: number;
-  readonly signal?: AbortSignal;
-  /** Called before each retry (to reconnect and to tell the user). */
-  onRetry?(err: unknown, retry: number, delayMs: number): Promise<void> | void;
-}
-
 /** Backoff delay before retry number `retry` (1-based). */
 export function backoffDelay(retry: number, baseDelayMs: number, maxDelayMs = 30_000): number {
   return Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1));
-}
-
-/** Runs `op`, retrying connection errors with exponential backoff; other errors pass through. */
-export async function withRetry<T>(op: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await op(attempt);
-    } catch (err) {
-      if (!isConnectionError(err) || attempt >= opts.retries || opts.signal?.aborted) throw err;
-      const delay = backoffDelay(attempt + 1, opts.baseDelayMs, opts.maxDelayMs);
-      await opts.onRetry?.(err, attempt + 1, delay);
-      await sleep(delay, opts.signal);
-    }
-  }
 }
 
 /** setTimeout as a promise that ends early (resolves) when `signal` aborts. */
