@@ -94,7 +94,7 @@ export function expandShell(command: string, inputs: Record<string, string[]>, o
       const p = name ? outputs[name] : Object.values(outputs)[0];
       return p === undefined ? m : shq(p);
     }
-    if (kind === "deps" || (kind === "in" && !name)) {
+    if (!name && (kind === "deps" || kind === "in")) {
       const list = kind === "deps" ? inputs["*"]! : (inputs["*"]!.slice(0, 1));
       return list.map(shq).join(" ");
     }
