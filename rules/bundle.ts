@@ -11,7 +11,7 @@
  *          manifest  `output/ml_corpus_{week.span}.sha256` (sha256sum -c format; archive + every file)
  * Check:   cd output && tar -xzf ml_corpus_X.tgz && sha256sum -c ml_corpus_X.sha256
  * The rule does not write handoff/transfer_log.md: the host that moves the bundle appends to it
- * (src/bundle/transfer-log.ts, appendTransfer).
+ * (src/engine/transfer-log.ts, appendTransfer).
  */
 import { basename } from "node:path";
 import { defineRule, RuleError } from "../src/engine/rule.js";

@@ -4,7 +4,7 @@
  * Outputs are written under `staging/<path>`; the caller commits them.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ActionIO, ActionSpec, HostResult } from "./hosts/host.js";
@@ -39,8 +39,48 @@ function inputPaths(spec: ActionSpec, root: string): Record<string, string[]> {
   return inputs;
 }
 
-/** Runs a module or shell rule; expected failures come back as values. */
+/**
+ * Runs a module or shell rule; expected failures come back as values. Afterwards `staging`
+ * holds exactly the declared outputs (all of them on success, none on failure): stray files a
+ * rule wrote elsewhere in staging are removed, so no host can ship back undeclared artifacts.
+ */
 export async function executeSpec(spec: ActionSpec, root: string, staging: string, io: ActionIO): Promise<HostResult> {
+  const result = await executeRule(spec, root, staging, io);
+  pruneStaging(staging, result.ok ? Object.values(spec.outputs).map((o) => o.path) : []);
+  return result;
+}
+
+/** Removes everything under `dir` that is not one of `keep` (relative paths) or inside one. */
+function pruneStaging(dir: string, keep: readonly string[]): void {
+  const keepSet = new Set(keep);
+  const walk = (abs: string, rel: string): boolean => {
+    // Returns true when something under `abs` is kept.
+    let kept = false;
+    let names: string[];
+    try {
+      names = readdirSync(abs);
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      const r = rel ? `${rel}/${name}` : name;
+      const p = join(abs, name);
+      if (keepSet.has(r)) {
+        kept = true;
+        continue;
+      }
+      if (lstatSync(p).isDirectory() && keep.some((k) => k.startsWith(`${r}/`)) && walk(p, r)) {
+        kept = true;
+        continue;
+      }
+      rmSync(p, { recursive: true, force: true });
+    }
+    return kept;
+  };
+  walk(dir, "");
+}
+
+async function executeRule(spec: ActionSpec, root: string, staging: string, io: ActionIO): Promise<HostResult> {
   const outputs = stagingOutputs(spec, staging);
   const inputs = inputPaths(spec, root);
   if (spec.rule.kind === "shell") return runShell(spec.rule.command, inputs, outputs, root, io);
@@ -117,8 +157,18 @@ function runShell(command: string, inputs: Record<string, string[]>, outputs: Re
       }
     };
     io.signal.addEventListener("abort", onAbort, { once: true });
-    child.stdout.on("data", (b: Buffer) => io.log(b.toString()));
-    child.stderr.on("data", (b: Buffer) => io.log(b.toString()));
+    let tail = "";
+    const onData = (b: Buffer) => {
+      const text = b.toString();
+      tail = (tail + text).slice(-1500);
+      io.log(text);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    const lastLines = () => {
+      const lines = tail.trimEnd().split("\n").slice(-5).join("\n");
+      return lines ? `:\n${lines}` : "";
+    };
     child.on("error", (e) => resolve({ ok: false, kind: "rule-failed", message: `cannot run bash: ${e.message}` }));
     child.on("close", (code, sig) => {
       io.signal.removeEventListener("abort", onAbort);
@@ -128,7 +178,7 @@ function runShell(command: string, inputs: Record<string, string[]>, outputs: Re
           if (!existsSync(p)) return resolve({ ok: false, kind: "rule-failed", message: `command did not write its output "${name}"` });
         return resolve({ ok: true });
       }
-      resolve({ ok: false, kind: "rule-failed", message: sig ? `command killed by ${sig}` : `command exited with status ${code}` });
+      resolve({ ok: false, kind: "rule-failed", message: (sig ? `command killed by ${sig}` : `command exited with status ${code}`) + lastLines() });
     });
   });
 }

@@ -65,6 +65,7 @@ export type HostConfig =
       readonly known_hosts: string;
       readonly workdir: string; // remote workspace (a dagbuild checkout)
       readonly node?: string; // remote node binary
+      readonly retries?: number; // reconnect attempts per action when the connection drops (default 3)
       readonly resources?: Readonly<Record<string, number>>;
       readonly jobs?: number;
     };

@@ -8,7 +8,8 @@ import { dirname, join } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { Checker, treeSignature, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
-import type { ActionSpec, Host, HostEnv, InputFile, TransferEntry } from "./hosts/host.js";
+import type { ActionSpec, Host, HostEnv, InputFile } from "./hosts/host.js";
+import { appendTransfer } from "./transfer-log.js";
 import { HostError } from "./hosts/host.js";
 import { createHost } from "./hosts/index.js";
 import { safeName, type WorkspacePaths } from "./workspace.js";
@@ -120,12 +121,12 @@ export async function runBuild(
 
   // Hosts, created lazily on first use; `prepare` once each.
   const hosts = new Map<string, Promise<Host>>();
-  const transfers: TransferEntry[] = [];
   const hostEnv: HostEnv = {
     root: graph.root,
     casDir: paths.cas,
+    // Appended as each transfer completes, so the log is true even if the build dies later.
     logTransfer: (entry) => {
-      transfers.push(entry);
+      appendTransfer(paths.transferLog, { ...entry, when: new Date().toISOString() });
       sink.emit({ type: "transfer", entry });
     },
     note: (message) => sink.emit({ type: "note", message }),
@@ -222,7 +223,7 @@ export async function runBuild(
             settled.set(id, { kind: "failed" });
             return;
           }
-          log(`\n${result.message}\n`);
+          if (!tail.includes(result.message)) log(`${result.message}\n`);
           fail(id, result.kind, result.message, logFile, tail);
           return;
         }
@@ -282,7 +283,6 @@ export async function runBuild(
   opts.signal.removeEventListener("abort", onAbort);
   checker.state.flush();
   for (const h of hosts.values()) await h.then((x) => x.close(), () => undefined);
-  if (transfers.length) appendTransfers(paths.transferLog, transfers);
 
   const ok = summary.failed.length === 0 && !cancelled && settled.size === ids.length;
   sink.emit({
@@ -368,18 +368,4 @@ function commit(
   checker.state.recordAction(node.id, { k: decision.key, o: states });
   void paths;
   return { changed };
-}
-
-const TRANSFER_HEADER = `# dagbuild transfer log (format 1)
-#
-# One line per artifact moved between hosts: when | direction | what | sha256 | bytes | from -> to
-
-`;
-
-/** Appends transfers to handoff/transfer_log.md (created with its header). */
-export function appendTransfers(file: string, entries: readonly TransferEntry[]): void {
-  mkdirSync(dirname(file), { recursive: true });
-  if (!existsSync(file)) writeFileSync(file, TRANSFER_HEADER);
-  const when = new Date().toISOString();
-  appendFileSync(file, entries.map((e) => `- ${when} | ${e.direction} | ${e.what} | ${e.digest} | ${e.size} | ${e.from} -> ${e.to}\n`).join(""));
 }

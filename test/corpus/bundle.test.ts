@@ -6,7 +6,7 @@ import { join } from "node:path";
 import corpusPart from "../../rules/corpus-part.js";
 import corpus from "../../rules/corpus.js";
 import bundle from "../../rules/bundle.js";
-import { appendTransfer, readTransfers } from "../../src/bundle/transfer-log.js";
+import { appendTransfer, readTransfers } from "../../src/engine/transfer-log.js";
 import { makeNestedGates, writeGates } from "../fixtures/corpus/make-gates.js";
 import { runRule, tempRoot } from "./helpers.js";
 

@@ -11,7 +11,7 @@ import * as assert from "uvu/assert";
 import { HostError } from "../../src/engine/hosts/host.js";
 import { createSshHost, type SshHostOptions } from "../../src/engine/hosts/ssh.js";
 import { makeWorkdir, sshdMissing, startSshd, stopAll, withTimeout, type Sshd } from "../helpers/sshd.js";
-import { hostFacts } from "../../src/cli/commands/host-check.js";
+import { hostFacts } from "../../src/engine/host-facts.js";
 import { STUB_SCRIPT, recordingEnv, sshConfig } from "./ssh-fixture.js";
 
 const missing = sshdMissing();

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { hostFacts } from "../../src/cli/commands/host-check.js";
+import { hostFacts } from "../../src/engine/host-facts.js";
 import type { ActionSpec } from "../../src/engine/hosts/host.js";
 
 function sha(path: string): string {

@@ -22,7 +22,7 @@ import { StringDecoder } from "node:string_decoder";
 import SftpClient from "ssh2-sftp-client";
 import ssh2 from "ssh2";
 import type { Client, ClientChannel, ConnectConfig } from "ssh2";
-import { hostFacts, type HostFacts } from "../../cli/commands/host-check.js";
+import { hostFacts, type HostFacts } from "../host-facts.js";
 import type { HostConfig } from "../graph-types.js";
 import { HostError, type ActionIO, type ActionSpec, type Host, type HostEnv, type HostResult } from "./host.js";
 import { checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, lookupName, parseKnownHosts } from "./known-hosts.js";

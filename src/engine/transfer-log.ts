@@ -13,12 +13,12 @@
  */
 import { appendFileSync, mkdirSync, openSync, closeSync, writeSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import type { TransferEntry } from "../engine/hosts/host.js";
+import type { TransferEntry } from "./hosts/host.js";
 
 /** Format version written in the first line. */
 export const TRANSFER_LOG_FORMAT_VERSION = 1;
 
-const FIRST_LINE = `<!-- dagbuild transfer log, format version ${TRANSFER_LOG_FORMAT_VERSION}; one row per completed transfer, appended by dagbuild (src/bundle/transfer-log.ts). Do not edit rows. -->`;
+const FIRST_LINE = `<!-- dagbuild transfer log, format version ${TRANSFER_LOG_FORMAT_VERSION}; one row per completed transfer, appended by dagbuild (src/engine/transfer-log.ts). Do not edit rows. -->`;
 const HEADER = [
   FIRST_LINE,
   "# Transfer log",
