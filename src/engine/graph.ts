@@ -42,7 +42,7 @@ import {
   type SourceFile,
 } from "./pipeline.js";
 import { validateSource } from "./schema.js";
-import { bindTemplate, evaluate, parseTemplate, type Bound, type Scope } from "./templates.js";
+import { bindTemplate, evaluate, parseTemplate, type Bound, type Scope, type Slot } from "./templates.js";
 import { resolveToolVersions, shellRunner, type CommandRunner, type ToolDecl } from "./tool-versions.js";
 
 /** Options of `loadGraph`. */
@@ -246,51 +246,25 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
   if (diags.length > 0 || targets.length !== targetDecls.length) return fail();
 
   // ---- C. expansion ------------------------------------------------------------------------
-  const expanded = expand(targets, absRoot, io, diags);
+  // Each target's tool record is shared by its actions and filled once the versions are in.
+  const toolRecords = new Map<CompiledTarget, Record<string, string>>(targets.map((t) => [t, {}]));
+  const expanded = expand(targets, toolRecords, absRoot, io, diags);
   const toolVersions = await toolsPromise!;
   if (!expanded) return fail();
-  if (defaults) checkDefaults(defaults, main, expanded, targets, diags);
+  if (defaults) checkDefaults(defaults, main, expanded, diags);
   if (diags.length > 0) return fail();
-
-  const toolRecords = new Map<CompiledTarget, Readonly<Record<string, string>>>();
-  for (const t of targets) {
-    const rec: Record<string, string> = {};
+  for (const [t, rec] of toolRecords) {
     for (const name of t.tools) rec[name] = toolVersions.get(name)!;
-    toolRecords.set(t, Object.freeze(rec));
-  }
-
-  const actions = new Map<string, ActionNode>();
-  const targetIds = new Map<string, string[]>();
-  for (const t of targets) targetIds.set(t.name, []);
-  const n = expanded.ids.length;
-  for (let i = 0; i < n; i++) {
-    const t = expanded.target[i]!;
-    const id = expanded.ids[i]!;
-    const node: ActionNode = {
-      id,
-      target: t.name,
-      partition: expanded.partition[i]!,
-      ...(t.describe ? { describe: evaluate(t.describe, expanded.idx[i]!)! } : {}),
-      rule: t.rule.kind === "shell" ? { kind: "shell", command: evaluate((t.rule as { bound: Bound }).bound, expanded.idx[i]!)! } : t.rule,
-      params: t.params(expanded.idx[i]!),
-      deps: expanded.deps[i]!,
-      outputs: expanded.outputs[i]!,
-      host: t.host,
-      resources: t.resources,
-      tools: toolRecords.get(t)!,
-      loc: t.loc,
-    };
-    actions.set(id, node);
-    targetIds.get(t.name)!.push(id);
+    Object.freeze(rec);
   }
 
   const graph: Graph = {
     root: absRoot,
     pipelineFile: main.file,
-    actions,
-    order: expanded.order.map((i) => expanded.ids[i]!),
-    producers: new Map([...expanded.producers].map(([p, i]) => [p, expanded.ids[i]!])),
-    targets: targetIds,
+    actions: expanded.actions,
+    order: expanded.order,
+    producers: expanded.producers,
+    targets: expanded.targets,
     defaults: defaults ?? targets.map((t) => t.name),
     hosts,
   };
@@ -564,32 +538,82 @@ function buildHosts(
 
 // ---- C. expansion -----------------------------------------------------------------------------
 
-/** Struct-of-arrays result of expansion, indexed by action number (declaration order). */
+/** The expanded graph parts (everything but the declarations phase B already has). */
 interface Expanded {
-  readonly ids: string[];
-  readonly target: CompiledTarget[];
-  readonly idx: Int32Array[];
-  readonly partition: Readonly<Record<string, string>>[];
-  readonly outputs: Readonly<Record<string, OutputDecl>>[];
-  readonly deps: Readonly<Record<string, readonly DepRef[]>>[];
-  readonly producers: Map<string, number>;
-  readonly order: number[];
+  readonly actions: Map<string, ActionNode>;
+  readonly targets: Map<string, string[]>;
+  readonly order: string[];
+  readonly producers: ReadonlyMap<string, string>;
+  readonly ids: readonly string[];
 }
 
 const EMPTY_PARTITION: Readonly<Record<string, string>> = Object.freeze({});
 
-function expand(targets: readonly CompiledTarget[], absRoot: string, io: LoadIO, diags: Diagnostic[]): Expanded | undefined {
+/**
+ * Output path → producing action id, as a read-only view over the slot index expansion
+ * builds anyway (copying 100k+ entries into a second Map would cost more than the lookups).
+ */
+class ProducerView implements ReadonlyMap<string, string> {
+  constructor(
+    private readonly slots: ReadonlyMap<string, number>,
+    private readonly owner: (slot: number) => string,
+  ) {}
+  get size(): number {
+    return this.slots.size;
+  }
+  get(path: string): string | undefined {
+    const s = this.slots.get(path);
+    return s === undefined ? undefined : this.owner(s);
+  }
+  has(path: string): boolean {
+    return this.slots.has(path);
+  }
+  forEach(fn: (value: string, key: string, map: ReadonlyMap<string, string>) => void, thisArg?: unknown): void {
+    for (const [k, s] of this.slots) fn.call(thisArg, this.owner(s), k, this);
+  }
+  *entries(): MapIterator<[string, string]> {
+    for (const [k, s] of this.slots) yield [k, this.owner(s)];
+  }
+  keys(): MapIterator<string> {
+    return this.slots.keys();
+  }
+  *values(): MapIterator<string> {
+    for (const s of this.slots.values()) yield this.owner(s);
+  }
+  [Symbol.iterator](): MapIterator<[string, string]> {
+    return this.entries();
+  }
+}
+
+/**
+ * Pass 1 registers every action's outputs (so deps can name outputs of later targets);
+ * pass 2 resolves deps and builds the ActionNodes; then the topological order.
+ * Hot-loop rules: no per-action typed arrays, closures or Sets; one Map lookup per dep path;
+ * path normalization and glob detection decided once per template (its skeleton).
+ */
+function expand(
+  targets: readonly CompiledTarget[],
+  toolRecords: ReadonlyMap<CompiledTarget, Record<string, string>>,
+  absRoot: string,
+  io: LoadIO,
+  diags: Diagnostic[],
+): Expanded | undefined {
+  const before = diags.length;
   const ids: string[] = [];
   const owner: CompiledTarget[] = [];
-  const idxs: Int32Array[] = [];
-  const partitions: Readonly<Record<string, string>>[] = [];
-  const outputsOf: Readonly<Record<string, OutputDecl>>[] = [];
-  const producers = new Map<string, number>();
-  /** Which output template of which action wrote each path, for duplicate reports. */
-  const outputTemplate = new Map<string, LocatedTemplate>();
+  // Output slots: path → slot; per slot its DepRef (shared by every consumer), producing
+  // action and template (for duplicate reports).
+  const slots = new Map<string, number>();
+  const slotPath: string[] = [];
+  const slotAction: number[] = [];
+  const slotRefs: (DepRef | undefined)[] = []; // made when first consumed
+  const slotRef = (s: number): DepRef =>
+    (slotRefs[s] ??= { kind: "output", path: slotPath[s]!, producer: ids[slotAction[s]!]! });
+  const slotTemplate: LocatedTemplate[] = [];
   const dirOutputs = new Set<string>();
   const reportedDup = new Set<string>();
-  const before = diags.length;
+  const outputsOf: Readonly<Record<string, OutputDecl>>[] = [];
+  const partitionOf: Readonly<Record<string, string>>[] = [];
 
   const reportDup = (path: string, a: number, ta: LocatedTemplate, b: number, tb: LocatedTemplate, inside?: string) => {
     const key = `${owner[a]!.name}.${ta.name}\0${owner[b]!.name}.${tb.name}`;
@@ -601,77 +625,103 @@ function expand(targets: readonly CompiledTarget[], absRoot: string, io: LoadIO,
     diags.push(diag("duplicate-output", msg, tb.loc, [{ message: `\`${ids[a]}\` declares it here`, loc: ta.loc }]));
   };
 
-  // 1. Actions and outputs.
+  // Per-template path facts, decided once from the skeleton.
+  const clean = new Map<Bound, boolean>();
+  const glob = new Map<Bound, boolean>();
   for (const t of targets) {
+    for (const o of [...t.outputs, ...t.deps]) {
+      clean.set(o.bound, normalizeRel(o.bound.skeleton) === o.bound.skeleton);
+      glob.set(o.bound, isGlob(o.bound.skeleton));
+    }
+  }
+
+  // 1. Actions and outputs.
+  const firstAction = new Map<CompiledTarget, number>();
+  const firstSlot: number[] = []; // per action: slot of its first output (outputs are consecutive)
+  for (const t of targets) {
+    const outs = t.outputs.map((o) => ({ o, clean: clean.get(o.bound)! }));
+    firstAction.set(t, ids.length);
     forEachPartition(t.axes, (idx) => {
       const i = ids.length;
-      const keep = Int32Array.from(idx);
+      firstSlot.push(slotAction.length);
       ids.push(actionId(t.name, t.axes, idx));
       owner.push(t);
-      idxs.push(keep);
-      if (t.axes.length === 0) partitions.push(EMPTY_PARTITION);
+      if (t.axes.length === 0) partitionOf.push(EMPTY_PARTITION);
       else {
         const p: Record<string, string> = {};
-        for (let k = 0; k < t.axes.length; k++) p[t.axes[k]!.name] = t.axes[k]!.ids[keep[k]!]!;
-        partitions.push(p);
+        for (let k = 0; k < t.axes.length; k++) p[t.axes[k]!.name] = t.axes[k]!.ids[idx[k]!]!;
+        partitionOf.push(p);
       }
-      const outs: Record<string, OutputDecl> = {};
-      for (const o of t.outputs) {
-        const raw = evaluate(o.bound, keep)!;
-        const path = normalizeRel(raw);
+      const rec: Record<string, OutputDecl> = {};
+      for (const { o, clean: c } of outs) {
+        const raw = evaluate(o.bound, idx)!;
+        const path = c ? raw : normalizeRel(raw);
         if (path === undefined) {
           diags.push(diag("schema", `output \`${raw}\` of \`${ids[i]}\` is outside the workspace`, o.loc));
           continue;
         }
-        outs[o.name] = { path, dir: o.dir };
-        const prev = producers.get(path);
+        rec[o.name] = { path, dir: o.dir };
+        const prev = slots.get(path);
         if (prev !== undefined) {
-          reportDup(path, prev, outputTemplate.get(path)!, i, o);
+          reportDup(path, slotAction[prev]!, slotTemplate[prev]!, i, o);
           continue;
         }
-        producers.set(path, i);
-        outputTemplate.set(path, o);
+        slots.set(path, slotAction.length);
+        slotPath.push(path);
+        slotAction.push(i);
+        slotTemplate.push(o);
         if (o.dir) dirOutputs.add(path);
       }
-      outputsOf.push(outs);
+      outputsOf.push(rec);
     });
   }
   // An output inside another action's directory output is a second writer of that tree.
   if (dirOutputs.size > 0) {
-    for (const [path, i] of producers) {
+    for (const [path, s] of slots) {
       const d = dirAncestor(path, dirOutputs);
-      if (d !== undefined) reportDup(path, producers.get(d)!, outputTemplate.get(d)!, i, outputTemplate.get(path)!, d);
+      if (d !== undefined) {
+        const ds = slots.get(d)!;
+        reportDup(path, slotAction[ds]!, slotTemplate[ds]!, slotAction[s]!, slotTemplate[s]!, d);
+      }
     }
   }
   if (diags.length > before) return undefined;
 
-  // 2. Deps.
+  // 2. Deps and action nodes.
   const n = ids.length;
-  const depsOf: Readonly<Record<string, readonly DepRef[]>>[] = new Array(n);
-  const refCache = new Map<string, DepRef | null>(); // path → resolved dep (null: missing)
+  const sources = new Map<string, DepRef | null>(); // path → source ref (null: missing)
   const globCache = new Map<string, DepRef[]>();
   let sortedOutputs: string[] | undefined;
   const missing = new Map<LocatedTemplate, { first: string; action: string; count: number }>();
   const emptyGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
   const escaped = new Map<LocatedTemplate, string>();
-  // Edges as a flat list (from producer to consumer) for the topological sort.
   const edgeFrom: number[] = [];
   const edgeTo: number[] = [];
+  const stamp = new Int32Array(n).fill(-1); // last consumer that added an edge from producer
+  const aligned = alignDeps(targets, firstAction);
+  const actions = new Map<string, ActionNode>();
+  const targetIds = new Map<string, string[]>();
 
-  const resolvePath = (path: string): DepRef | null => {
-    let r = refCache.get(path);
+  /** Slot of a path inside a directory output, or -1. */
+  const dirSlot = (path: string): number => {
+    if (dirOutputs.size === 0) return -1;
+    const d = dirAncestor(path, dirOutputs);
+    return d === undefined ? -1 : slots.get(d)!;
+  };
+  const resolveOther = (path: string): DepRef | null => {
+    let r = sources.get(path);
     if (r !== undefined) return r;
-    const p = producers.get(path) ?? (dirOutputs.size > 0 ? producers.get(dirAncestor(path, dirOutputs) ?? "") : undefined);
-    if (p !== undefined) r = Object.freeze({ kind: "output", path, producer: ids[p]! });
-    else r = io.stat(joinAbs(absRoot, path)) !== undefined ? Object.freeze({ kind: "source", path }) : null;
-    refCache.set(path, r);
+    const ds = dirSlot(path);
+    if (ds >= 0) r = { kind: "output", path, producer: ids[slotAction[ds]!]! };
+    else r = io.stat(joinAbs(absRoot, path)) !== undefined ? { kind: "source", path } : null;
+    sources.set(path, r);
     return r;
   };
   const resolveGlob = (pattern: string): DepRef[] => {
     let r = globCache.get(pattern);
     if (r) return r;
     const g: Glob = compileGlob(pattern);
-    sortedOutputs ??= [...producers.keys()].sort();
+    sortedOutputs ??= [...slots.keys()].sort();
     const found = new Map<string, DepRef>();
     // Only outputs under the literal prefix can match: binary-search that range.
     let lo = 0;
@@ -683,79 +733,144 @@ function expand(targets: readonly CompiledTarget[], absRoot: string, io: LoadIO,
     }
     for (let k = lo; k < sortedOutputs.length && sortedOutputs[k]!.startsWith(g.prefix); k++) {
       const p = sortedOutputs[k]!;
-      if (g.test(p)) found.set(p, resolvePath(p)!);
+      if (g.test(p)) found.set(p, slotRef(slots.get(p)!));
     }
     for (const p of globFiles(absRoot, g, io)) {
-      if (!found.has(p)) found.set(p, resolvePath(p)!);
+      if (!found.has(p)) found.set(p, slots.has(p) ? slotRef(slots.get(p)!) : resolveOther(p)!);
     }
     r = [...found.values()].sort(byPath);
     globCache.set(pattern, r);
     return r;
   };
-
-  const scratch = new Int32Array(64);
-  for (let i = 0; i < n; i++) {
-    const t = owner[i]!;
-    const idx = idxs[i]!;
-    const rec: Record<string, DepRef[]> = {};
-    for (const name of t.depNames) rec[name] = [];
-    const seenProducers = new Set<number>();
-    for (const d of t.deps) {
-      const list = rec[d.name]!;
-      const add = (raw: string | undefined) => {
-        if (raw === undefined) return; // a shift left the axis range: no such dependency
-        const path = normalizeRel(raw);
-        if (path === undefined) {
-          if (!escaped.has(d)) escaped.set(d, raw);
-          return;
-        }
-        if (isGlob(path)) {
-          const refs = resolveGlob(path);
-          if (refs.length === 0 && !emptyGlobs.has(d)) emptyGlobs.set(d, { pattern: path, action: ids[i]! });
-          for (const r of refs) list.push(r);
-          return;
-        }
-        const r = resolvePath(path);
-        if (r === null) {
-          const m = missing.get(d);
-          if (m) m.count++;
-          else missing.set(d, { first: path, action: ids[i]!, count: 1 });
-          return;
-        }
+  /** Records the edge producer → consumer once per pair. */
+  const edge = (from: number, i: number) => {
+    if (stamp[from] !== i) {
+      stamp[from] = i;
+      edgeFrom.push(from);
+      edgeTo.push(i);
+    }
+  };
+  /** Adds the output an aligned dep names for index vector `vec` (none when shifted out). */
+  const addAligned = (i: number, al: Aligned, vec: ArrayLike<number>, list: DepRef[]) => {
+    let p = al.first;
+    for (let k = 0; k < al.picks.length; k++) {
+      const pick = al.picks[k]!;
+      const v = vec[pick.slot]! + pick.shift;
+      if (v < 0 || v >= pick.len) return;
+      p += v * pick.stride;
+    }
+    list.push(slotRef(firstSlot[p]! + al.output));
+    edge(p, i);
+  };
+  /** Adds one evaluated dep path of action i to `list` (and its edge); records problems. */
+  const addDep = (i: number, d: LocatedTemplate, raw: string | undefined, isClean: boolean, isGlobT: boolean, list: DepRef[]) => {
+    if (raw === undefined) return; // a shift left the axis range: no such dependency
+    const path = isClean ? raw : normalizeRel(raw);
+    if (path === undefined) {
+      if (!escaped.has(d)) escaped.set(d, raw);
+      return;
+    }
+    if (isGlobT) {
+      const refs = resolveGlob(path);
+      if (refs.length === 0 && !emptyGlobs.has(d)) emptyGlobs.set(d, { pattern: path, action: ids[i]! });
+      for (const r of refs) {
         list.push(r);
-      };
-      const b = d.bound;
-      if (b.free.length === 0) add(evaluate(b, idx));
-      else {
-        // Aggregate: every value of the axes the target is not partitioned over.
-        const p = idx.length;
-        const full = p + b.free.length <= scratch.length ? scratch : new Int32Array(p + b.free.length);
-        full.set(idx);
-        forEachPartition(b.free, (fidx) => {
-          full.set(fidx, p);
-          add(evaluate(b, full));
-        });
+        if (r.kind === "output") edge(slotAction[slots.get(r.path) ?? dirSlot(r.path)]!, i);
       }
+      return;
     }
-    for (const name of t.depNames) {
-      const list = rec[name]!;
-      if (list.length > 1) {
-        list.sort(byPath);
-        let w = 1;
-        for (let k = 1; k < list.length; k++) if (list[k]!.path !== list[w - 1]!.path) list[w++] = list[k]!;
-        list.length = w;
-      }
-      for (const r of list) {
-        if (r.kind !== "output") continue;
-        const p = producerIndex(r, producers, dirOutputs);
-        if (!seenProducers.has(p)) {
-          seenProducers.add(p);
-          edgeFrom.push(p);
-          edgeTo.push(i);
+    const s = slots.get(path);
+    if (s !== undefined) {
+      list.push(slotRef(s));
+      edge(slotAction[s]!, i);
+      return;
+    }
+    const r = resolveOther(path);
+    if (r !== null && r.kind === "output") edge(slotAction[dirSlot(path)]!, i);
+    if (r === null) {
+      const m = missing.get(d);
+      if (m) m.count++;
+      else missing.set(d, { first: path, action: ids[i]!, count: 1 });
+      return;
+    }
+    list.push(r);
+  };
+
+  let i = 0;
+  const scratch: number[] = [];
+  for (const t of targets) {
+    const idsOfTarget: string[] = [];
+    targetIds.set(t.name, idsOfTarget);
+    const deps = t.deps.map((d) => ({ d, clean: clean.get(d.bound)!, glob: glob.get(d.bound)!, al: aligned.get(d.bound) }));
+    const tools = toolRecords.get(t)!;
+    const shell = t.rule.kind === "shell" ? (t.rule as { bound: Bound }).bound : undefined;
+    forEachPartition(t.axes, (idx) => {
+      const rec: Record<string, DepRef[]> = {};
+      for (const name of t.depNames) rec[name] = [];
+      for (const { d, clean: c, glob: g, al } of deps) {
+        const list = rec[d.name]!;
+        const b = d.bound;
+        if (al) {
+          // Same shape as a producer's output template: index arithmetic, no strings.
+          if (b.free.length === 0) addAligned(i, al, idx, list);
+          else {
+            const p = idx.length;
+            for (let k = 0; k < p; k++) scratch[k] = idx[k]!;
+            scratch.length = p + b.free.length;
+            forEachPartition(b.free, (fidx) => {
+              for (let k = 0; k < fidx.length; k++) scratch[p + k] = fidx[k]!;
+              addAligned(i, al, scratch, list);
+            });
+          }
+        } else if (b.free.length === 0) addDep(i, d, evaluate(b, idx), c, g, list);
+        else {
+          // Aggregate: every value of the axes the target is not partitioned over.
+          const p = idx.length;
+          for (let k = 0; k < p; k++) scratch[k] = idx[k]!;
+          scratch.length = p + b.free.length;
+          forEachPartition(b.free, (fidx) => {
+            for (let k = 0; k < fidx.length; k++) scratch[p + k] = fidx[k]!;
+            addDep(i, d, evaluate(b, scratch), c, g, list);
+          });
         }
       }
-    }
-    depsOf[i] = rec;
+      for (const name of t.depNames) {
+        const list = rec[name]!;
+        if (list.length > 1) sortUnique(list);
+      }
+      const id = ids[i]!;
+      const node: ActionNode = t.describe
+        ? {
+            id,
+            target: t.name,
+            partition: partitionOf[i]!,
+            describe: evaluate(t.describe, idx)!,
+            rule: shell ? { kind: "shell", command: evaluate(shell, idx)! } : (t.rule as RuleRef),
+            params: t.params(idx),
+            deps: rec,
+            outputs: outputsOf[i]!,
+            host: t.host,
+            resources: t.resources,
+            tools,
+            loc: t.loc,
+          }
+        : {
+            id,
+            target: t.name,
+            partition: partitionOf[i]!,
+            rule: shell ? { kind: "shell", command: evaluate(shell, idx)! } : (t.rule as RuleRef),
+            params: t.params(idx),
+            deps: rec,
+            outputs: outputsOf[i]!,
+            host: t.host,
+            resources: t.resources,
+            tools,
+            loc: t.loc,
+          };
+      actions.set(id, node);
+      idsOfTarget.push(id);
+      i++;
+    });
   }
   for (const [d, m] of missing) {
     const more = m.count > 1 ? ` (and ${m.count - 1} more like it)` : "";
@@ -772,10 +887,90 @@ function expand(targets: readonly CompiledTarget[], absRoot: string, io: LoadIO,
   // 3. Topological order (Kahn; ready actions leave in declaration order) and cycles.
   const order = topoOrder(n, edgeFrom, edgeTo);
   if (order.length < n) {
-    reportCycles(n, edgeFrom, edgeTo, order, ids, owner, depsOf, diags);
+    reportCycles(n, edgeFrom, edgeTo, order, ids, owner, actions, diags);
     return undefined;
   }
-  return { ids, target: owner, idx: idxs, partition: partitions, outputs: outputsOf, deps: depsOf, producers, order };
+  return {
+    actions,
+    targets: targetIds,
+    order: order.map((k) => ids[k]!),
+    producers: new ProducerView(slots, (s) => ids[slotAction[s]!]!),
+    ids,
+  };
+}
+
+/** How an aligned dep template finds its producer: action = first + Σ (vec[slot]+shift)·stride. */
+interface Aligned {
+  readonly first: number;
+  readonly output: number; // index of the output template in the producer target
+  readonly picks: readonly { readonly slot: number; readonly shift: number; readonly stride: number; readonly len: number }[];
+}
+
+/**
+ * Finds, for each dep template, the output template of the same shape (equal literals, slots
+ * over the same value arrays) if any. Such a dep names exactly that output for the indexes its
+ * slots give, so expansion resolves it by arithmetic instead of building and hashing a path
+ * string: the common case (`data/candles/{instrument}/{week}.parquet` in both places).
+ * Deps without a same-shaped output (sources, globs, paths inside directory outputs, or a
+ * different spelling of the same path) go through the string lookup, which is always correct.
+ */
+function alignDeps(targets: readonly CompiledTarget[], firstAction: ReadonlyMap<CompiledTarget, number>): Map<Bound, Aligned> {
+  const valsId = new Map<readonly string[], number>();
+  const signature = (b: Bound): string =>
+    b.parts
+      .map((p) => {
+        if (typeof p === "string") return `s${p.length}:${p}`;
+        let id = valsId.get(p.vals);
+        if (id === undefined) valsId.set(p.vals, (id = valsId.size));
+        return `v${id};`;
+      })
+      .join("");
+  const outputs = new Map<string, { t: CompiledTarget; o: number }>();
+  for (const t of targets) {
+    t.outputs.forEach((o, k) => {
+      const sig = signature(o.bound);
+      if (!o.dir && !outputs.has(sig)) outputs.set(sig, { t, o: k });
+    });
+  }
+  const out = new Map<Bound, Aligned>();
+  for (const t of targets) {
+    for (const d of t.deps) {
+      const hit = outputs.get(signature(d.bound));
+      if (!hit) continue;
+      const producer = hit.t;
+      const ob = producer.outputs[hit.o]!.bound;
+      // Each producer axis must be fixed by the dep, the same way at every occurrence.
+      const picks: ({ slot: number; shift: number } | undefined)[] = producer.axes.map(() => undefined);
+      let ok = true;
+      ob.parts.forEach((p, k) => {
+        if (typeof p === "string") return;
+        const dp = d.bound.parts[k] as Slot;
+        const prev = picks[p.slot];
+        if (prev && (prev.slot !== dp.slot || prev.shift !== dp.shift)) ok = false;
+        picks[p.slot] = { slot: dp.slot, shift: dp.shift };
+      });
+      if (!ok || picks.some((p) => p === undefined)) continue;
+      let stride = 1;
+      const full = producer.axes.map(() => ({ slot: 0, shift: 0, stride: 0, len: 0 }));
+      for (let j = producer.axes.length - 1; j >= 0; j--) {
+        const len = producer.axes[j]!.ids.length;
+        full[j] = { ...picks[j]!, stride, len };
+        stride *= len;
+      }
+      out.set(d.bound, { first: firstAction.get(producer)!, output: hit.o, picks: full });
+    }
+  }
+  return out;
+}
+
+/** Sorts deps by path and drops repeats, skipping the sort when already in order. */
+function sortUnique(list: DepRef[]): void {
+  let sorted = true;
+  for (let k = 1; k < list.length && sorted; k++) if (list[k - 1]!.path > list[k]!.path) sorted = false;
+  if (!sorted) list.sort(byPath);
+  let w = 1;
+  for (let k = 1; k < list.length; k++) if (list[k]!.path !== list[w - 1]!.path) list[w++] = list[k]!;
+  list.length = w;
 }
 
 function byPath(a: DepRef, b: DepRef): number {
@@ -789,10 +984,6 @@ function dirAncestor(path: string, dirs: ReadonlySet<string>): string | undefine
     if (dirs.has(a)) return a;
   }
   return undefined;
-}
-
-function producerIndex(r: DepRef, producers: ReadonlyMap<string, number>, dirs: ReadonlySet<string>): number {
-  return producers.get(r.path) ?? producers.get(dirAncestor(r.path, dirs)!)!;
 }
 
 /** CSR adjacency: successors of node i are `to[start[i] .. start[i+1])`. */
@@ -863,7 +1054,7 @@ function reportCycles(
   ordered: readonly number[],
   ids: readonly string[],
   owner: readonly CompiledTarget[],
-  depsOf: readonly Readonly<Record<string, readonly DepRef[]>>[],
+  actions: ReadonlyMap<string, ActionNode>,
   diags: Diagnostic[],
 ): void {
   // Walk consumer → producer edges (the direction a reader follows: "a needs b").
@@ -895,7 +1086,7 @@ function reportCycles(
         const key = [...new Set(cycle.map((k) => owner[k]!.name))].sort().join("\0");
         if (!reported.has(key)) {
           reported.add(key);
-          diags.push(cycleDiagnostic(cycle, ids, owner, depsOf));
+          diags.push(cycleDiagnostic(cycle, ids, owner, actions));
         }
       } else if (state[w] === 0) {
         state[w] = 1;
@@ -910,7 +1101,7 @@ function cycleDiagnostic(
   cycle: readonly number[],
   ids: readonly string[],
   owner: readonly CompiledTarget[],
-  depsOf: readonly Readonly<Record<string, readonly DepRef[]>>[],
+  actions: ReadonlyMap<string, ActionNode>,
 ): Diagnostic {
   const notes: { message: string; loc?: Loc }[] = [];
   for (let k = 0; k < cycle.length; k++) {
@@ -918,7 +1109,7 @@ function cycleDiagnostic(
     const b = cycle[(k + 1) % cycle.length]!;
     const t = owner[a]!;
     let via: { name: string; path: string } | undefined;
-    for (const [name, refs] of Object.entries(depsOf[a]!)) {
+    for (const [name, refs] of Object.entries(actions.get(ids[a]!)!.deps)) {
       const r = refs.find((x) => x.kind === "output" && x.producer === ids[b]);
       if (r) {
         via = { name, path: r.path };
@@ -937,17 +1128,14 @@ function checkDefaults(
   defaults: readonly string[],
   main: SourceFile,
   ex: Expanded,
-  targets: readonly CompiledTarget[],
   diags: Diagnostic[],
 ): void {
-  const names = new Set(targets.map((t) => t.name));
-  let idSet: Set<string> | undefined;
+  const names = ex.targets;
   defaults.forEach((d, i) => {
     if (names.has(d)) return;
     const path = normalizeRel(d);
     if (path !== undefined && ex.producers.has(path)) return;
-    idSet ??= new Set(ex.ids);
-    if (idSet.has(d)) return;
+    if (ex.actions.has(d)) return;
     if (path !== undefined) {
       const prefix = path + "/";
       for (const p of ex.producers.keys()) if (p.startsWith(prefix)) return;

@@ -83,7 +83,7 @@ export interface Scope {
 }
 
 /** A per-partition slot: `vals[idx[slot] + shift]`, out of range = dropped. */
-interface Slot {
+export interface Slot {
   readonly slot: number;
   readonly shift: number;
   readonly vals: readonly string[];
@@ -98,6 +98,12 @@ export interface Bound {
   readonly free: readonly Axis[];
   /** True when some slot is shifted (may evaluate to undefined). */
   readonly shifted: boolean;
+  /**
+   * The template with every slot replaced by `X`. Axis values contain no `/`, no glob
+   * characters and are never `.` or `..` (schema), so a path property of the skeleton
+   * (already normalized, not a glob) holds for every partition and is checked once.
+   */
+  readonly skeleton: string;
 }
 
 /**
@@ -193,9 +199,10 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
     parts.push({ slot, shift: p.shift, vals });
   }
   if (errors.length > before) return undefined;
-  if (parts.length === 0) return { parts, constant: "", free, shifted };
-  if (parts.length === 1 && typeof parts[0] === "string") return { parts, constant: parts[0], free, shifted };
-  return { parts, free, shifted };
+  const skeleton = parts.map((p) => (typeof p === "string" ? p : "X")).join("");
+  if (parts.length === 0) return { parts, constant: "", free, shifted, skeleton };
+  if (parts.length === 1 && typeof parts[0] === "string") return { parts, constant: parts[0], free, shifted, skeleton };
+  return { parts, free, shifted, skeleton };
 }
 
 /** Substitutes one partition; undefined when a shift leaves the axis range. */

@@ -1,0 +1,208 @@
+/**
+ * No-op build benchmark: dagbuild against ninja on the same synthetic pipeline, in the same run.
+ *
+ * For each size N it generates, in a temp dir, a pipeline shaped like the real one — per
+ * (instrument, week) a `candles` action and a `gates` action chained on the previous week's
+ * state, a per-week fan-in `agg` over every instrument and one `report` over every week — plus
+ * the equivalent `build.ninja`. Both tools build everything once; then it times (median of
+ * several runs) the no-op build (`ninja` vs bare `dagbuild`) and the dry run (`ninja -n` vs
+ * `dagbuild -n`), and the in-process `loadGraph` alone, and prints a table with the ratios.
+ *
+ *   npx tsc -p . && node dist/bench/noop.js [--sizes 1000,10000] [--runs 5] [--keep]
+ *
+ * 100k actions is opt-in (`--sizes 1000,10000,100000`): its first dagbuild build is dominated
+ * by running 100k actions and can take many minutes.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadGraph } from "../src/engine/graph.js";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url)); // dist/bench/ → repo root
+const DAGBUILD = join(REPO, "bin", "dagbuild");
+
+interface Args {
+  sizes: number[];
+  runs: number;
+  keep: boolean;
+  loadOnly: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { sizes: [1000, 10000], runs: 5, keep: false, loadOnly: false };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i];
+    if (v === "--sizes") a.sizes = argv[++i]!.split(",").map(Number);
+    else if (v === "--runs") a.runs = Number(argv[++i]);
+    else if (v === "--keep") a.keep = true;
+    else if (v === "--load-only") a.loadOnly = true; // skip builds: time loadGraph vs ninja only
+    else throw new Error(`unknown argument ${v}`);
+  }
+  return a;
+}
+
+/** Shape for N actions: 2·I·W + W + 1 ≈ N with W ≤ 50 weeks. */
+function shape(n: number): { instruments: number; weeks: number } {
+  const weeks = Math.max(2, Math.min(50, Math.round(Math.sqrt(n / 8))));
+  const instruments = Math.max(1, Math.round((n - weeks - 1) / (2 * weeks)));
+  return { instruments, weeks };
+}
+
+const MONDAY0 = Date.UTC(2024, 0, 1); // a Monday
+const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+
+/** The rule: concatenates every input into every output (same code in .ts and .js). */
+const COPY_RULE = `import { readFileSync, writeFileSync } from "node:fs";
+export default {
+  describe: "concatenate inputs into each output",
+  run(ctx) {
+    const body = (ctx.inputs["*"] ?? []).map((p) => readFileSync(p, "utf8").slice(0, 64)).join("");
+    for (const out of Object.values(ctx.outputs)) writeFileSync(out, body + ctx.target + "\\n");
+  },
+};
+`;
+
+/** Writes the workspace: pipeline.yaml, rules/copy.{ts,js}, src/seed.txt, build.ninja. */
+function generate(dir: string, n: number): { actions: number } {
+  const { instruments, weeks } = shape(n);
+  const insts = Array.from({ length: instruments }, (_, i) => `I${String(i).padStart(4, "0")}`);
+  const ws = Array.from({ length: weeks }, (_, k) => day(MONDAY0 + k * 7 * 86_400_000));
+  mkdirSync(join(dir, "rules"), { recursive: true });
+  mkdirSync(join(dir, "src"), { recursive: true });
+  writeFileSync(join(dir, "rules/copy.ts"), COPY_RULE);
+  writeFileSync(join(dir, "rules/copy.js"), COPY_RULE);
+  writeFileSync(join(dir, "src/seed.txt"), "seed\n");
+  writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+  writeFileSync(
+    join(dir, "pipeline.yaml"),
+    [
+      "version: 1",
+      "default: [report]",
+      "axes:",
+      `  inst: [${insts.join(", ")}]`,
+      `  week: { span: [${ws[0]}, ${ws[ws.length - 1]}], step: week }`,
+      "targets:",
+      "  candles:",
+      "    partition: [inst, week]",
+      '    outputs: ["data/candles/{inst}/{week}.txt"]',
+      "    deps: [src/seed.txt]",
+      "    rule: rules/copy.ts",
+      "  gates:",
+      "    partition: [inst, week]",
+      "    outputs:",
+      '      gates: "out/gates/{inst}/{week}.txt"',
+      '      state: "out/state/{inst}/{week}.txt"',
+      "    deps:",
+      '      candles: "data/candles/{inst}/{week}.txt"',
+      '      state: "out/state/{inst}/{week-1}.txt"',
+      "    rule: rules/copy.ts",
+      "  agg:",
+      "    partition: [week]",
+      '    outputs: ["out/agg/{week}.txt"]',
+      '    deps: ["out/gates/{inst}/{week}.txt"]',
+      "    rule: rules/copy.ts",
+      "  report:",
+      "    outputs: [out/report.txt]",
+      '    deps: ["out/agg/{week}.txt"]',
+      "    rule: rules/copy.ts",
+      "",
+    ].join("\n"),
+  );
+  // The same graph for ninja, edge for edge.
+  const lines: string[] = ["rule cat", "  command = cat $in | tee $out > /dev/null", ""];
+  for (const i of insts) {
+    for (let k = 0; k < ws.length; k++) {
+      const w = ws[k]!;
+      lines.push(`build data/candles/${i}/${w}.txt: cat src/seed.txt`);
+      const prev = k > 0 ? ` out/state/${i}/${ws[k - 1]}.txt` : "";
+      lines.push(`build out/gates/${i}/${w}.txt out/state/${i}/${w}.txt: cat data/candles/${i}/${w}.txt${prev}`);
+    }
+  }
+  for (const w of ws) lines.push(`build out/agg/${w}.txt: cat ${insts.map((i) => `out/gates/${i}/${w}.txt`).join(" ")}`);
+  lines.push(`build out/report.txt: cat ${ws.map((w) => `out/agg/${w}.txt`).join(" ")}`);
+  lines.push("default out/report.txt", "");
+  writeFileSync(join(dir, "build.ninja"), lines.join("\n"));
+  return { actions: 2 * instruments * weeks + weeks + 1 };
+}
+
+/** Runs a command in `cwd`; returns wall seconds. Throws with its output when it fails. */
+function timed(cmd: string, args: string[], cwd: string, timeoutMs = 3_600_000): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 1 << 30, timeout: timeoutMs, env: { ...process.env, NO_COLOR: "1" } });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status}, ${r.signal ?? ""}):\n${(r.stdout ?? "").slice(-2000)}${(r.stderr ?? "").slice(-2000)}`);
+  }
+  return s;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function repeat(runs: number, f: () => number): number {
+  f(); // warm the page cache and V8's code cache
+  return median(Array.from({ length: runs }, f));
+}
+
+async function timeLoad(dir: string, runs: number): Promise<number> {
+  const xs: number[] = [];
+  for (let k = 0; k <= runs; k++) {
+    const t0 = process.hrtime.bigint();
+    const r = await loadGraph(dir);
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (!r.ok) throw new Error(`generated pipeline did not load: ${r.diagnostics.map((d) => d.message).join("; ")}`);
+    if (k > 0) xs.push(s); // the first run pays for module loading and JIT warm-up
+  }
+  return median(xs);
+}
+
+const fmt = (s: number) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const rows: string[][] = [];
+  const node = process.execPath;
+  for (const n of args.sizes) {
+    const dir = mkdtempSync(join(tmpdir(), `dagbuild-noop-${n}-`));
+    try {
+      const { actions } = generate(dir, n);
+      process.stderr.write(`[${actions} actions] ${dir}\n`);
+      const ninjaFull = timed("ninja", ["-j", "16"], dir);
+      process.stderr.write(`  ninja full build ${fmt(ninjaFull)}\n`);
+      const ninjaNoop = repeat(args.runs, () => timed("ninja", [], dir));
+      const ninjaDry = repeat(args.runs, () => timed("ninja", ["-n"], dir));
+      const load = await timeLoad(dir, args.runs);
+      rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop), fmt(load), (load / ninjaNoop).toFixed(2)]);
+      if (!args.loadOnly) {
+        const full = timed(node, [DAGBUILD], dir);
+        process.stderr.write(`  dagbuild full build ${fmt(full)}\n`);
+        const noop = repeat(args.runs, () => timed(node, [DAGBUILD], dir));
+        const dry = repeat(args.runs, () => timed(node, [DAGBUILD, "-n"], dir));
+        rows.push([String(actions), "no-op build", fmt(ninjaNoop), fmt(noop), (noop / ninjaNoop).toFixed(2)]);
+        rows.push([String(actions), "dry run (-n)", fmt(ninjaDry), fmt(dry), (dry / ninjaDry).toFixed(2)]);
+        rows.push([String(actions), "first build", fmt(ninjaFull), fmt(full), (full / ninjaFull).toFixed(2)]);
+      }
+    } finally {
+      if (!args.keep) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const head = ["actions", "measure", "ninja", "dagbuild", "ratio"];
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => r.map((x, c) => (c < 2 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join("  ");
+  process.stdout.write(`${line(head)}\n${widths.map((w) => "-".repeat(w)).join("  ")}\n${rows.map(line).join("\n")}\n`);
+  process.stdout.write(`(median of ${args.runs} runs after one warm-up; ratio = dagbuild / ninja; node ${process.version}, ninja ${ninjaVersion()})\n`);
+}
+
+function ninjaVersion(): string {
+  return spawnSync("ninja", ["--version"], { encoding: "utf8" }).stdout.trim();
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
