@@ -113,14 +113,14 @@ targets:
     outputs: { main: "out/train/{p}.txt" }
     deps: { src: src/in.txt }
     rule: rules/fake.ts
-    params: { sleep_ms: 150 }
+    params: { sleep_ms: 300 }
     host: gpu
 ${limit ? "    resources: { gpu: 1 }\n" : ""}  prep:
     partition: [p]
     outputs: { main: "out/prep/{p}.txt" }
     deps: { src: src/in.txt }
     rule: rules/fake.ts
-    params: { sleep_ms: 150 }
+    params: { sleep_ms: 300 }
 `;
 
 type Span = { id: string; start: number; end: number };
