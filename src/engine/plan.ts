@@ -105,7 +105,8 @@ export class Checker {
   decide(node: ActionNode, lookup: OutputLookup): Decision {
     const m = this.material(node, lookup);
     if ("unknown" in m) {
-      // Its own outputs can be judged already: a missing or edited output is a definite reason.
+      // Its own outputs and the parts of its key that are known already can be judged now: a
+      // missing output, a rule or param change is a definite reason, not "maybe".
       const prev = this.state.actions.get(node.id);
       if (this.forced.has(node.id)) return { status: "waiting", reason: { kind: "forced" }, definite: true };
       if (!prev) return { status: "waiting", reason: { kind: "new" }, definite: true };
@@ -113,7 +114,17 @@ export class Checker {
         const problem = this.checkOutput(out);
         if (problem) return { status: "waiting", reason: problem, definite: true };
       }
-      return { status: "waiting", reason: { kind: "input-changed", path: m.unknown, producer: m.producer }, definite: false };
+      const old = this.ac.get(prev.k);
+      const oldDigests = new Map<string, string>();
+      for (const list of Object.values(old?.material.inputs ?? {})) for (const [path, d] of list) oldDigests.set(path, d);
+      if (old) {
+        // Assume the pending inputs come back unchanged; if the key still differs, something else changed.
+        const assumed = this.material(node, (p) => lookup(p) ?? (oldDigests.has(p) ? { digest: oldDigests.get(p)!, size: 0 } : undefined));
+        if ("material" in assumed && actionKey(assumed.material) !== prev.k) {
+          return { status: "waiting", reason: this.withProducer(diffMaterial(old.material, assumed.material)), definite: true };
+        }
+      }
+      return { status: "waiting", reason: { kind: "input-changed", path: m.unknown, old: oldDigests.get(m.unknown), producer: m.producer }, definite: false };
     }
     if ("missing" in m) {
       // A source vanished after load: the action cannot be fresh; running it reports the error.
@@ -122,7 +133,7 @@ export class Checker {
     }
     const material = m.material;
     const key = actionKey(material);
-    const stale = (reason: Reason): Decision => ({ status: "stale", reason, key, material, restorable: this.restorable(key) });
+    const stale = (reason: Reason): Decision => ({ status: "stale", reason: this.withProducer(reason), key, material, restorable: this.restorable(key) });
     if (this.forced.has(node.id)) return { status: "stale", reason: { kind: "forced" }, key, material, restorable: undefined };
     const prev = this.state.actions.get(node.id);
     if (!prev) return stale({ kind: "new" });
@@ -136,6 +147,13 @@ export class Checker {
       if (!node.outputs[name]) return stale({ kind: "rule-changed", detail: "declared outputs" });
     }
     return { status: "fresh", key };
+  }
+
+  /** Names the upstream action of a changed input (explain shows where a change came from). */
+  private withProducer(r: Reason): Reason {
+    if (r.kind !== "input-changed" || r.producer) return r;
+    const producer = this.graph.producers.get(r.path);
+    return producer ? { ...r, producer } : r;
   }
 
   /** Compares an output on disk with its record; re-hashes only when its stats moved. */

@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
+import { readTransfers } from "../../src/engine/transfer-log.js";
 import * as assert from "uvu/assert";
 import { PROJECT_ROOT, sshdMissing, startSshd, stopAll, type Sshd } from "../helpers/sshd.js";
 
@@ -64,17 +65,11 @@ function dagbuild(ws: string, ...args: string[]): { code: number | null; out: st
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
-/** Transfer log rows as `direction | what | from -> to`, without the timestamp. */
+/** Transfer log rows as `direction what from -> to`, without the timestamp. */
 function transfers(ws: string): string[] {
   const file = join(ws, "handoff/transfer_log.md");
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.startsWith("- "))
-    .map((l) => {
-      const [, dir, what, , , route] = l.split(" | ");
-      return `${dir} ${what} ${route}`;
-    });
+  return readTransfers(file).map((r) => `${r.direction} ${r.what} ${r.from} -> ${r.to}`);
 }
 
 test.before(async () => {
