@@ -41,7 +41,7 @@ import {
   type LoadIO,
   type SourceFile,
 } from "./pipeline.js";
-import { validateSource } from "./schema.js";
+import { schemaValidators, validateSource } from "./schema.js";
 import { bindTemplate, evaluate, parseTemplate, type Bound, type Scope, type Slot } from "./templates.js";
 import { resolveToolVersions, shellRunner, type CommandRunner, type ToolDecl } from "./tool-versions.js";
 
@@ -88,6 +88,7 @@ type ParamsFn = (idx: ArrayLike<number>) => Readonly<Record<string, unknown>>;
 /** Loads, validates and expands the pipeline under `root`. */
 export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<LoadResult> {
   const io = opts.io ?? nodeLoadIO;
+  const validators = await schemaValidators();
   const absRoot = resolve(root);
   const diags: Diagnostic[] = [];
   const fail = (): LoadResult => ({ ok: false, diagnostics: sortDiagnostics(diags) });
@@ -115,7 +116,7 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
       else if (p.length === 1 && (p[0] === "targets" || p[0] === "axes" || p[0] === "vars")) globalBad = true;
     }
   };
-  noteErrors(main, validateSource(main, "pipeline", diags));
+  noteErrors(main, validateSource(validators, main, "pipeline", diags));
   const top = asRecord(main.data);
 
   const includes: SourceFile[] = [];
@@ -142,7 +143,7 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
           globalBad = true;
           continue;
         }
-        noteErrors(src, validateSource(src, "include", diags));
+        noteErrors(src, validateSource(validators, src, "include", diags));
         includes.push(src);
       }
     });
@@ -157,7 +158,7 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
     if (!src) diags.push(diag("include-missing", `hosts_file \`${top.hosts_file}\` not found`, at));
     else if (src.data === undefined) globalBad = true;
     else {
-      noteErrors(src, validateSource(src, "hosts", diags));
+      noteErrors(src, validateSource(validators, src, "hosts", diags));
       if (hostsDecl) {
         diags.push(diag("schema", "hosts are declared both here and in hosts_file; keep one", main.loc(["hosts"], true), [
           { message: "hosts_file declared here", loc: at },

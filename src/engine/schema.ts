@@ -3,8 +3,11 @@
  * of truth for the format. Ajv errors are turned into located `schema` diagnostics: the ajv
  * `instancePath` is walked back to the YAML node, so an unknown key points at the key itself.
  */
-import { readFileSync } from "node:fs";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import type { ErrorObject } from "ajv";
 import { diag } from "./diagnostics.js";
 import type { Diagnostic } from "./graph-types.js";
 import type { DataPath, SourceFile } from "./pipeline.js";
@@ -12,15 +15,27 @@ import type { DataPath, SourceFile } from "./pipeline.js";
 /** Which document shape a file must have. */
 export type SchemaKind = "pipeline" | "include" | "hosts";
 
+/** A compiled validator (ajv's calling convention: errors on the function). */
+export interface Validator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
+/** One validator per document shape. */
+export type Validators = Readonly<Record<SchemaKind, Validator>>;
+
 const SCHEMA_ID = "https://dagbuild.dev/schema/pipeline.schema.json";
+const AJV_OPTIONS = { allErrors: true, discriminator: true, strict: false } as const;
 
-let validators: Record<SchemaKind, ValidateFunction> | undefined;
+let validators: Promise<Validators> | undefined;
 
-/** Loads the JSON schema from the repo (works from `src/` and from compiled `dist/src/`). */
-function loadSchema(): object {
+/** The schema file (works from `src/` and from compiled `dist/src/`). */
+function schemaFile(): URL {
   for (const rel of ["../../schema/pipeline.schema.json", "../../../schema/pipeline.schema.json"]) {
+    const url = new URL(rel, import.meta.url);
     try {
-      return JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as object;
+      readFileSync(url, { flag: "r" }).length;
+      return url;
     } catch {
       /* try the next layout */
     }
@@ -28,27 +43,74 @@ function loadSchema(): object {
   throw new Error("dagbuild: schema/pipeline.schema.json not found next to the engine");
 }
 
-function compiled(): Record<SchemaKind, ValidateFunction> {
-  if (!validators) {
-    // allErrors: every problem in one run; discriminator: `transport` picks the host branch so
-    // errors name the real problem instead of "must match exactly one schema".
-    const ajv = new Ajv({ allErrors: true, discriminator: true, strict: false });
-    ajv.addSchema(loadSchema());
-    validators = {
+/**
+ * The validators, compiled once per schema version. Compiling with ajv costs ~130 ms (import +
+ * code generation), more than a whole no-op build of a small pipeline, so the generated code is
+ * kept as an ES module under `dist/.schema-cache/<hash of schema + ajv version>.mjs` and later
+ * runs import it without loading ajv at all. Any problem with the cache (read-only install)
+ * falls back to compiling in memory.
+ */
+export function schemaValidators(): Promise<Validators> {
+  validators ??= loadValidators();
+  return validators;
+}
+
+async function loadValidators(): Promise<Validators> {
+  const url = schemaFile();
+  const text = readFileSync(url, "utf8");
+  const require = createRequire(import.meta.url);
+  const ajvVersion = (JSON.parse(readFileSync(require.resolve("ajv/package.json"), "utf8")) as { version: string }).version;
+  const hash = createHash("sha256").update(`${ajvVersion}\0${text}`).digest("hex").slice(0, 16);
+  const cache = new URL(`../../.schema-cache/validators-${hash}.mjs`, import.meta.url);
+  try {
+    return (await import(cache.href)) as Validators;
+  } catch {
+    /* not generated yet */
+  }
+  const { Ajv } = await import("ajv");
+  const schema = JSON.parse(text) as object;
+  try {
+    const standalone = (await import("ajv/dist/standalone/index.js")).default as unknown as {
+      default: (ajv: unknown, refs: Record<string, string>) => string;
+    };
+    const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true } });
+    ajv.addSchema(schema);
+    let code = standalone.default(ajv, {
+      pipeline: SCHEMA_ID,
+      include: `${SCHEMA_ID}#/$defs/includeFile`,
+      hosts: `${SCHEMA_ID}#/$defs/hostsFile`,
+    });
+    // ajv's ESM output still `require`s its runtime helpers: import them by absolute URL.
+    const imports: string[] = [];
+    code = code.replace(/require\("([^"]+)"\)/g, (_m, spec: string) => {
+      const name = `__rt${imports.length}`;
+      imports.push(`import ${name} from ${JSON.stringify(pathToFileURL(require.resolve(spec)).href)};`);
+      return name;
+    });
+    code = code.replace(/^"use strict";/, "");
+    const dir = new URL("./", cache);
+    mkdirSync(dir, { recursive: true });
+    const tmp = new URL(`${cache.href}.${process.pid}.tmp`);
+    writeFileSync(tmp, `${imports.join("\n")}\n${code}\n`);
+    renameSync(tmp, cache); // atomic: concurrent loads never import a half-written file
+    return (await import(cache.href)) as Validators;
+  } catch {
+    const ajv = new Ajv(AJV_OPTIONS);
+    ajv.addSchema(schema);
+    return {
       pipeline: ajv.getSchema(SCHEMA_ID)!,
       include: ajv.getSchema(`${SCHEMA_ID}#/$defs/includeFile`)!,
       hosts: ajv.getSchema(`${SCHEMA_ID}#/$defs/hostsFile`)!,
     };
   }
-  return validators;
 }
 
 /**
  * Validates one parsed file and pushes located diagnostics. Returns the data paths of the
  * errors (empty when valid), so the loader can skip just the broken targets.
  */
-export function validateSource(src: SourceFile, kind: SchemaKind, diags: Diagnostic[]): DataPath[] {
-  const validate = compiled()[kind];
+export function validateSource(v: Validators, src: SourceFile, kind: SchemaKind, diags: Diagnostic[]): DataPath[] {
+  const validate = v[kind];
   const data = src.data ?? {};
   if (validate(data)) return [];
   const paths: DataPath[] = [];
@@ -68,7 +130,19 @@ export function validateSource(src: SourceFile, kind: SchemaKind, diags: Diagnos
  */
 function selectErrors(errors: readonly ErrorObject[]): ErrorObject[] {
   const byPath = new Map<string, ErrorObject[]>();
+  // Errors about a key name (ajv sets `propertyName`) are summed up by their propertyNames
+  // error, which names the key; keep their reason for its message.
+  const nameReasons = new Map<string, ErrorObject>();
   for (const e of errors) {
+    const pn = (e as { propertyName?: string }).propertyName;
+    if (pn !== undefined) {
+      if (e.keyword !== "propertyNames") nameReasons.set(`${e.instancePath}/${pn}`, e);
+      continue;
+    }
+    if (e.keyword === "propertyNames") {
+      const why = nameReasons.get(`${e.instancePath}/${String(e.params.propertyName)}`);
+      if (why) e.params = { ...e.params, why };
+    }
     const list = byPath.get(e.instancePath) ?? [];
     list.push(e);
     byPath.set(e.instancePath, list);
@@ -136,9 +210,17 @@ function describe(e: ErrorObject, path: DataPath): { message: string; at?: DataP
     case "enum":
       return { message: `${where(path)} must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}` };
     case "pattern":
-      return { message: `${where(path)} has an invalid value (must match ${String(p.pattern)})` };
-    case "propertyNames":
-      return { message: `invalid name \`${String(p.propertyName)}\` in ${where(path)}`, at: [...path, String(p.propertyName)], key: true };
+      return { message: `${where(path)} must be ${PATTERNS[String(p.pattern)] ?? `a string matching ${String(p.pattern)}`}` };
+    case "propertyNames": {
+      const why = p.why as ErrorObject | undefined;
+      const need =
+        why?.keyword === "pattern"
+          ? `: it must be ${PATTERNS[String(why.params.pattern)] ?? `a string matching ${String(why.params.pattern)}`}`
+          : why?.keyword === "not"
+            ? ": `deps` and `out` are reserved (shell rules use {deps} and {out})"
+            : "";
+      return { message: `invalid name \`${String(p.propertyName)}\` in ${where(path)}${need}`, at: [...path, String(p.propertyName)], key: true };
+    }
     case "discriminator":
       return {
         message: `${where(path)}: \`transport\` must be "local" or "ssh"`,
@@ -150,6 +232,15 @@ function describe(e: ErrorObject, path: DataPath): { message: string; at?: DataP
       return { message: `${where(path)} ${e.message ?? "is invalid"}` };
   }
 }
+
+/** What the schema's patterns mean, for messages (keyed by the pattern as written there). */
+const PATTERNS: Record<string, string> = {
+  "^[A-Za-z_][A-Za-z0-9_]*$": "an identifier (letters, digits and _, not starting with a digit)",
+  "^[A-Za-z0-9_][A-Za-z0-9_.-]*$": "a name of letters, digits, _ . and - (not starting with . or -)",
+  "^(?!\\.+$)[^,=\\[\\]{}/\\\\\\s*?]+$": "a partition value: no spaces or any of , = [ ] { } / \\ * ?, and not . or ..",
+  "^\\d{4}-\\d{2}-\\d{2}$": "a date YYYY-MM-DD",
+  "\\.ts$": "a path to a .ts module",
+};
 
 function article(t: string): string {
   const words = t.split(",").join(" or ");

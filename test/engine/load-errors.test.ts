@@ -342,4 +342,29 @@ test("renderDiagnostics: file:line:col: error[kind]: message, notes indented, co
   assert.match(renderDiagnostics(d, { color: true }), /\x1b\[31m/);
 });
 
+test("schema messages: bad names and values say what is allowed", async () => {
+  const d = await loadErr({
+    "pipeline.yaml": ["version: 1", "axes:", "  inst: [a/b, ok]", "  deps: [x]", "targets:", "  'bad name': { outputs: [o], run: x }"],
+  });
+  assert.equal(d.map(short), ["pipeline.yaml:3:10 schema", "pipeline.yaml:4:3 schema", "pipeline.yaml:6:3 schema"]);
+  assert.match(d[0]!.message, /must be a partition value/);
+  assert.match(d[1]!.message, /`deps` and `out` are reserved/);
+  assert.match(d[2]!.message, /invalid name `bad name` in `targets`/);
+});
+
+test("the cached standalone validators agree with ajv compiled in memory", async () => {
+  const { Ajv } = await import("ajv");
+  const { readFileSync } = await import("node:fs");
+  const { schemaValidators } = await import("../../src/engine/schema.js");
+  const cached = await schemaValidators();
+  const ajv = new Ajv({ allErrors: true, discriminator: true, strict: false });
+  ajv.addSchema(JSON.parse(readFileSync("schema/pipeline.schema.json", "utf8")));
+  const fresh = ajv.getSchema("https://dagbuild.dev/schema/pipeline.schema.json")!;
+  const doc = { version: 2, axes: { deps: [1], w: { span: ["x"], step: "day" } }, hosts: { h: { transport: "ftp" } }, targets: { t: { outputs: 3 } } };
+  assert.is(cached.pipeline(doc), false);
+  assert.is(fresh(doc), false);
+  assert.equal(cached.pipeline.errors, fresh.errors);
+  assert.ok(cached.pipeline({ version: 1 }));
+});
+
 test.run();
