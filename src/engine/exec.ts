@@ -127,18 +127,17 @@ function shq(s: string): string {
   return /^[A-Za-z0-9_./=:,+-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
 
-/** Substitutes `{out}`, `{out.NAME}`, `{in}`, `{in.NAME}`, `{deps}` with shell-quoted paths. */
+/**
+ * Substitutes `{out}` (the first output), `{out.NAME}`, `{deps}` (every input) and
+ * `{deps.NAME}` with shell-quoted paths. The load phase substituted everything else.
+ */
 export function expandShell(command: string, inputs: Record<string, string[]>, outputs: Record<string, string>): string {
-  return command.replace(/\{(out|in|deps)(?:\.([A-Za-z0-9_-]+))?\}/g, (m, kind: string, name?: string) => {
+  return command.replace(/\{(out|deps)(?:\.([A-Za-z0-9_-]+))?\}/g, (m, kind: string, name?: string) => {
     if (kind === "out") {
       const p = name ? outputs[name] : Object.values(outputs)[0];
       return p === undefined ? m : shq(p);
     }
-    if (!name && (kind === "deps" || kind === "in")) {
-      const list = kind === "deps" ? inputs["*"]! : (inputs["*"]!.slice(0, 1));
-      return list.map(shq).join(" ");
-    }
-    const list = inputs[name!];
+    const list = name ? inputs[name] : inputs["*"];
     return list === undefined ? m : list.map(shq).join(" ");
   });
 }

@@ -2,6 +2,7 @@
  * `dagbuild [targets...]`: build (or with -n, plan) the selected targets.
  * Exit codes: 0 ok, 1 build failed, 2 pipeline or usage error, 75 workspace locked, 130 interrupted.
  */
+import { rmSync } from "node:fs";
 import { parseArgs, UsageError } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
 import { plan } from "../../engine/plan.js";
@@ -68,6 +69,8 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 75;
   }
+  // Holding the lock, no other build runs here: staging left by a killed build is garbage.
+  rmSync(session.paths.tmp, { recursive: true, force: true });
   const controller = new AbortController();
   let interrupts = 0;
   const onSig = () => {
