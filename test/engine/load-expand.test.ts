@@ -182,6 +182,50 @@ test("directory outputs: trailing slash, deps inside resolve to the producer", a
   assert.equal(g.order, ["train", "eval"]);
 });
 
+test("deps shaped like the output resolve like deps spelled otherwise", async () => {
+  const g = await loadOk({
+    ...RULES,
+    "pipeline.yaml": [
+      "version: 1",
+      "vars: { first: x }",
+      "axes: { m: [x, y], w: { span: [2025-05-12, 2025-05-19], step: week } }",
+      "targets:",
+      "  p: { partition: [m, w], outputs: [\"out/{m}/{w}_{w.end}\"], rule: rules/a.ts }",
+      "  c:",
+      "    partition: [w]",
+      "    deps:",
+      "      aligned: \"out/{m}/{w}_{w.end}\"", // same shape: index arithmetic
+      "      spelled: \"out/{first}/{w.start}_{w.end}\"", // a var and .start: string lookup
+      "      mixed: \"out/x/{w}_{w-1.end}\"", // inconsistent week: names nothing for w > first
+      "    outputs: [\"c/{w}\"]",
+      "    rule: rules/a.ts",
+    ],
+  }).catch((e: Error) => e);
+  assert.instance(g, Error, "the inconsistent dep is reported missing");
+  const ok = await loadOk({
+    ...RULES,
+    "pipeline.yaml": [
+      "version: 1",
+      "vars: { first: x }",
+      "axes: { m: [x, y], w: { span: [2025-05-12, 2025-05-19], step: week } }",
+      "targets:",
+      "  p: { partition: [m, w], outputs: [\"out/{m}/{w}_{w.end}\"], rule: rules/a.ts }",
+      "  c:",
+      "    partition: [w]",
+      "    deps: { aligned: \"out/{m}/{w-1}_{w-1.end}\", spelled: \"out/{first}/{w.start}_{w.end}\" }",
+      "    outputs: [\"c/{w}\"]",
+      "    rule: rules/a.ts",
+    ],
+  });
+  const c = ok.actions.get("c[w=2025-05-19]")!;
+  assert.equal(c.deps.aligned, [
+    { kind: "output", path: "out/x/2025-05-12_2025-05-19", producer: "p[m=x,w=2025-05-12]" },
+    { kind: "output", path: "out/y/2025-05-12_2025-05-19", producer: "p[m=y,w=2025-05-12]" },
+  ]);
+  assert.equal(c.deps.spelled, [{ kind: "output", path: "out/x/2025-05-19_2025-05-26", producer: "p[m=x,w=2025-05-19]" }]);
+  assert.equal(ok.actions.get("c[w=2025-05-12]")!.deps.aligned, []);
+});
+
 test("paths are normalized workspace-relative", async () => {
   const g = await loadOk({
     ...RULES,
