@@ -149,7 +149,6 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
     });
   }
 
-  let hostsSrc: SourceFile | undefined;
   let hostsDecl: Record<string, unknown> | undefined = isRecord(top.hosts) ? top.hosts : undefined;
   if (typeof top.hosts_file === "string") {
     const at = main.loc(["hosts_file"]);
@@ -163,10 +162,7 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
         diags.push(diag("schema", "hosts are declared both here and in hosts_file; keep one", main.loc(["hosts"], true), [
           { message: "hosts_file declared here", loc: at },
         ]));
-      } else {
-        hostsSrc = src;
-        hostsDecl = asRecord(asRecord(src.data).hosts);
-      }
+      } else hostsDecl = asRecord(asRecord(src.data).hosts);
     }
   }
   if (globalBad) return fail();

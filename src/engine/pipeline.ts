@@ -7,7 +7,7 @@
  * File-system access goes through `LoadIO` so tests can use fakes.
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from "yaml";
 import { diag } from "./diagnostics.js";
 import type { Diagnostic, Loc } from "./graph-types.js";
 
@@ -72,6 +72,21 @@ export function parseSource(file: string, text: string, diags: Diagnostic[]): So
     ok = false;
     diags.push(diag("yaml-syntax", firstLine(e.message), at(e.pos[0])));
   }
+  // Key → pair index per map, built on first use: locating every target of a pipeline with
+  // thousands of targets must not scan the targets map once per target.
+  const index = new WeakMap<object, Map<string, Pair>>();
+  const pairOf = (map: YAMLMap, k: string): Pair | undefined => {
+    let m = index.get(map);
+    if (!m) {
+      m = new Map();
+      for (const p of map.items) {
+        const kv = isPair(p) ? keyValue(p.key) : undefined;
+        if (kv !== undefined && !m.has(kv)) m.set(kv, p as Pair);
+      }
+      index.set(map, m);
+    }
+    return m.get(k);
+  };
   const loc = (path: DataPath, key = false): Loc => {
     let node: unknown = doc.contents;
     let best: number = rangeStart(node) ?? 0;
@@ -79,7 +94,7 @@ export function parseSource(file: string, text: string, diags: Diagnostic[]): So
       const seg = path[i]!;
       const last = i === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && keyValue(p.key) === String(seg));
+        const pair = pairOf(node, String(seg));
         if (!pair) break;
         const kStart = rangeStart(pair.key);
         if (kStart !== undefined) best = kStart;
