@@ -7,7 +7,7 @@
  * does no string parsing or lookups per action.
  *
  * Grammar inside braces: `name`, `name+N`, `name-N`, `name.prop`, `name-N.prop`, where name is
- * an identifier. Braces around anything else (`{a,b}`, `${ print }`) are literal text, and
+ * an identifier; whole-axis props take `.start`/`.end` too (`{week.last.end}`). Braces around anything else (`{a,b}`, `${ print }`) are literal text, and
  * `{{` / `}}` are escaped braces.
  */
 import type { Axis } from "./partitions.js";
@@ -28,7 +28,7 @@ export interface Template {
   readonly hasRefs: boolean;
 }
 
-const REF = /^([A-Za-z_][A-Za-z0-9_]*)(?:([+-])(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_]*))?$/;
+const REF = /^([A-Za-z_][A-Za-z0-9_]*)(?:([+-])(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_]*(?:\.(?:start|end))?))?$/;
 
 /** Parses a template string. Never fails: unparseable braces are literal. */
 export function parseTemplate(raw: string): Template {
@@ -159,6 +159,17 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
       } else push(p.prop === "first" ? axis.ids[0]! : axis.ids[axis.ids.length - 1]!);
       continue;
     }
+    // `{week.first.start}`, `{week.last.end}`: the dates bounding the whole span.
+    const whole = /^(first|last)\.(start|end)$/.exec(p.prop ?? "");
+    if (whole) {
+      if (p.shift !== 0 || axis.kind !== "week") {
+        errors.push(`\`{${p.raw}}\`: \`.${p.prop}\` is a whole-span date of a week axis and cannot be shifted`);
+        continue;
+      }
+      const list = whole[2] === "start" ? axis.starts! : axis.ends!;
+      push(whole[1] === "first" ? list[0]! : list[list.length - 1]!);
+      continue;
+    }
     let vals: readonly string[];
     if (p.prop === undefined) vals = axis.ids;
     else if (p.prop === "start" || p.prop === "end") {
@@ -168,7 +179,7 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
       }
       vals = p.prop === "start" ? axis.starts! : axis.ends!;
     } else {
-      errors.push(`\`{${p.raw}}\`: unknown property \`.${p.prop}\` (start, end, first, last, span)`);
+      errors.push(`\`{${p.raw}}\`: unknown property \`.${p.prop}\` (start, end, first, last, span, first.start, last.end)`);
       continue;
     }
     let slot = scope.partition.indexOf(axis);
