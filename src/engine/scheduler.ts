@@ -77,7 +77,25 @@ export async function runBuild(
   sink.emit({ type: "build-start", actions: ids.length, targets: [] });
 
   // Fast synchronous pass: a no-op build decides everything here without a single await.
-  const ready: { id: string; decision: Decision & { status: "stale" } }[] = [];
+  type Ready = { id: string; decision: Decision & { status: "stale" } };
+  const ready: Ready[] = []; // decided stale, not yet queued on a host
+  // Per-host FIFO queues with a head index: starting an action is O(1), not a scan of
+  // everything that is ready (100k ready actions must not cost 100k² steps).
+  const queues = new Map<string, { items: (Ready | undefined)[]; head: number }>();
+  let queuedCount = 0;
+  const enqueue = (batch: Ready[]) => {
+    const ids = batch.map((r) => r.id);
+    opts.shuffle?.(ids);
+    const byId = new Map(batch.map((r) => [r.id, r]));
+    for (const id of ids) {
+      const r = byId.get(id)!;
+      const host = graph.actions.get(id)!.host;
+      let q = queues.get(host);
+      if (!q) queues.set(host, (q = { items: [], head: 0 }));
+      q.items.push(r);
+      queuedCount++;
+    }
+  };
   const markFresh = (id: string) => {
     const s = checker.state.actions.get(id)!;
     for (const o of Object.values(s.o)) outputs.set(o.p, { digest: o.d, size: o.z });
@@ -103,9 +121,11 @@ export async function runBuild(
     }
   };
   const decideQueue: string[] = ids.filter((id) => remaining.get(id) === 0);
+  let decideHead = 0;
   const drainDecisions = () => {
-    while (decideQueue.length) {
-      const id = decideQueue.shift()!;
+    const before = ready.length;
+    while (decideHead < decideQueue.length) {
+      const id = decideQueue[decideHead++]!;
       if (settled.has(id)) continue;
       const node = graph.actions.get(id)!;
       const d = checker.decide(node, lookup);
@@ -115,9 +135,14 @@ export async function runBuild(
       } else if (d.status === "stale") ready.push({ id, decision: d });
       else throw new Error(`internal: ${id} decided before its inputs were known`);
     }
+    if (decideHead > 4096) {
+      decideQueue.splice(0, decideHead);
+      decideHead = 0;
+    }
+    if (ready.length > before) enqueue(ready.splice(before));
   };
   drainDecisions();
-  sink.emit({ type: "plan-ready", fresh: summary.fresh, stale: ready.length, waiting: ids.length - summary.fresh - ready.length });
+  sink.emit({ type: "plan-ready", fresh: summary.fresh, stale: queuedCount, waiting: ids.length - summary.fresh - queuedCount });
 
   // Hosts, created lazily on first use; `prepare` once each.
   const hosts = new Map<string, Promise<Host>>();
@@ -191,11 +216,17 @@ export async function runBuild(
     const t0 = Date.now();
     const staging = join(paths.tmp, `${safeName(id)}.${process.pid}.${stagingCounter++}`);
     const logFile = join(paths.logs, `${safeName(id)}.log`);
-    mkdirSync(paths.logs, { recursive: true });
-    writeFileSync(logFile, `# dagbuild log of ${id}\n# reason: ${formatReason(decision.reason)}\n`);
     let tail = "";
+    let logOpen = false;
+    // The log file is created on the first output only: most actions print nothing, and a
+    // build of 100k small actions should not write 100k empty logs.
     const log = (chunk: string) => {
       tail = (tail + chunk).slice(-4000);
+      if (!logOpen) {
+        logOpen = true;
+        mkdirSync(paths.logs, { recursive: true });
+        writeFileSync(logFile, `# dagbuild log of ${id}\n# reason: ${formatReason(decision.reason)}\n`);
+      }
       appendFileSync(logFile, chunk);
     };
     const restore = decision.restorable;
@@ -214,6 +245,7 @@ export async function runBuild(
           host = await getHost(node.host);
         } catch (e) {
           const msg = e instanceof HostError ? e.message : ((e as Error).stack ?? String(e));
+          log(`${msg}\n`);
           fail(id, "host-unavailable", msg, logFile, tail);
           return;
         }
@@ -253,30 +285,48 @@ export async function runBuild(
     if (!opts.keepGoing) stopping = true;
   }
 
-  // Main loop: start whatever fits, wait for one to finish, repeat.
-  for (;;) {
-    if (!stopping) {
-      opts.shuffle?.(ready as unknown as string[]);
-      for (let i = 0; i < ready.length; ) {
-        const { id, decision } = ready[i]!;
-        const node = graph.actions.get(id)!;
-        if (settled.has(id)) {
-          ready.splice(i, 1);
+  const start = (r: Ready) => {
+    const node = graph.actions.get(r.id)!;
+    take(node, 1);
+    const p: Promise<void> = runOne(r.id, r.decision).finally(() => {
+      take(node, -1);
+      inflight.delete(p);
+    });
+    inflight.add(p);
+  };
+  const isLocal = (host: string) => (graph.hosts[host]?.transport ?? "local") === "local";
+  const startWhatFits = () => {
+    for (const [host, q] of queues) {
+      // Actions held back by a resource limit are stepped over, but only a bounded number.
+      let blocked = 0;
+      for (let i = q.head; i < q.items.length && blocked < 256; i++) {
+        const r = q.items[i];
+        if (!r) continue;
+        if (settled.has(r.id)) {
+          q.items[i] = undefined;
+          queuedCount--;
           continue;
         }
-        if (!fits(node)) {
-          i++;
+        if ((isLocal(host) && localRunning >= opts.jobs) || (running.get(host) ?? 0) >= hostJobs(host)) break;
+        if (!fits(graph.actions.get(r.id)!)) {
+          blocked++;
           continue;
         }
-        ready.splice(i, 1);
-        take(node, 1);
-        const p: Promise<void> = runOne(id, decision).finally(() => {
-          take(node, -1);
-          inflight.delete(p);
-        });
-        inflight.add(p);
+        q.items[i] = undefined;
+        queuedCount--;
+        start(r);
+      }
+      while (q.head < q.items.length && q.items[q.head] === undefined) q.head++;
+      if (q.head > 4096 && q.head * 2 > q.items.length) {
+        q.items = q.items.slice(q.head);
+        q.head = 0;
       }
     }
+  };
+
+  // Main loop: start whatever fits, wait for one to finish, repeat.
+  for (;;) {
+    if (!stopping) startWhatFits();
     if (inflight.size === 0) break;
     await Promise.race(inflight);
   }
