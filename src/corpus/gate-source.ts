@@ -7,35 +7,11 @@
 import { GateRecordError, parseGateLine, type ParsedGate } from "../sep/records.js";
 
 /** Forward-return horizons in minutes (gate-spec §8), as the string keys used in files. */
-export const HORIZONS = ["5", "15", "30", "60", "90", "240", "360"] as const;
-/** One horizon key. */
-export type Horizon = (typeof HORIZONS)[number];
-
-/** Section-5 structure metrics, in publication order (the signature is separate). */
-export const STRUCTURE_METRICS = [
-  "coherence",
-  "stability",
-  "entropy",
-  "hazard",
-  "rupture",
-  "coherence_tau_1",
-  "coherence_tau_4",
-  "coherence_tau_slope",
-  "domain_wall_ratio",
-  "domain_wall_slope",
-  "spectral_lowf_share",
-  "reynolds_ratio",
-  "temporal_half_life",
-  "spatial_corr_length",
-  "pinned_alignment",
-] as const;
-/** One structure metric name. */
-export type StructureMetric = (typeof STRUCTURE_METRICS)[number];
-
-/** Section-6 canonical features (unrounded). */
-export const CANONICAL_FEATURES = ["realized_vol", "atr_mean", "autocorr", "trend_strength", "volume_zscore"] as const;
-/** One canonical feature name. */
-export type CanonicalFeature = (typeof CANONICAL_FEATURES)[number];
+// The record's field lists are the gate engine's (src/sep/types.ts); one definition.
+export { HORIZON_KEYS as HORIZONS, STRUCTURE_METRICS, CANONICAL_FEATURES } from "../sep/types.js";
+export type { HorizonKey as Horizon, StructureMetric, CanonicalFeature } from "../sep/types.js";
+import { HORIZON_KEYS as HORIZONS, STRUCTURE_METRICS, CANONICAL_FEATURES } from "../sep/types.js";
+import type { HorizonKey as Horizon, StructureMetric, CanonicalFeature } from "../sep/types.js";
 
 /** Codec settings needed to decode `bits_b64` back to per-candle estimates (gate-spec §4). */
 export interface CodecMeta {

@@ -35,7 +35,7 @@ import type {
   RunMode,
   StructureMetrics,
 } from "./types.js";
-import { HORIZONS_MIN } from "./types.js";
+import { HORIZONS_MIN, HORIZON_KEYS, STRUCTURE_METRICS, CANONICAL_FEATURES } from "./types.js";
 
 /** Version of the gate record line format. */
 export const GATE_RECORD_VERSION = 1;
@@ -203,25 +203,8 @@ export function directionOf(label: string): Direction {
   return "FLAT";
 }
 
-const METRIC_KEYS = [
-  "coherence",
-  "stability",
-  "entropy",
-  "hazard",
-  "rupture",
-  "coherence_tau_1",
-  "coherence_tau_4",
-  "coherence_tau_slope",
-  "domain_wall_ratio",
-  "domain_wall_slope",
-  "spectral_lowf_share",
-  "reynolds_ratio",
-  "temporal_half_life",
-  "spatial_corr_length",
-  "pinned_alignment",
-] as const;
-
-const CANONICAL_KEYS = ["realized_vol", "atr_mean", "autocorr", "trend_strength", "volume_zscore"] as const;
+const METRIC_KEYS = STRUCTURE_METRICS;
+const CANONICAL_KEYS = CANONICAL_FEATURES;
 
 type Obj = Record<string, unknown>;
 
@@ -453,8 +436,7 @@ export async function readGateFile(path: string): Promise<ParsedGate[]> {
   return parseGateLines(await readFile(path, "utf8"), path);
 }
 
-/** Horizon keys in publication order ("5", "15", ..., "360"). */
-export const HORIZON_KEYS: readonly string[] = HORIZONS_MIN.map(String);
+export { HORIZON_KEYS };
 
 /** Re-exported so record consumers need one import. */
 export type { RegimeLabel };

@@ -107,3 +107,34 @@ export interface ReplayState {
   version: typeof REPLAY_STATE_VERSION;
   instruments: Record<string, InstrumentState>;
 }
+
+/** Section-5 structure metrics, in publication order (the signature is separate). */
+export const STRUCTURE_METRICS = [
+  "coherence",
+  "stability",
+  "entropy",
+  "hazard",
+  "rupture",
+  "coherence_tau_1",
+  "coherence_tau_4",
+  "coherence_tau_slope",
+  "domain_wall_ratio",
+  "domain_wall_slope",
+  "spectral_lowf_share",
+  "reynolds_ratio",
+  "temporal_half_life",
+  "spatial_corr_length",
+  "pinned_alignment",
+] as const;
+/** One structure metric name. */
+export type StructureMetric = (typeof STRUCTURE_METRICS)[number];
+
+/** Section-6 canonical features (unrounded). */
+export const CANONICAL_FEATURES = ["realized_vol", "atr_mean", "autocorr", "trend_strength", "volume_zscore"] as const;
+/** One canonical feature name. */
+export type CanonicalFeature = (typeof CANONICAL_FEATURES)[number];
+
+/** Forward-return horizon keys as they appear in records ("5", ..., "360"). */
+export const HORIZON_KEYS = ["5", "15", "30", "60", "90", "240", "360"] as const;
+/** One horizon key. */
+export type HorizonKey = (typeof HORIZON_KEYS)[number];

@@ -21,6 +21,8 @@ import { workspacePaths } from "../../src/engine/workspace.js";
 import { select } from "../../src/engine/select.js";
 import { runBuild, type BuildSummary } from "../../src/engine/scheduler.js";
 import { MemorySink, type BuildEvent } from "../../src/engine/events.js";
+export { prng } from "./prng.js";
+import { prng } from "./prng.js";
 
 /** The repository root (this file runs from dist/test/helpers/). */
 export const REPO = (() => {
@@ -340,17 +342,6 @@ export async function planInProcess(ws: string, targets: readonly string[] = [])
   return planOf(checker, sel.ids);
 }
 
-/** A deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A `shuffle` hook: Fisher–Yates permutation of the ready queue from a seeded PRNG. */
 export function seededShuffle(seed: number): (ready: unknown[]) => void {

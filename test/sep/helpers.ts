@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import type { Candle } from "../../src/market/candle.js";
 import { DEFAULT_PROFILE } from "../../src/sep/profile.js";
 import type { Profile } from "../../src/sep/types.js";
+export { prng as rng } from "../helpers/prng.js";
+import { prng as rng } from "../helpers/prng.js";
 
 /** Project root (dist/test/sep -> root). */
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -31,17 +33,6 @@ export function profile(over: Partial<Profile> = {}): Profile {
   return { ...DEFAULT_PROFILE, ...over };
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random-walk M1 candles from `startMs`, one a minute, skipping Fri 21:00 - Sun 21:00 UTC. */
 export function walk(seed: number, startMs: number, count: number, price = 1.1): Candle[] {
