@@ -53,6 +53,17 @@ export class Checker {
 
   /** Digest of a source file through the stat cache (hash only when size/mtime/inode moved). */
   sourceDigest(path: string): FileDigest | undefined {
+    // Many actions share a source (a profile, a config): stat it once per build.
+    const memo = this.sourceMemo.get(path);
+    if (memo !== undefined || this.sourceMemo.has(path)) return memo;
+    const d = this.sourceDigestUncached(path);
+    this.sourceMemo.set(path, d);
+    return d;
+  }
+
+  private readonly sourceMemo = new Map<string, FileDigest | undefined>();
+
+  private sourceDigestUncached(path: string): FileDigest | undefined {
     let st: Stats;
     try {
       st = statSync(join(this.graph.root, path));
