@@ -176,6 +176,10 @@ export async function startSshd(opts: { workdir?: WorkdirKind } = {}): Promise<S
       "Subsystem sftp internal-sftp",
       "MaxStartups 50",
       "LogLevel INFO",
+      // bash run by sshd sources ~/.bashrc; on machines whose .bashrc runs `pyenv init`, a
+      // remote command killed by a fault test can leave pyenv's rehash lock behind, and every
+      // later session would wait 60 s for it. One second, then pyenv gives up and goes on.
+      "SetEnv PYENV_REHASH_TIMEOUT=1",
       "",
     ].join("\n"),
   );
