@@ -7,7 +7,7 @@
 import { readdirSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
-import { actionKey, diffMaterial, KEY_SCHEMA_VERSION, type KeyMaterial, type Reason } from "./fingerprint.js";
+import { actionKey, diffMaterial, keyOf, KEY_SCHEMA_VERSION, staticHash, type KeyMaterial, type Reason } from "./fingerprint.js";
 import { RuleHasher } from "./fingerprint.js";
 import type { StateIndex, OutputState } from "./cache/state-index.js";
 import type { ActionCache, ActionRecord } from "./cache/action-cache.js";
@@ -112,8 +112,59 @@ export class Checker {
     return { material };
   }
 
+  // Static key parts by (params object, target): expansion shares one params object between
+  // the partitions of a target whose params have no templates, so this hits on big graphs.
+  private readonly staticMemo = new WeakMap<object, Map<string, string>>();
+
+  private staticPart(node: ActionNode): string {
+    let byTarget = this.staticMemo.get(node.params);
+    if (!byTarget) this.staticMemo.set(node.params, (byTarget = new Map()));
+    let h = byTarget.get(node.target);
+    if (h === undefined) {
+      h = staticHash(KEY_SCHEMA_VERSION, { ...node.rule, hash: this.rules.hash(node.rule) }, node.params, node.tools);
+      byTarget.set(node.target, h);
+    }
+    return h;
+  }
+
+  /**
+   * The fast path of a no-op build: the action's key from its static part and its input
+   * digests, without building the key material (which is only needed when it is stale).
+   */
+  private quickKey(node: ActionNode, lookup: OutputLookup): string | undefined {
+    let outs = "";
+    for (const name of Object.keys(node.outputs).sort()) {
+      const o = node.outputs[name]!;
+      outs += name + "\0" + (o.dir ? `${o.path}/` : o.path) + "\0";
+    }
+    let line = "";
+    for (const name of Object.keys(node.deps).sort()) {
+      line += name + "\0";
+      for (const dep of node.deps[name]!) {
+        const d = dep.kind === "output" ? lookup(dep.path) : this.sourceDigest(dep.path);
+        if (!d) return undefined;
+        line += dep.path + "\0" + d.digest + "\0";
+      }
+      line += "\n";
+    }
+    return keyOf(this.staticPart(node), outs, line);
+  }
+
   /** Decides one action whose inputs are all known (or reports it waiting / missing). */
   decide(node: ActionNode, lookup: OutputLookup): Decision {
+    if (!this.forced.has(node.id)) {
+      const prev = this.state.actions.get(node.id);
+      if (prev && this.quickKey(node, lookup) === prev.k) {
+        let ok = true;
+        for (const name in prev.o) {
+          if (!node.outputs[name] || this.checkOutput(prev.o[name]!)) {
+            ok = false;
+            break;
+          }
+        }
+        if (ok) return { status: "fresh", key: prev.k };
+      }
+    }
     const m = this.material(node, lookup);
     if ("unknown" in m) {
       // Its own outputs and the parts of its key that are known already can be judged now: a
@@ -169,7 +220,7 @@ export class Checker {
 
   /** Compares an output on disk with its record; re-hashes only when its stats moved. */
   checkOutput(out: OutputState): Reason | undefined {
-    const abs = join(this.graph.root, out.p);
+    const abs = this.graph.root + "/" + out.p; // workspace-relative, normalized: no join() needed
     let st: Stats;
     try {
       st = statSync(abs);

@@ -8,7 +8,7 @@
  *   {"s":"<path>","d":"<sha256>","z":size,"m":mtimeMs,"i":ino}       stat cache of a source file
  * with Out = {"p":path,"d":digest,"z":size,"m":mtimeMs,"i":ino,"t":1 if directory,"g":stat signature}.
  * Later lines win. A torn last line (kill -9 during an append) is ignored. The log is rewritten
- * (temp + rename) when it holds more than twice the live entries.
+ * (temp + rename) when superseded lines exceed a quarter of the live entries.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -56,17 +56,25 @@ export class StateIndex {
     const idx = new StateIndex(file);
     if (!existsSync(file)) return idx;
     const text = readFileSync(file, "utf8");
-    const lines = text.split("\n");
-    if (lines[0] !== HEADER) return idx; // another version: start afresh (a full rebuild, never a wrong no-op)
-    for (let n = 1; n < lines.length; n++) {
-      const line = lines[n]!;
-      if (line.length === 0) continue;
-      let rec: Record<string, unknown>;
-      try {
-        rec = JSON.parse(line);
-      } catch {
-        continue; // torn write
+    const nl = text.indexOf("\n");
+    if (text.slice(0, nl) !== HEADER) return idx; // another version: start afresh (a full rebuild, never a wrong no-op)
+    const body = text.slice(nl + 1);
+    let records: Record<string, unknown>[];
+    try {
+      // One JSON.parse of the whole log is several times faster than one per line.
+      records = JSON.parse(`[${body.trimEnd().replaceAll("\n", ",")}]`);
+    } catch {
+      records = [];
+      for (const line of body.split("\n")) {
+        if (line.length === 0) continue;
+        try {
+          records.push(JSON.parse(line));
+        } catch {
+          // a torn write (kill -9 during an append): the record is lost, its action rebuilds
+        }
       }
+    }
+    for (const rec of records) {
       idx.lines++;
       if (typeof rec.a === "string") idx.actions.set(rec.a, { k: rec.k as string, o: rec.o as Record<string, OutputState> });
       else if (typeof rec.x === "string") idx.actions.delete(rec.x);
@@ -113,8 +121,9 @@ export class StateIndex {
       this.lines += this.pendingStats.length;
       this.pendingStats = [];
     }
+    // The no-op path parses this file: keep superseded lines to a quarter of the live ones.
     const live = this.actions.size + this.stats.size;
-    if (this.lines > 2 * live + 1000) this.compact();
+    if (this.lines > live + Math.max(1000, live / 4)) this.compact();
   }
 
   /** Rewrites the log with only the live entries (temp + rename: never a torn index). */
