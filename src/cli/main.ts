@@ -28,6 +28,13 @@ export function version(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `dagbuild -n | head`: a closed pipe ends the output, not the process with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   const first = argv[0];
   if (first === "--version" || first === "-V") {
     process.stdout.write(`dagbuild ${version()}\n`);
