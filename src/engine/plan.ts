@@ -151,7 +151,7 @@ export class Checker {
   }
 
   /** Decides one action whose inputs are all known (or reports it waiting / missing). */
-  decide(node: ActionNode, lookup: OutputLookup): Decision {
+  decide(node: ActionNode, lookup: OutputLookup, opts: { quick?: boolean } = {}): Decision {
     if (!this.forced.has(node.id)) {
       const prev = this.state.actions.get(node.id);
       if (prev && this.quickKey(node, lookup) === prev.k) {
@@ -166,6 +166,10 @@ export class Checker {
       }
     }
     const m = this.material(node, lookup);
+    if ("unknown" in m && opts.quick) {
+      // The scheduler only needs to know it must wait; the reason is decided once inputs are known.
+      return { status: "waiting", reason: { kind: "input-changed", path: m.unknown, producer: m.producer }, definite: false };
+    }
     if ("unknown" in m) {
       // Its own outputs and the parts of its key that are known already can be judged now: a
       // missing output, a rule or param change is a definite reason, not "maybe".
