@@ -288,8 +288,14 @@ export interface PlanItem {
   readonly restore: boolean;
   /** Runs only if its upstream's outputs actually change (early cutoff may skip it). */
   readonly pending: boolean;
-  /** Bytes a remote host would receive (recorded input sizes), 0 for local hosts. */
+  /**
+   * Remote hosts only (0 for local ones), estimated from recorded sizes without connecting:
+   * bytes sent up (inputs whose digest differs from what the host was last sent for this
+   * action, or every input of a new action) and bytes fetched back (the outputs' last sizes).
+   */
   readonly transferBytes: number;
+  readonly uploadBytes: number;
+  readonly downloadBytes: number;
 }
 
 /** The dry run: every action that a real build would execute or restore, in order. */
@@ -319,10 +325,20 @@ export function plan(checker: Checker, ids: readonly string[]): Plan {
     }
     willRun.add(id);
     const remote = graph.hosts[node.host]?.transport === "ssh";
-    let bytes = 0;
+    let up = 0;
+    let down = 0;
     if (remote) {
+      const prev = checker.state.actions.get(id);
+      const old = prev ? checker.ac.get(prev.k) : undefined;
+      const sent = new Map<string, string>();
+      for (const list of Object.values(old?.material.inputs ?? {})) for (const [path, digest] of list) sent.set(path, digest);
       for (const deps of Object.values(node.deps))
-        for (const dep of deps) bytes += (dep.kind === "output" ? checker.recordedOutput(dep.producer, dep.path)?.size : checker.state.stats.get(dep.path)?.z) ?? 0;
+        for (const dep of deps) {
+          const known = dep.kind === "output" ? lookup(dep.path) : checker.sourceDigest(dep.path);
+          if (known && sent.get(dep.path) === known.digest) continue; // already in the host's CAS
+          up += (known ?? (dep.kind === "output" ? checker.recordedOutput(dep.producer, dep.path) : undefined))?.size ?? 0;
+        }
+      for (const o of Object.values(prev?.o ?? {})) down += o.z;
     }
     items.push({
       id,
@@ -331,7 +347,9 @@ export function plan(checker: Checker, ids: readonly string[]): Plan {
       reason: d.reason,
       restore: d.status === "stale" && d.restorable !== undefined,
       pending: d.status === "waiting" && !d.definite,
-      transferBytes: bytes,
+      transferBytes: up + down,
+      uploadBytes: up,
+      downloadBytes: down,
     });
   }
   return { items, fresh, total: ids.length };

@@ -125,6 +125,16 @@ if (missing || !builtCli) {
     assert.equal(transfers(remote), first, "second build moves nothing");
 
     writeFileSync(join(remote, "raw/notes.txt"), "notes v2\n");
+    // The dry run names the host and estimates the bytes from recorded sizes, without connecting:
+    // only the changed input goes up, the report's last size comes back.
+    const dry = dagbuild(remote, "-n", "--json");
+    assert.is(dry.code, 0, dry.out);
+    const planned = JSON.parse(dry.out.slice(0, dry.out.lastIndexOf("}") + 1)) as {
+      actions: { id: string; host: string; uploadBytes: number; downloadBytes: number }[];
+    };
+    assert.equal(planned.actions.map((a) => `${a.id}@${a.host}`), ["report@gpu"]);
+    assert.is(planned.actions[0]!.uploadBytes, "notes v2\n".length);
+    assert.is(planned.actions[0]!.downloadBytes, readFileSync(join(remote, "output/report.txt")).length);
     const r3 = dagbuild(remote);
     assert.is(r3.code, 0, r3.out);
     const moved = transfers(remote).slice(first.length);
