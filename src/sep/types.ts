@@ -1,5 +1,5 @@
 /**
- * Shared types of the SEP gate engine (docs: /work/shared/docs/gate-spec.md, sections 2-9).
+ * Shared types of the SEP gate engine (docs/gate-spec.md, sections 2-9).
  * Pure data: no I/O here, so every stage (replay, corpus, backtest) can import it cheaply.
  */
 
