@@ -19,6 +19,7 @@ export class JsonLogger implements EventSink {
 export class PlainLogger implements EventSink {
   protected total = 0;
   protected done = 0;
+  private skipped = 0;
   constructor(protected readonly out: NodeJS.WritableStream = process.stderr) {}
 
   emit(e: BuildEvent): void {
@@ -37,11 +38,14 @@ export class PlainLogger implements EventSink {
       case "action-failed":
         this.done++;
         this.line(`FAILED ${e.id} (${e.kind}): ${e.message}`);
-        if (e.logTail.trim()) this.line(e.logTail.trimEnd().split("\n").slice(-20).map((l) => `  | ${l}`).join("\n"));
+        // The tail adds something only when it holds more than the message itself.
+        if (e.logTail.trim() && e.logTail.trim() !== e.message.trim())
+          this.line(e.logTail.trimEnd().split("\n").slice(-20).map((l) => `  | ${l}`).join("\n"));
         this.line(`  full log: ${e.logFile}`);
         break;
       case "action-skipped":
-        this.line(`skipped ${e.id} (depends on failed ${e.because})`);
+        // A failure early in a chain skips everything after it: name a few, count the rest.
+        if (++this.skipped <= 5) this.line(`skipped ${e.id} (depends on failed ${e.because})`);
         break;
       case "transfer":
         this.line(`  ${e.entry.direction} ${e.entry.what} (${e.entry.size} B) ${e.entry.from} -> ${e.entry.to}`);
@@ -51,6 +55,7 @@ export class PlainLogger implements EventSink {
         break;
       case "build-done":
         this.finished();
+        if (this.skipped > 5) this.line(`... and ${this.skipped - 5} more skipped`);
         if (e.built + e.restored + e.failed + e.skipped > 0 || !e.ok)
           this.line(
             `dagbuild: ${e.ok ? "done" : e.cancelled ? "interrupted" : "FAILED"}: ${e.built} built, ${e.restored} restored, ${e.fresh} up to date` +
