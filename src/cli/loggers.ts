@@ -43,6 +43,9 @@ export class PlainLogger implements EventSink {
           this.line(e.logTail.trimEnd().split("\n").slice(-20).map((l) => `  | ${l}`).join("\n"));
         this.line(`  full log: ${e.logFile}`);
         break;
+      case "action-cutoff":
+        this.total--; // was counted as waiting; its inputs came back unchanged
+        break;
       case "action-skipped":
         // A failure early in a chain skips everything after it: name a few, count the rest.
         if (++this.skipped <= 5) this.line(`skipped ${e.id} (depends on failed ${e.because})`);
@@ -87,8 +90,10 @@ export class TtyLogger extends PlainLogger {
     if (e.type === "build-start" && !this.timer) this.timer = setInterval(() => this.draw(), 250).unref();
     this.draw();
   }
+  private readonly hostOf = new Map<string, string>();
   protected override started(id: string, host: string): void {
-    this.running.set(host === "local" ? id : `${id}@${host}`, Date.now());
+    this.running.set(id, Date.now());
+    this.hostOf.set(id, host);
   }
   protected override finished(): void {
     if (this.timer) clearInterval(this.timer);
@@ -100,9 +105,9 @@ export class TtyLogger extends PlainLogger {
   }
   private draw(): void {
     if (!this.timer) return;
-    const cols = (process.stderr as NodeJS.WriteStream).columns ?? 100;
+    const cols = (process.stderr as NodeJS.WriteStream).columns || 100;
     const queued = Math.max(0, this.total - this.done - this.running.size);
-    const cur = [...this.running.keys()].join(", ");
+    const cur = [...this.running.keys()].map((id) => (this.hostOf.get(id) === "local" ? id : `${id}@${this.hostOf.get(id)}`)).join(", ");
     const s = `[${this.done}/${this.total}] running ${this.running.size}, queued ${queued}, ${secs(Date.now() - this.t0)} | ${cur}`;
     this.out.write("\r\x1b[K" + s.slice(0, cols - 1));
   }

@@ -123,7 +123,9 @@ export async function runBuild(
       const node = graph.actions.get(id)!;
       const d = checker.decide(node, lookup);
       if (d.status === "fresh") {
+        // It waited on an upstream that reran with identical outputs: early cutoff.
         markFresh(id);
+        sink.emit({ type: "action-cutoff", id });
         release(id, decideQueue);
       } else if (d.status === "stale") ready.push({ id, decision: d });
       else throw new Error(`internal: ${id} decided before its inputs were known`);
