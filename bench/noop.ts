@@ -173,14 +173,20 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const node = process.execPath;
   for (const n of args.sizes) {
-    const dir = mkdtempSync(join(tmpdir(), `dagbuild-noop-${n}-`));
+    const top = mkdtempSync(join(tmpdir(), `dagbuild-noop-${n}-`));
+    // Two identical trees: each tool owns its outputs, so neither sees the other's writes.
+    const ninjaDir = join(top, "ninja");
+    const dir = join(top, "dagbuild");
     try {
+      mkdirSync(ninjaDir);
+      mkdirSync(dir);
+      generate(ninjaDir, n);
       const { actions } = generate(dir, n);
-      process.stderr.write(`[${actions} actions] ${dir}\n`);
-      const ninjaFull = timed("ninja", [], dir); // default -j for both tools
+      process.stderr.write(`[${actions} actions] ${top}\n`);
+      const ninjaFull = timed("ninja", [], ninjaDir); // default -j for both tools
       process.stderr.write(`  ninja full build ${fmt(ninjaFull)}\n`);
-      const ninjaNoop = repeat(args.runs, () => timed("ninja", [], dir));
-      const ninjaDry = repeat(args.runs, () => timed("ninja", ["-n"], dir));
+      const ninjaNoop = repeat(args.runs, () => timed("ninja", [], ninjaDir));
+      const ninjaDry = repeat(args.runs, () => timed("ninja", ["-n"], ninjaDir));
       const load = await timeLoad(dir, args.runs);
       rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop), fmt(load), (load / ninjaNoop).toFixed(2)]);
       if (!args.loadOnly) {
@@ -201,7 +207,7 @@ async function main(): Promise<void> {
         rows.push([String(actions), "first build", fmt(ninjaFull), fmt(full), (full / ninjaFull).toFixed(2)]);
       }
     } finally {
-      if (!args.keep) rmSync(dir, { recursive: true, force: true });
+      if (!args.keep) rmSync(top, { recursive: true, force: true });
     }
   }
   const head = ["actions", "measure", "ninja", "dagbuild", "ratio"];

@@ -225,12 +225,9 @@ export class Checker {
   /** Compares an output on disk with its record; re-hashes only when its stats moved. */
   checkOutput(out: OutputState): Reason | undefined {
     const abs = this.graph.root + "/" + out.p; // workspace-relative, normalized: no join() needed
-    let st: Stats;
-    try {
-      st = statSync(abs);
-    } catch {
-      return { kind: "output-missing", path: out.p };
-    }
+    // No exception for a missing file: this runs once per output on every build.
+    const st = statSync(abs, { throwIfNoEntry: false });
+    if (!st) return { kind: "output-missing", path: out.p };
     if (out.t) {
       if (!st.isDirectory()) return { kind: "output-modified", path: out.p };
       if (treeSignature(abs) === out.g) return undefined;
