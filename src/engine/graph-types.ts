@@ -21,6 +21,7 @@ export type DiagnosticKind =
   | "duplicate-output"
   | "cycle"
   | "missing-source"
+  | "unknown-target"
   | "unknown-rule"
   | "unknown-host"
   | "unknown-tool"

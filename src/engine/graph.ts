@@ -1138,7 +1138,7 @@ function checkDefaults(
       for (const p of ex.producers.keys()) if (p.startsWith(prefix)) return;
     }
     const at = Array.isArray(asRecord(main.data).default) ? main.loc(["default", i]) : main.loc(["default"]);
-    diags.push(diag("schema", `default \`${d}\` names no target, action, output or directory of outputs`, at));
+    diags.push(diag("unknown-target", `default \`${d}\` names no target, action, output or directory of outputs`, at));
   });
 }
 

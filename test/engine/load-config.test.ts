@@ -121,7 +121,7 @@ test("default: targets and output paths; a name that matches nothing is located"
   const g = await loadOk({ ...RULES, "pipeline.yaml": ["default: [a, out/x/a.txt, out/x]", ...base] });
   assert.equal(g.defaults, ["a", "out/x/a.txt", "out/x"]);
   const d = await loadErr({ ...RULES, "pipeline.yaml": ["default: [a, nope]", ...base] });
-  assert.equal(d.map(short), ["pipeline.yaml:1:14 schema"]);
+  assert.equal(d.map(short), ["pipeline.yaml:1:14 unknown-target"]);
 });
 
 test("pipeline file option and a missing pipeline", async () => {
