@@ -20,6 +20,7 @@ import type {
   ActionNode,
   DepRef,
   Diagnostic,
+  DiagnosticKind,
   Graph,
   HostConfig,
   LoadResult,
@@ -169,19 +170,8 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
 
   // ---- B. declarations and per-target checks -----------------------------------------------
   const vars = new Map<string, string>();
-  const varLocs = new Map<string, Loc>();
-  for (const src of [main, ...includes]) {
-    for (const [k, v] of Object.entries(asRecord(asRecord(src.data).vars))) {
-      const at = src.loc(["vars", k], true);
-      const prev = varLocs.get(k);
-      if (prev) {
-        diags.push(diag("schema", `var \`${k}\` is defined twice`, at, [{ message: "first defined here", loc: prev }]));
-        continue;
-      }
-      vars.set(k, String(v));
-      varLocs.set(k, at);
-    }
-  }
+  for (const e of mergeNamed([main, ...includes], "vars", diags, "schema", (k) => `var \`${k}\` is defined twice`, "first defined here"))
+    vars.set(e.name, String(e.value));
   const axesDecl = Object.fromEntries(Object.entries(asRecord(top.axes)).filter(([a]) => !badAxes.has(a)));
   const axes = buildAxes(main, axesDecl, diags);
   const brokenAxes = new Set(Object.keys(asRecord(top.axes)).filter((a) => !axes.has(a)));
@@ -198,20 +188,9 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
   }
 
   // Targets in declaration order: the pipeline file first, then includes (sorted per pattern).
-  const targetDecls: { name: string; src: SourceFile; data: Record<string, unknown> }[] = [];
-  const targetLocs = new Map<string, Loc>();
-  for (const src of [main, ...includes]) {
-    for (const [name, data] of Object.entries(asRecord(asRecord(src.data).targets))) {
-      const at = src.loc(["targets", name], true);
-      const prev = targetLocs.get(name);
-      if (prev) {
-        diags.push(diag("duplicate-target", `target \`${name}\` is declared twice`, at, [{ message: "first declared here", loc: prev }]));
-        continue;
-      }
-      targetLocs.set(name, at);
-      targetDecls.push({ name, src, data: asRecord(data) });
-    }
-  }
+  const targetDecls = mergeNamed([main, ...includes], "targets", diags, "duplicate-target", (name) => `target \`${name}\` is declared twice`, "first declared here").map(
+    (e) => ({ name: e.name, src: e.src, data: asRecord(e.value) }),
+  );
 
   const usedHosts = new Map<string, Loc>();
   const paramsFiles = new Map<string, SourceFile | null>();
@@ -1148,4 +1127,34 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function asRecord(v: unknown): Record<string, unknown> {
   return isRecord(v) ? v : {};
+}
+
+/**
+ * The entries of one top-level section (`vars`, `targets`) across the pipeline file and its
+ * includes, in declaration order. A name declared again is reported at the repeat, with a note
+ * pointing at the first declaration, and the repeat is dropped.
+ */
+function mergeNamed(
+  sources: readonly SourceFile[],
+  section: string,
+  diags: Diagnostic[],
+  kind: DiagnosticKind,
+  message: (name: string) => string,
+  firstNote: string,
+): { name: string; src: SourceFile; value: unknown }[] {
+  const out: { name: string; src: SourceFile; value: unknown }[] = [];
+  const first = new Map<string, Loc>();
+  for (const src of sources) {
+    for (const [name, value] of Object.entries(asRecord(asRecord(src.data)[section]))) {
+      const at = src.loc([section, name], true);
+      const prev = first.get(name);
+      if (prev) {
+        diags.push(diag(kind, message(name), at, [{ message: firstNote, loc: prev }]));
+        continue;
+      }
+      first.set(name, at);
+      out.push({ name, src, value });
+    }
+  }
+  return out;
 }
