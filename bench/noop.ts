@@ -8,7 +8,7 @@
  * several runs) the no-op build (`ninja` vs bare `dagbuild`) and the dry run (`ninja -n` vs
  * `dagbuild -n`), and the in-process `loadGraph` alone, and prints a table with the ratios.
  *
- *   npx tsc -p . && node dist/bench/noop.js [--sizes 1000,10000] [--runs 5] [--keep]
+ *   npx tsc -p . && node dist/bench/noop.js [--sizes 1000,10000] [--runs 5] [--keep] [--no-ninja]
  *        [--load-only] [--build-timeout 600]
  *
  * 100k actions is opt-in (`--sizes 1000,10000,100000`): its first dagbuild build runs 100k
@@ -30,17 +30,20 @@ interface Args {
   runs: number;
   keep: boolean;
   loadOnly: boolean;
+  /** Skip ninja (iterating on dagbuild alone; no ratios). */
+  noNinja: boolean;
   /** Seconds allowed for dagbuild's first (full) build before giving up on that size. */
   buildTimeout: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sizes: [1000, 10000], runs: 5, keep: false, loadOnly: false, buildTimeout: 600 };
+  const a: Args = { sizes: [1000, 10000], runs: 5, keep: false, loadOnly: false, noNinja: false, buildTimeout: 600 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     if (v === "--sizes") a.sizes = argv[++i]!.split(",").map(Number);
     else if (v === "--runs") a.runs = Number(argv[++i]);
     else if (v === "--keep") a.keep = true;
+    else if (v === "--no-ninja") a.noNinja = true;
     else if (v === "--load-only") a.loadOnly = true; // skip dagbuild builds: loadGraph vs ninja only
     else if (v === "--build-timeout") a.buildTimeout = Number(argv[++i]);
     else throw new Error(`unknown argument ${v}`);
@@ -183,10 +186,10 @@ async function main(): Promise<void> {
       generate(ninjaDir, n);
       const { actions } = generate(dir, n);
       process.stderr.write(`[${actions} actions] ${top}\n`);
-      const ninjaFull = timed("ninja", [], ninjaDir); // default -j for both tools
+      const ninjaFull = args.noNinja ? NaN : timed("ninja", [], ninjaDir); // default -j for both tools
       process.stderr.write(`  ninja full build ${fmt(ninjaFull)}\n`);
-      const ninjaNoop = repeat(args.runs, () => timed("ninja", [], ninjaDir));
-      const ninjaDry = repeat(args.runs, () => timed("ninja", ["-n"], ninjaDir));
+      const ninjaNoop = args.noNinja ? NaN : repeat(args.runs, () => timed("ninja", [], ninjaDir));
+      const ninjaDry = args.noNinja ? NaN : repeat(args.runs, () => timed("ninja", ["-n"], ninjaDir));
       const load = await timeLoad(dir, args.runs);
       rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop), fmt(load), (load / ninjaNoop).toFixed(2)]);
       if (!args.loadOnly) {
