@@ -11,17 +11,24 @@ import { StateIndex } from "../engine/cache/state-index.js";
 import { ActionCache } from "../engine/cache/action-cache.js";
 import { Cas } from "../engine/cache/cas.js";
 import { workspacePaths, type WorkspacePaths } from "../engine/workspace.js";
-import { select } from "../engine/select.js";
+import { resolveArgs, select } from "../engine/select.js";
+import { acquireLock } from "../engine/lock.js";
 import type { CommonOptions } from "./args.js";
 
 export interface Session {
   readonly graph: Graph;
   readonly paths: WorkspacePaths;
   readonly checker: Checker;
+  /** Releases the workspace lock (a no-op when the session did not take it). */
+  release(): void;
 }
 
-/** Loads the pipeline; on errors prints every diagnostic and returns the exit code 2. */
-export async function openSession(o: CommonOptions, forced: ReadonlySet<string> = new Set()): Promise<Session | number> {
+/**
+ * Loads the pipeline; on errors prints every diagnostic and returns the exit code 2. With
+ * `lock`, the workspace lock is taken *before* the state index is read, so what the command
+ * decides from is not a copy another build changes underneath (exit code 75 if it is held).
+ */
+export async function openSession(o: CommonOptions, opts: { lock?: string; force?: readonly string[] } = {}): Promise<Session | number> {
   const root = resolve(o.dir);
   const loaded = await loadGraph(root, { file: o.pipeline, hostOverrides: o.hostOverrides });
   if (!loaded.ok) {
@@ -30,8 +37,28 @@ export async function openSession(o: CommonOptions, forced: ReadonlySet<string> 
   }
   const graph = loaded.graph;
   const paths = workspacePaths(graph.root);
+  // --force names targets like positional arguments do; resolve them to action ids.
+  let forced = new Set<string>();
+  if (opts.force?.length) {
+    const r = resolveArgs(graph, opts.force);
+    if (r.unknown.length) {
+      process.stderr.write(`dagbuild: --force: unknown target ${r.unknown.map((u) => `"${u}"`).join(", ")}\n`);
+      return 2;
+    }
+    forced = new Set(r.roots);
+  }
+  let release = () => {};
+  if (opts.lock) {
+    const lock = acquireLock(paths.lock);
+    if (!lock.ok) {
+      const how = Number.isNaN(lock.holder) ? "" : ` or stop it (kill ${lock.holder})`;
+      process.stderr.write(`dagbuild ${opts.lock}: another build (pid ${lock.holder}) holds ${paths.lock}; wait for it to finish${how}\n`);
+      return 75;
+    }
+    release = lock.release;
+  }
   const checker = new Checker(graph, StateIndex.load(paths.state), new ActionCache(paths.ac), new Cas(paths.cas), forced);
-  return { graph, paths, checker };
+  return { graph, paths, checker, release };
 }
 
 /** Resolves target arguments, printing unknown ones with suggestions (exit code 2). */

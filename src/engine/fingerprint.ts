@@ -6,7 +6,7 @@
  * versions, the declared output paths and the digest of every input. Hosts, times and secrets
  * are never part of it.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import type { RuleRef } from "./graph-types.js";
 import { canonicalJson, sha256 } from "./hash.js";
@@ -156,9 +156,32 @@ export class RuleHasher {
     return h;
   }
 
-  /** The source files a module rule's hash covers (for --explain and the stale-dist check). */
+  /** The source files a module rule's hash covers. */
   files(module: string): string[] {
     return moduleClosure(this.root, module).map((f) => f.path);
+  }
+
+  private readonly staleMemo = new Map<string, string | undefined>();
+
+  /**
+   * The key hashes the `.ts` sources but the executor runs their compiled `.js`: a source newer
+   * than its compiled file would run old code under the new key. Returns such a source, if any.
+   */
+  staleCompiled(module: string): string | undefined {
+    if (this.staleMemo.has(module)) return this.staleMemo.get(module);
+    let stale: string | undefined;
+    for (const ts of this.files(module)) {
+      if (!ts.endsWith(".ts")) continue;
+      const base = ts.slice(0, -3);
+      const src = statSync(join(this.root, ts), { throwIfNoEntry: false });
+      const js = statSync(join(this.root, "dist", `${base}.js`), { throwIfNoEntry: false }) ?? statSync(join(this.root, `${base}.js`), { throwIfNoEntry: false });
+      if (src && (!js || js.mtimeMs < src.mtimeMs)) {
+        stale = ts;
+        break;
+      }
+    }
+    this.staleMemo.set(module, stale);
+    return stale;
   }
 }
 

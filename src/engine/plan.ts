@@ -38,6 +38,22 @@ export type Decision =
 /** Looks up the digest of an upstream output (undefined = not known yet). */
 export type OutputLookup = (path: string) => FileDigest | undefined;
 
+/**
+ * A dep on a file inside a directory output (`gen/a.txt` of `gen/`) is keyed by the directory's
+ * digest: any change inside the directory reruns the consumer (conservative, never stale).
+ */
+export function dirAware(graph: Graph, lookup: OutputLookup): OutputLookup {
+  return (path) => {
+    const exact = lookup(path);
+    if (exact || graph.producers.get(path) !== undefined) return exact;
+    for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+      const dir = path.slice(0, i);
+      if (graph.producers.get(dir) !== undefined) return lookup(dir);
+    }
+    return undefined;
+  };
+}
+
 export class Checker {
   readonly rules: RuleHasher;
   /** Source files that vanished or were unreadable, with the action that needs them. */
@@ -308,11 +324,11 @@ export function plan(checker: Checker, ids: readonly string[]): Plan {
   const willRun = new Set<string>();
   const items: PlanItem[] = [];
   let fresh = 0;
-  const lookup: OutputLookup = (path) => {
+  const lookup: OutputLookup = dirAware(graph, (path) => {
     const producer = graph.producers.get(path);
     if (!producer || willRun.has(producer)) return undefined;
     return checker.recordedOutput(producer, path);
-  };
+  });
   for (const id of ids) {
     const node = graph.actions.get(id)!;
     const d = checker.decide(node, lookup);

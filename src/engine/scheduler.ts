@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
-import { Checker, treeSignature, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
+import { Checker, dirAware, treeSignature, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
 import type { ActionSpec, Host, HostEnv, InputFile } from "./hosts/host.js";
 import { appendTransfer } from "./transfer-log.js";
@@ -17,6 +17,7 @@ import type { OutputState } from "./cache/state-index.js";
 import type { Artifact } from "./cache/cas.js";
 import type { RecordedOutput } from "./cache/action-cache.js";
 import { formatReason } from "./fingerprint.js";
+import { hashFile } from "./hash.js";
 
 /** Options of one build. */
 export interface BuildOptions {
@@ -56,13 +57,13 @@ export async function runBuild(
   const outputs = new Map<string, FileDigest>(); // path → digest, for actions settled this build
   const settled = new Map<string, Done>();
   const summary = { built: [] as string[], restored: [] as string[], failed: [] as string[], skipped: [] as string[], fresh: 0 };
-  const lookup: OutputLookup = (path) => {
+  const lookup: OutputLookup = dirAware(graph, (path) => {
     const got = outputs.get(path);
     if (got) return got;
     const producer = graph.producers.get(path);
     if (producer && !wanted.has(producer)) return checker.recordedOutput(producer, path); // outside the request: as recorded
     return undefined;
-  };
+  });
 
   // Dependants and pending-dep counts, built after the first pass over what is not settled.
   const dependants = new Map<string, string[]>();
@@ -128,7 +129,11 @@ export async function runBuild(
         sink.emit({ type: "action-cutoff", id });
         release(id, decideQueue);
       } else if (d.status === "stale") ready.push({ id, decision: d });
-      else throw new Error(`internal: ${id} decided before its inputs were known`);
+      else {
+        // Cannot happen while every dep resolves (dirAware); fail this action, not its producer.
+        const msg = `internal: inputs of ${id} are unknown after their producers finished (${formatReason(d.reason)})`;
+        fail(id, "internal", msg, "", msg);
+      }
     }
     if (decideHead > 4096) {
       decideQueue.splice(0, decideHead);
@@ -252,6 +257,15 @@ export async function runBuild(
         if (!ok) log("cache blobs vanished; running instead\n");
       }
       if (!ok) {
+        if (node.rule.kind === "module" && (graph.hosts[node.host]?.transport ?? "local") === "local") {
+          const stale = checker.rules.staleCompiled(node.rule.module);
+          if (stale) {
+            const msg = `${stale} changed since it was compiled (rule ${node.rule.module}): run \`npm run build\` first`;
+            log(`${msg}\n`);
+            fail(id, "rule-failed", msg, logFile, tail);
+            return;
+          }
+        }
         const spec = toSpec(node, decision, checker, lookup);
         let host: Host;
         try {
@@ -275,6 +289,15 @@ export async function runBuild(
       }
       if (opts.signal.aborted) {
         settled.set(id, { kind: "failed" });
+        return;
+      }
+      // The key was computed from the sources as they were before the run: if one changed
+      // meanwhile, the outputs may come from either content and must not be cached under it.
+      const moved = restore ? undefined : changedSource(node, checker);
+      if (moved) {
+        const msg = `input ${moved} changed during the build; its outputs were discarded: run dagbuild again`;
+        log(`${msg}\n`);
+        fail(id, "input-changed", msg, logFile, tail);
         return;
       }
       const { changed } = commit(node, decision, staging, checker, paths, outputs, Date.now() - t0, restore !== undefined);
@@ -362,11 +385,31 @@ export async function runBuild(
   return { ok, ...summary, cancelled };
 }
 
+/** A source input of `node` whose stats differ from when it was hashed this build, if any. */
+function changedSource(node: ActionNode, checker: Checker): string | undefined {
+  for (const name in node.deps) {
+    for (const dep of node.deps[name]!) {
+      if (dep.kind !== "source") continue;
+      const rec = checker.state.stats.get(dep.path);
+      if (!rec) continue; // a directory source: hashed whole, not stat-cached
+      const st = statSync(join(checker.graph.root, dep.path), { throwIfNoEntry: false });
+      if (!st || st.size !== rec.z || st.mtimeMs !== rec.m || st.ino !== rec.i) return dep.path;
+    }
+  }
+  return undefined;
+}
+
 /** Serializes an action for a host: the executor needs nothing else. */
 export function toSpec(node: ActionNode, decision: Decision & { status: "stale" }, checker: Checker, lookup: OutputLookup): ActionSpec {
   const inputs: Record<string, InputFile[]> = {};
   for (const [name, deps] of Object.entries(node.deps)) {
     inputs[name] = deps.map((d, i) => {
+      if (d.kind === "output" && checker.graph.producers.get(d.path) === undefined) {
+        // A file inside a directory output: the key used the directory's digest; an executor
+        // (a remote CAS) needs the file's own.
+        const own = hashFile(join(checker.graph.root, d.path));
+        return { path: d.path, digest: own.digest, size: own.size };
+      }
       const digest = decision.material.inputs[name]![i]![1];
       const size = (d.kind === "output" ? lookup(d.path)?.size : checker.sourceDigest(d.path)?.size) ?? 0;
       return { path: d.path, digest, size };

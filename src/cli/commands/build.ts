@@ -7,10 +7,8 @@ import { parseArgs, UsageError } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
 import { plan } from "../../engine/plan.js";
 import { runBuild } from "../../engine/scheduler.js";
-import { acquireLock } from "../../engine/lock.js";
 import { makeLogger } from "../loggers.js";
 import { formatReason } from "../../engine/fingerprint.js";
-import { resolveArgs } from "../../engine/select.js";
 
 export async function run(argv: string[]): Promise<number> {
   let o;
@@ -23,22 +21,14 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const pre = await openSession(o);
-  if (typeof pre === "number") return pre;
-  // --force names targets like positional arguments do; resolve them to action ids.
-  let forced = new Set<string>();
-  if (o.force.length) {
-    const r = resolveArgs(pre.graph, o.force);
-    if (r.unknown.length) {
-      process.stderr.write(`dagbuild: --force: unknown target ${r.unknown.map((u) => `"${u}"`).join(", ")}\n`);
-      return 2;
-    }
-    forced = new Set(r.roots);
-  }
-  const session = forced.size ? await openSession(o, forced) : pre;
+  // A real build reads the state index only once it holds the workspace lock.
+  const session = await openSession(o, { force: o.force, ...(o.dryRun ? {} : { lock: "build" }) });
   if (typeof session === "number") return session;
   const sel = selectOrReport(session.graph, o.positional);
-  if (typeof sel === "number") return sel;
+  if (typeof sel === "number") {
+    session.release();
+    return sel;
+  }
 
   if (o.dryRun) {
     const p = plan(session.checker, sel.ids);
@@ -62,13 +52,6 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const lock = acquireLock(session.paths.lock);
-  if (!lock.ok) {
-    process.stderr.write(
-      `dagbuild: another build (pid ${lock.holder}) holds ${session.paths.lock}; wait for it to finish${Number.isNaN(lock.holder) ? "" : ` or stop it (kill ${lock.holder})`}\n`,
-    );
-    return 75;
-  }
   // Holding the lock, no other build runs here: staging left by a killed build is garbage.
   rmSync(session.paths.tmp, { recursive: true, force: true });
   const controller = new AbortController();
@@ -92,6 +75,6 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     process.off("SIGINT", onSig);
     process.off("SIGTERM", onSig);
-    lock.release();
+    session.release();
   }
 }

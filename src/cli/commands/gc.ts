@@ -8,7 +8,6 @@ import { readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, UsageError } from "../args.js";
 import { openSession } from "../session.js";
-import { acquireLock } from "../../engine/lock.js";
 
 function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(s.trim());
@@ -51,13 +50,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const s = await openSession(o);
+  const s = await openSession(o, { lock: "gc" });
   if (typeof s === "number") return s;
-  const lock = acquireLock(s.paths.lock);
-  if (!lock.ok) {
-    process.stderr.write(`dagbuild gc: a build (pid ${lock.holder}) is running in this workspace\n`);
-    return 75;
-  }
   try {
     // The live set: current keys' records and every blob they reference.
     const liveRecords = new Set<string>();
@@ -89,6 +83,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`dagbuild gc: ${o.dryRun ? "would remove" : "removed"} ${removed} entries (${(freed / 1048576).toFixed(1)} MiB); cache now ${(total / 1048576).toFixed(1)} MiB${total > maxSize ? " (live entries alone exceed --max-size)" : ""}\n`);
     return 0;
   } finally {
-    lock.release();
+    s.release();
   }
 }

@@ -12,6 +12,7 @@ import { openSession, selectOrReport } from "../session.js";
 import { describePath } from "../../engine/cache/cas.js";
 import { createHost } from "../../engine/hosts/index.js";
 import { toSpec } from "../../engine/scheduler.js";
+import { dirAware } from "../../engine/plan.js";
 import { safeName } from "../../engine/workspace.js";
 import type { Host } from "../../engine/hosts/host.js";
 
@@ -51,10 +52,10 @@ export async function run(argv: string[]): Promise<number> {
       }
       continue;
     }
-    const lookup = (path: string) => {
+    const lookup = dirAware(s.graph, (path: string) => {
       const producer = s.graph.producers.get(path);
       return producer ? s.checker.recordedOutput(producer, path) : undefined;
-    };
+    });
     const d = s.checker.decide(node, lookup);
     if (d.status !== "fresh") {
       process.stdout.write(`STALE    ${id}: build it first (dagbuild ${node.target})\n`);

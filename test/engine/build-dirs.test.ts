@@ -1,0 +1,56 @@
+// Directory outputs and deps on files inside them; sources edited while their action runs.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { buildOk, dryRun, makeWs, read, write, spawnCli, waitFor, exists } from "../helpers/rig.js";
+
+const DIRS = `version: 1
+targets:
+  gen:
+    outputs: ["gen/"]
+    deps: [src.txt]
+    run: "mkdir -p {out}/sub && cp src.txt {out}/a.txt && echo side > {out}/sub/b.txt"
+  use:
+    outputs: [out/use.txt]
+    deps: [gen/a.txt]
+    run: "cat {deps} > {out}"
+`;
+
+test("a dep on a file inside a directory output builds, stays fresh, and follows changes", () => {
+  const ws = makeWs(DIRS, { fake: false, files: { "src.txt": "hello\n" } });
+  const first = buildOk(ws);
+  assert.equal(first.executed, ["gen", "use"]);
+  assert.is(read(ws, "out/use.txt"), "hello\n");
+  assert.equal(buildOk(ws).executed, [], "second build is a no-op");
+  write(ws, "src.txt", "bye\n");
+  assert.equal(dryRun(ws).actions.map((a) => a.id), ["gen", "use"]);
+  assert.equal(buildOk(ws).executed, ["gen", "use"]);
+  assert.is(read(ws, "out/use.txt"), "bye\n");
+});
+
+test("a source edited while its action runs is not recorded under the old content's key", async () => {
+  const ws = makeWs(
+    `version: 1
+targets:
+  slow:
+    outputs: [out/a.txt]
+    deps: [src.txt]
+    run: "touch started; sleep 1.5; cat {deps} > {out}"
+`,
+    { fake: false, files: { "src.txt": "aaa\n" } },
+  );
+  const bg = spawnCli(ws, ["--json"]);
+  await waitFor(() => exists(ws, "started"), "the action started");
+  write(ws, "src.txt", "bbb\n");
+  const r = await bg.exited;
+  assert.is.not(r.code, 0, "the build reports the changed input");
+  assert.match(bg.stdout() + bg.stderr(), "changed during the build");
+  // Reverting to the content the action saw must not restore output built from the other one.
+  write(ws, "src.txt", "aaa\n");
+  buildOk(ws);
+  assert.is(read(ws, "out/a.txt"), "aaa\n");
+  write(ws, "src.txt", "bbb\n");
+  buildOk(ws);
+  assert.is(read(ws, "out/a.txt"), "bbb\n");
+});
+
+test.run();
