@@ -169,7 +169,7 @@ async function timeLoad(dir: string, runs: number): Promise<number> {
   return median(xs);
 }
 
-const fmt = (s: number) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
+const fmt = (s: number) => (Number.isNaN(s) ? "-" : s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -205,8 +205,8 @@ async function main(): Promise<void> {
         process.stderr.write(`  dagbuild full build ${fmt(full)}\n`);
         const noop = repeat(args.runs, () => timed(node, [DAGBUILD], dir));
         const dry = repeat(args.runs, () => timed(node, [DAGBUILD, "-n"], dir));
-        rows.push([String(actions), "no-op build", fmt(ninjaNoop), fmt(noop), (noop / ninjaNoop).toFixed(2)]);
-        rows.push([String(actions), "dry run (-n)", fmt(ninjaDry), fmt(dry), (dry / ninjaDry).toFixed(2)]);
+        rows.push([String(actions), "no-op build", fmt(ninjaNoop), fmt(noop), Number.isNaN(ninjaNoop) ? "-" : (noop / ninjaNoop).toFixed(2)]);
+        rows.push([String(actions), "dry run (-n)", fmt(ninjaDry), fmt(dry), Number.isNaN(ninjaDry) ? "-" : (dry / ninjaDry).toFixed(2)]);
         rows.push([String(actions), "first build", fmt(ninjaFull), fmt(full), (full / ninjaFull).toFixed(2)]);
       }
     } finally {
