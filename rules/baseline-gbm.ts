@@ -88,7 +88,8 @@ export default defineRule({
       if (e instanceof FeatureError) throw new RuleError(`baseline-gbm: ${e.message}`);
       throw e;
     }
-    const rows = splitRows(data, split);
+    // Purge by the longest horizon: a label must not reach into the next split's weeks.
+    const rows = splitRows(data, split, Math.max(...horizons) * 60_000);
     // Features entirely missing in the training weeks carry nothing the model could learn.
     const nf = data.features.length;
     const used: number[] = [];
@@ -177,6 +178,7 @@ export default defineRule({
       features: featureNames,
       dropped_features: dropped,
       split: Object.fromEntries(SPLITS.map((s) => [s, { weeks: split[s], rows: rows[s].length }])),
+      purged_rows: rows.purged,
       horizons: perHorizon,
     };
     const tmp = `${reportOut}.tmp-${process.pid}`;

@@ -38,6 +38,8 @@ export interface TabularData {
   readonly rows: number;
   readonly X: Float32Array;
   readonly week: string[];
+  /** Gate time (ms since epoch, UTC) per row: purging needs it. */
+  readonly ts_ms: Float64Array;
   readonly hazard: Float64Array;
   /** Forward return (percent) per horizon, per row. */
   readonly forward: Record<string, Float64Array>;
@@ -65,7 +67,7 @@ export async function loadTabular(paths: readonly string[], opts: { run_mode: st
     }
     const features = CANDIDATE_FEATURES.filter((f) => have.has(f));
     const fwd = opts.horizons.map((h) => `roc_forward_pct_${h}`);
-    const sel = [...features.map((f) => `CAST("${f}" AS DOUBLE)`), "week", "hazard", ...fwd].join(", ");
+    const sel = [...features.map((f) => `CAST("${f}" AS DOUBLE)`), "week", "hazard", "CAST(ts_ms AS DOUBLE)", ...fwd].join(", ");
     const r = await conn.runAndReadAll(
       `SELECT ${sel} FROM c WHERE run_mode = ${sqlString(opts.run_mode)} AND label_complete AND ${fwd.map((f) => `${f} IS NOT NULL`).join(" AND ")}
        ORDER BY week, instrument, ts_ms`,
@@ -75,6 +77,7 @@ export async function loadTabular(paths: readonly string[], opts: { run_mode: st
     const X = new Float32Array(rows.length * nf);
     const week: string[] = [];
     const hazard = new Float64Array(rows.length);
+    const ts = new Float64Array(rows.length);
     const forward: Record<string, Float64Array> = {};
     for (const h of opts.horizons) forward[String(h)] = new Float64Array(rows.length);
     rows.forEach((row, i) => {
@@ -84,9 +87,10 @@ export async function loadTabular(paths: readonly string[], opts: { run_mode: st
       }
       week.push(String(row[nf]));
       hazard[i] = Number(row[nf + 1]);
-      opts.horizons.forEach((h, k) => (forward[String(h)]![i] = Number(row[nf + 2 + k])));
+      ts[i] = Number(row[nf + 2]);
+      opts.horizons.forEach((h, k) => (forward[String(h)]![i] = Number(row[nf + 3 + k])));
     });
-    return { features, rows: rows.length, X, week, hazard, forward };
+    return { features, rows: rows.length, X, week, ts_ms: ts, hazard, forward };
   });
 }
 
@@ -101,17 +105,31 @@ export interface WeekSplit {
 export function splitWeeks(weeks: readonly string[]): WeekSplit {
   const w = [...new Set(weeks)].sort();
   if (w.length < 3) throw new FeatureError(`need at least 3 weeks with complete labels for a train/validation/test split, have ${w.length}`);
-  const nTrain = Math.max(1, Math.round(w.length * 0.6));
+  const nTrain = Math.max(1, Math.min(w.length - 2, Math.round(w.length * 0.6)));
   const nVal = Math.max(1, Math.min(w.length - nTrain - 1, Math.round(w.length * 0.8) - nTrain));
   return { train: w.slice(0, nTrain), validation: w.slice(nTrain, nTrain + nVal), test: w.slice(nTrain + nVal) };
 }
 
-/** Row indices per split (in data order). */
-export function splitRows(data: TabularData, split: WeekSplit): { train: number[]; validation: number[]; test: number[] } {
+/**
+ * Row indices per split (in data order). Purged: a training (validation) row whose label
+ * horizon `purgeMs` reaches the first week of the next split is dropped, so no label of one
+ * split is computed from prices that another split's features or labels see.
+ */
+export function splitRows(
+  data: TabularData,
+  split: WeekSplit,
+  purgeMs = 0,
+): { train: number[]; validation: number[]; test: number[]; purged: { train: number; validation: number } } {
   const of = new Map<string, "train" | "validation" | "test">();
   for (const k of ["train", "validation", "test"] as const) for (const w of split[k]) of.set(w, k);
-  const out = { train: [] as number[], validation: [] as number[], test: [] as number[] };
-  data.week.forEach((w, i) => out[of.get(w)!].push(i));
+  const startOf = (week: string | undefined) => (week === undefined ? Infinity : Date.parse(`${week}T00:00:00Z`));
+  const limit = { train: startOf(split.validation[0]), validation: startOf(split.test[0]), test: Infinity };
+  const out = { train: [] as number[], validation: [] as number[], test: [] as number[], purged: { train: 0, validation: 0 } };
+  data.week.forEach((w, i) => {
+    const k = of.get(w)!;
+    if (k !== "test" && data.ts_ms[i]! + purgeMs >= limit[k]) out.purged[k]++;
+    else out[k].push(i);
+  });
   return out;
 }
 
