@@ -102,8 +102,10 @@ export async function fetchOandaCandles(
   const pageSize = Math.min(5000, opts.pageSize ?? 5000);
   const stats = { requests: 0, retries: 0 };
   const rows: RawCandle[] = [];
-  for (let from = fromMs; from < toMs; from += pageSize * MINUTE_MS) {
-    const to = Math.min(toMs, from + pageSize * MINUTE_MS);
+  // OANDA rejects a `to` in the future (HTTP 400): the week in progress is read up to now.
+  const until = Math.min(toMs, Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS);
+  for (let from = fromMs; from < until; from += pageSize * MINUTE_MS) {
+    const to = Math.min(until, from + pageSize * MINUTE_MS);
     const url =
       `${base}/v3/instruments/${instrument}/candles?price=M&granularity=M1` +
       `&from=${encodeURIComponent(formatRfc3339Nanos(from))}&to=${encodeURIComponent(formatRfc3339Nanos(to))}`;

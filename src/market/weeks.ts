@@ -97,8 +97,9 @@ export function parseTimestamp(s: string, defaultOffsetMinutes = 0): number | nu
 }
 
 /**
- * Reads a time field that may be RFC 3339 text, epoch seconds or epoch milliseconds (number
- * or numeric string; values below 1e11 are seconds: 1e11 s is the year 5138). Numbers below
+ * Reads a time field that may be RFC 3339 text or an epoch time in seconds, milliseconds,
+ * microseconds or nanoseconds, told apart by magnitude (number or numeric string; values
+ * below 1e11 are seconds: 1e11 s is the year 5138; from 1e14 µs, from 1e17 ns). Numbers below
  * 1e8 (before 1973) are refused rather than guessed: they are more likely a compact date such
  * as 20250724 than a real epoch time. Null when unreadable.
  */
@@ -112,6 +113,8 @@ export function parseFlexibleTime(v: unknown, defaultOffsetMinutes = 0): number 
 
 function epochToMs(n: number): number | null {
   if (!Number.isFinite(n) || n < 1e8) return null;
+  if (n >= 1e17) return Math.floor(n / 1e6); // nanoseconds (pandas int64 times)
+  if (n >= 1e14) return Math.floor(n / 1e3); // microseconds
   return Math.round(n < 1e11 ? n * 1000 : n);
 }
 

@@ -45,9 +45,17 @@ export function replayWeek(input: WeekInput): WeekOutput {
     const all = input.candles.get(inst)!;
     const week: Candle[] = [];
     const tail: Candle[] = [];
+    let beyond = false;
     for (const k of all) {
       if (k.t >= input.startMs && k.t < input.endMs) week.push(k);
       else if (k.t >= input.endMs && k.t <= labelEnd) tail.push(k);
+      else if (k.t > labelEnd && !beyond) {
+        // One candle past the label window: never used as a close (close_asof(x) takes open
+        // times <= x <= labelEnd), it only shows the data goes on, so a late-Friday label over
+        // a holiday gap is complete (Friday's close) rather than marked missing.
+        tail.push(k);
+        beyond = true;
+      }
     }
     const r = replayInstrument(week, tail, input.profile, carried[inst], { instrument: inst, runMode: input.mode });
     next.instruments[inst] = r.state;
