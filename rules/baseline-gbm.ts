@@ -5,6 +5,7 @@
  * Inputs:  corpus   the corpus parquet (`output/ml_corpus/gates_{week.span}.parquet`)
  * Params:  horizons  forward horizons in minutes (default [15, 60]); the first is the primary
  *          run_mode  rows to use (default "rolling")
+ *          source    corpus source to learn from (default: every source but `legacy*` exports)
  *          rounds, max_depth, eta, min_child_weight, subsample, colsample_bytree, seed
  *                    XGBoost settings (defaults 200, 3, 0.05, 20, 0.8, 0.8, 7); nthread is 1
  * Outputs: report   `output/ml_corpus/baseline_report.json`
@@ -55,6 +56,8 @@ export default defineRule({
     const horizons = optionalNumberList(ctx.params, "horizons", [15, 60]);
     for (const h of horizons) if (![5, 15, 30, 60, 90, 240, 360].includes(h)) throw new RuleError(`param "horizons": ${h} is not a corpus horizon (5, 15, 30, 60, 90, 240, 360)`);
     const runMode = optionalString(ctx.params, "run_mode", "rolling");
+    // Which corpus source to learn from; default: every source except merged legacy exports.
+    const source = optionalString(ctx.params, "source", "");
     const rounds = optionalNumber(ctx.params, "rounds", 200);
     const xgbParams = {
       objective: "binary:logistic",
@@ -82,7 +85,7 @@ export default defineRule({
     let data: TabularData;
     let split;
     try {
-      data = await loadTabular(ctx.inputs.corpus!, { run_mode: runMode, horizons });
+      data = await loadTabular(ctx.inputs.corpus!, { run_mode: runMode, horizons, ...(source ? { source } : {}) });
       split = splitWeeks(data.week);
     } catch (e) {
       if (e instanceof FeatureError) throw new RuleError(`baseline-gbm: ${e.message}`);

@@ -53,9 +53,12 @@ export async function leadLagRows(paths: readonly string[], opts: { run_mode: st
       opts.metrics.forEach((m, i) => (mean[m] = num(row[3 + i])));
       const fwd: Record<string, number | null> = {};
       opts.horizons.forEach((h, i) => (fwd[String(h)] = num(row[3 + opts.metrics.length + i])));
-      // Change vs the same instrument's previous week in the window (null for its first week).
+      // Change vs the same instrument's previous week (null for its first week, or when the
+      // week before is missing: a two-week change is not a week-over-week change).
       const delta: Record<string, number | null> = {};
-      const p = prev && prev.instrument === inst ? prev : null;
+      const monday = Date.parse(`${week}T00:00:00Z`); // NaN for ISO week ids: then trust the order
+      const weekBefore = Number.isNaN(monday) ? undefined : new Date(monday - 7 * 86_400_000).toISOString().slice(0, 10);
+      const p = prev && prev.instrument === inst && (weekBefore === undefined || prev.week === weekBefore) ? prev : null;
       for (const m of opts.metrics) delta[m] = p && p.mean[m] !== null && mean[m] !== null ? mean[m]! - p.mean[m]! : null;
       const cur = { instrument: inst, week, gates: Number(row[2]), mean, delta, fwd };
       rows.push(cur);

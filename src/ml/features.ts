@@ -57,7 +57,10 @@ export class FeatureError extends Error {
  * Loads rows of one run mode with complete labels, ordered by week, instrument, ts_ms
  * (a total order, so everything downstream is deterministic).
  */
-export async function loadTabular(paths: readonly string[], opts: { run_mode: string; horizons: readonly number[] }): Promise<TabularData> {
+export async function loadTabular(
+  paths: readonly string[],
+  opts: { run_mode: string; horizons: readonly number[]; source?: string },
+): Promise<TabularData> {
   const list = `[${paths.map(sqlString).join(", ")}]`;
   return withDuckDb(async (conn) => {
     await conn.run(`CREATE VIEW c AS SELECT * FROM read_parquet(${list}, union_by_name = true)`);
@@ -69,7 +72,9 @@ export async function loadTabular(paths: readonly string[], opts: { run_mode: st
     const fwd = opts.horizons.map((h) => `roc_forward_pct_${h}`);
     const sel = [...features.map((f) => `CAST("${f}" AS DOUBLE)`), "week", "hazard", "CAST(ts_ms AS DOUBLE)", ...fwd].join(", ");
     const r = await conn.runAndReadAll(
-      `SELECT ${sel} FROM c WHERE run_mode = ${sqlString(opts.run_mode)} AND label_complete AND ${fwd.map((f) => `${f} IS NOT NULL`).join(" AND ")}
+      // One source only: a merged legacy export repeats the same gates (with the legacy
+      // engine's truncated labels); by default every source but legacy ones.
+      `SELECT ${sel} FROM c WHERE run_mode = ${sqlString(opts.run_mode)} AND ${opts.source ? `source = ${sqlString(opts.source)}` : "source NOT LIKE 'legacy%'"} AND label_complete AND ${fwd.map((f) => `${f} IS NOT NULL`).join(" AND ")}
        ORDER BY week, instrument, ts_ms`,
     );
     const rows = r.getRows();

@@ -84,9 +84,15 @@ test("lead-lag: one CSV row per instrument-week, deltas vs previous week, OLS pe
   const model = JSON.parse(readFileSync(join(root, "output/ml_corpus/lead_lag_model.json"), "utf8"));
   assert.is(model.version, 1);
   assert.equal(model.weeks, ["2025-05-19", "2025-05-26", "2025-06-02"]);
-  // 11 regressors, 13 complete rows (deltas need a previous week): a fit with t stats.
+  // A week-over-week change needs the week just before: USD_JPY's row after its missing week
+  // has no delta (not a two-week change).
+  const jpy = rows.filter((r) => r.instrument === "USD_JPY");
+  assert.is(jpy.length, 2);
+  assert.equal(jpy.map((r) => r.week), ["2025-05-19", "2025-06-02"], "USD_JPY is missing 2025-05-26");
+  assert.is(jpy[1]!.delta_hazard, "", "no delta across the missing week");
+  // 11 regressors, 12 complete rows (deltas need the previous week): a fit with t stats.
   const h15 = model.horizons["15"];
-  assert.is(h15.n, 13);
+  assert.is(h15.n, 12);
   assert.ok(typeof h15.coefficients.mean_hazard.t === "number");
   assert.ok("intercept" in h15.coefficients && "delta_coherence" in h15.coefficients);
 });
