@@ -88,16 +88,19 @@ export async function run(argv: string[]): Promise<number> {
     const profile = a["profile"] ? await loadProfile(a["profile"]) : DEFAULT_PROFILE;
     const candles = await readCandleFile(a["candles"]!);
     let carried;
+    let others: Record<string, unknown> = {};
     if (a["state-in"] && mode === "rolling") {
       const st = parseReplayState(await readFile(a["state-in"], "utf8"), a["state-in"]);
       carried = st.instruments[inst];
+      others = { ...st.instruments }; // other instruments pass through unchanged
     }
     const res = replayInstrument(candles, [], profile, carried, { instrument: inst, runMode: mode });
     let text = "";
     for (const g of res.gates) text += `${formatGateLine(g)}\n`;
     await writeAtomic(a["out"]!, text);
     if (a["state-out"]) {
-      await writeAtomic(a["state-out"], formatReplayState({ version: REPLAY_STATE_VERSION, instruments: { [inst]: res.state } }));
+      const instruments = { ...others, [inst]: res.state } as Parameters<typeof formatReplayState>[0]["instruments"];
+      await writeAtomic(a["state-out"], formatReplayState({ version: REPLAY_STATE_VERSION, instruments }));
     }
     process.stderr.write(`dagbuild replay: ${res.gates.length} gates from ${candles.length} candles -> ${a["out"]}\n`);
     return 0;
