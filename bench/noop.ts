@@ -169,6 +169,8 @@ async function timeLoad(dir: string, runs: number): Promise<number> {
   return median(xs);
 }
 
+/** dagbuild / ninja, or "-" when ninja was skipped. */
+const ratio = (ours: number, theirs: number) => (Number.isNaN(theirs) ? "-" : (ours / theirs).toFixed(2));
 const fmt = (s: number) => (Number.isNaN(s) ? "-" : s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
 
 async function main(): Promise<void> {
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
       const ninjaNoop = args.noNinja ? NaN : repeat(args.runs, () => timed("ninja", [], ninjaDir));
       const ninjaDry = args.noNinja ? NaN : repeat(args.runs, () => timed("ninja", ["-n"], ninjaDir));
       const load = await timeLoad(dir, args.runs);
-      rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop), fmt(load), (load / ninjaNoop).toFixed(2)]);
+      rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop), fmt(load), ratio(load, ninjaNoop)]);
       if (!args.loadOnly) {
         let full: number;
         try {
@@ -205,9 +207,9 @@ async function main(): Promise<void> {
         process.stderr.write(`  dagbuild full build ${fmt(full)}\n`);
         const noop = repeat(args.runs, () => timed(node, [DAGBUILD], dir));
         const dry = repeat(args.runs, () => timed(node, [DAGBUILD, "-n"], dir));
-        rows.push([String(actions), "no-op build", fmt(ninjaNoop), fmt(noop), Number.isNaN(ninjaNoop) ? "-" : (noop / ninjaNoop).toFixed(2)]);
-        rows.push([String(actions), "dry run (-n)", fmt(ninjaDry), fmt(dry), Number.isNaN(ninjaDry) ? "-" : (dry / ninjaDry).toFixed(2)]);
-        rows.push([String(actions), "first build", fmt(ninjaFull), fmt(full), (full / ninjaFull).toFixed(2)]);
+        rows.push([String(actions), "no-op build", fmt(ninjaNoop), fmt(noop), ratio(noop, ninjaNoop)]);
+        rows.push([String(actions), "dry run (-n)", fmt(ninjaDry), fmt(dry), ratio(dry, ninjaDry)]);
+        rows.push([String(actions), "first build", fmt(ninjaFull), fmt(full), ratio(full, ninjaFull)]);
       }
     } finally {
       if (!args.keep) rmSync(top, { recursive: true, force: true });
