@@ -9,13 +9,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ActionIO, ActionSpec, HostResult } from "./hosts/host.js";
 import { RuleError, type Rule, type RuleContext } from "./rule.js";
-
-/** Where a module rule's compiled JavaScript is: `dist/<module>.js`, else `<module>.js`. */
-export function compiledModulePath(root: string, module: string): string | undefined {
-  const base = module.replace(/\.ts$/, "");
-  for (const p of [join(root, "dist", `${base}.js`), join(root, `${base}.js`)]) if (existsSync(p)) return p;
-  return undefined;
-}
+import { compiledModulePath } from "./fingerprint.js";
 
 /** Absolute staging paths of the declared outputs; directory outputs are created empty. */
 export function stagingOutputs(spec: ActionSpec, staging: string): Record<string, string> {

@@ -11,6 +11,13 @@ import { dirname, join, normalize, relative } from "node:path";
 import type { RuleRef } from "./graph-types.js";
 import { canonicalJson, sha256 } from "./hash.js";
 
+/** Where a module's compiled JavaScript is: `dist/<module>.js`, else `<module>.js` beside it. */
+export function compiledModulePath(root: string, module: string): string | undefined {
+  const base = module.replace(/\.ts$/, "");
+  for (const p of [join(root, "dist", `${base}.js`), join(root, `${base}.js`)]) if (existsSync(p)) return p;
+  return undefined;
+}
+
 /** Bumped when the meaning of a key changes (forces a rebuild of everything once). */
 export const KEY_SCHEMA_VERSION = 2;
 
@@ -172,10 +179,9 @@ export class RuleHasher {
     let stale: string | undefined;
     for (const ts of this.files(module)) {
       if (!ts.endsWith(".ts")) continue;
-      const base = ts.slice(0, -3);
       const src = statSync(join(this.root, ts), { throwIfNoEntry: false });
-      const js = statSync(join(this.root, "dist", `${base}.js`), { throwIfNoEntry: false }) ?? statSync(join(this.root, `${base}.js`), { throwIfNoEntry: false });
-      if (src && (!js || js.mtimeMs < src.mtimeMs)) {
+      const compiled = compiledModulePath(this.root, ts);
+      if (src && (!compiled || statSync(compiled).mtimeMs < src.mtimeMs)) {
         stale = ts;
         break;
       }

@@ -815,34 +815,20 @@ function expand(
         if (list.length > 1) sortUnique(list);
       }
       const id = ids[i]!;
-      const node: ActionNode = t.describe
-        ? {
-            id,
-            target: t.name,
-            partition: partitionOf[i]!,
-            describe: evaluate(t.describe, idx)!,
-            rule: shell ? { kind: "shell", command: evaluate(shell, idx)! } : (t.rule as RuleRef),
-            params: t.params(idx),
-            deps: rec,
-            outputs: outputsOf[i]!,
-            host: t.host,
-            resources: t.resources,
-            tools,
-            loc: t.loc,
-          }
-        : {
-            id,
-            target: t.name,
-            partition: partitionOf[i]!,
-            rule: shell ? { kind: "shell", command: evaluate(shell, idx)! } : (t.rule as RuleRef),
-            params: t.params(idx),
-            deps: rec,
-            outputs: outputsOf[i]!,
-            host: t.host,
-            resources: t.resources,
-            tools,
-            loc: t.loc,
-          };
+      const node: { -readonly [K in keyof ActionNode]: ActionNode[K] } = {
+        id,
+        target: t.name,
+        partition: partitionOf[i]!,
+        rule: shell ? { kind: "shell", command: evaluate(shell, idx)! } : (t.rule as RuleRef),
+        params: t.params(idx),
+        deps: rec,
+        outputs: outputsOf[i]!,
+        host: t.host,
+        resources: t.resources,
+        tools,
+        loc: t.loc,
+      };
+      if (t.describe) node.describe = evaluate(t.describe, idx)!;
       actions.set(id, node);
       idsOfTarget.push(id);
       i++;

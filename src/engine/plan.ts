@@ -306,7 +306,6 @@ export interface PlanItem {
    * bytes sent up (inputs whose digest differs from what the host was last sent for this
    * action, or every input of a new action) and bytes fetched back (the outputs' last sizes).
    */
-  readonly transferBytes: number;
   readonly uploadBytes: number;
   readonly downloadBytes: number;
 }
@@ -360,7 +359,6 @@ export function plan(checker: Checker, ids: readonly string[]): Plan {
       reason: d.reason,
       restore: d.status === "stale" && d.restorable !== undefined,
       pending: d.status === "waiting" && !d.definite,
-      transferBytes: up + down,
       uploadBytes: up,
       downloadBytes: down,
     });

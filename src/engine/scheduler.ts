@@ -293,16 +293,18 @@ export async function runBuild(
       }
       // The key was computed from the sources as they were before the run: if one changed
       // meanwhile, the outputs may come from either content and must not be cached under it.
-      const moved = restore ? undefined : changedSource(node, checker);
+      // `ok` is true only when the outputs came from the cache (a vanished blob means it ran).
+      const restored = ok;
+      const moved = restored ? undefined : changedSource(node, checker);
       if (moved) {
         const msg = `input ${moved} changed during the build; its outputs were discarded: run dagbuild again`;
         log(`${msg}\n`);
         fail(id, "input-changed", msg, logFile, tail);
         return;
       }
-      const { changed } = commit(node, decision, staging, checker, paths, outputs, Date.now() - t0, restore !== undefined);
-      (restore ? summary.restored : summary.built).push(id);
-      sink.emit({ type: "action-done", id, outcome: restore ? "restored" : "built", durationMs: Date.now() - t0, changed });
+      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored);
+      (restored ? summary.restored : summary.built).push(id);
+      sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
       finishOk(id);
     } catch (e) {
       const msg = (e as Error)?.stack ?? String(e);
@@ -427,7 +429,6 @@ function commit(
   decision: Decision & { status: "stale" },
   staging: string,
   checker: Checker,
-  paths: WorkspacePaths,
   outputs: Map<string, FileDigest>,
   durationMs: number,
   restored: boolean,
@@ -439,7 +440,8 @@ function commit(
   let changed = false;
   for (const [name, decl] of Object.entries(node.outputs)) {
     const staged = join(staging, decl.path);
-    const art: Artifact = checker.cas.putPath(staged);
+    // A restore copied blobs out of the CAS under digests it recorded: no need to hash them again.
+    const art: Artifact = (restored ? decision.restorable?.outputs[name] : undefined) ?? checker.cas.putPath(staged);
     const final = join(root, decl.path);
     mkdirSync(dirname(final), { recursive: true });
     if (decl.dir) {
@@ -472,6 +474,5 @@ function commit(
     });
   }
   checker.state.recordAction(node.id, { k: decision.key, o: states });
-  void paths;
   return { changed };
 }

@@ -42,7 +42,8 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       for (const i of p.items) {
         const how = i.restore ? "restore" : i.pending ? "run*" : "run";
-        const bytes = i.transferBytes ? ` [moves ~${i.transferBytes} B: ${i.uploadBytes} up, ${i.downloadBytes} down]` : "";
+        const moved = i.uploadBytes + i.downloadBytes;
+        const bytes = moved ? ` [moves ~${moved} B: ${i.uploadBytes} up, ${i.downloadBytes} down]` : "";
         process.stdout.write(`${how.padEnd(7)} ${i.id}  @${i.host}  (${formatReason(i.reason)})${bytes}\n`);
       }
       process.stdout.write(

@@ -17,7 +17,7 @@ import { DEFAULT_PROFILE, loadProfile, ProfileError } from "../../sep/profile.js
 import { formatGateLine } from "../../sep/records.js";
 import { replayInstrument } from "../../sep/replay.js";
 import { formatReplayState, parseReplayState, StateFileError } from "../../sep/state.js";
-import { REPLAY_STATE_VERSION, type RunMode } from "../../sep/types.js";
+import { REPLAY_STATE_VERSION, type ReplayState, type RunMode } from "../../sep/types.js";
 import type { Candle } from "../../market/candle.js";
 
 const USAGE =
@@ -88,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     const profile = a["profile"] ? await loadProfile(a["profile"]) : DEFAULT_PROFILE;
     const candles = await readCandleFile(a["candles"]!);
     let carried;
-    let others: Record<string, unknown> = {};
+    let others: ReplayState["instruments"] = {};
     if (a["state-in"] && mode === "rolling") {
       const st = parseReplayState(await readFile(a["state-in"], "utf8"), a["state-in"]);
       carried = st.instruments[inst];
@@ -99,8 +99,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const g of res.gates) text += `${formatGateLine(g)}\n`;
     await writeAtomic(a["out"]!, text);
     if (a["state-out"]) {
-      const instruments = { ...others, [inst]: res.state } as Parameters<typeof formatReplayState>[0]["instruments"];
-      await writeAtomic(a["state-out"], formatReplayState({ version: REPLAY_STATE_VERSION, instruments }));
+      await writeAtomic(a["state-out"], formatReplayState({ version: REPLAY_STATE_VERSION, instruments: { ...others, [inst]: res.state } }));
     }
     process.stderr.write(`dagbuild replay: ${res.gates.length} gates from ${candles.length} candles -> ${a["out"]}\n`);
     return 0;

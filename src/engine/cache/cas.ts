@@ -86,14 +86,6 @@ export class Cas {
     copyFileSync(this.blobPath(artifact.digest), dest, constants.COPYFILE_FICLONE);
     return true;
   }
-
-  /** Reads a tree manifest blob back. */
-  readTree(digest: string): TreeEntry[] | undefined {
-    const p = this.blobPath(digest);
-    if (!existsSync(p)) return undefined;
-    const parsed = JSON.parse(readFileSync(p, "utf8")) as { version: number; entries: TreeEntry[] };
-    return parsed.entries;
-  }
 }
 
 /** The canonical manifest of a directory: its digest is the directory's digest. */

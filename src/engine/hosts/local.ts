@@ -4,7 +4,7 @@
  * `dagbuild exec` child process instead (for rules whose native libraries dislike workers).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { ActionIO, ActionSpec, Host, HostResult } from "./host.js";
@@ -75,7 +75,7 @@ export class LocalHost implements Host {
 
   private runProcess(spec: ActionSpec, staging: string, io: ActionIO): Promise<HostResult> {
     mkdirSync(staging, { recursive: true });
-    const specFile = join(staging, "..", `${spec.id.length}.${process.hrtime.bigint()}.spec.json`);
+    const specFile = `${staging}.spec.json`; // beside the staging dir, removed when the child exits
     writeFileSync(specFile, JSON.stringify(spec));
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [CLI, "exec", "--spec", specFile, "--staging", staging], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
@@ -90,6 +90,7 @@ export class LocalHost implements Host {
       });
       child.on("close", (code) => {
         io.signal.removeEventListener("abort", onAbort);
+        rmSync(specFile, { force: true });
         if (io.signal.aborted) resolve({ ok: false, kind: "cancelled", message: "cancelled" });
         else if (code === 0) resolve({ ok: true });
         else resolve({ ok: false, kind: "rule-failed", message: tail.trim().split("\n").pop() ?? `exit ${code}` });
