@@ -4,9 +4,11 @@
  * For each size N it generates, in a temp dir, a pipeline shaped like the real one — per
  * (instrument, week) a `candles` action and a `gates` action chained on the previous week's
  * state, a per-week fan-in `agg` over every instrument and one `report` over every week — plus
- * the equivalent `build.ninja`. Both tools build everything once; then it times (median of
- * several runs) the no-op build (`ninja` vs bare `dagbuild`) and the dry run (`ninja -n` vs
- * `dagbuild -n`), and the in-process `loadGraph` alone, and prints a table with the ratios.
+ * the equivalent `build.ninja`. Both tools build everything once; then it times, in turns
+ * (median of several runs), the no-op build (`ninja` vs bare `dagbuild`, which answers from
+ * its no-op manifest), the same with the full check forced (`DAGBUILD_FULL_CHECK=1`: load,
+ * plan and decide every action), the dry run (`ninja -n` vs `dagbuild -n`), and the
+ * in-process `loadGraph` alone, and prints a table with the ratios.
  *
  *   npx tsc -p . && node dist/bench/noop.js [--sizes 1000,10000] [--runs 5] [--keep] [--no-ninja]
  *        [--load-only] [--build-timeout 600]
@@ -136,9 +138,9 @@ function generate(dir: string, n: number): { actions: number } {
 }
 
 /** Runs a command in `cwd`; returns wall seconds. Throws with its output when it fails. */
-function timed(cmd: string, args: string[], cwd: string, timeoutMs = 3_600_000): number {
+function timed(cmd: string, args: string[], cwd: string, timeoutMs = 3_600_000, env: Record<string, string> = {}): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 1 << 30, timeout: timeoutMs, env: { ...process.env, NO_COLOR: "1" } });
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 1 << 30, timeout: timeoutMs, env: { ...process.env, NO_COLOR: "1", ...env } });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) {
     throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status}, ${r.signal ?? ""}):\n${(r.stdout ?? "").slice(-2000)}${(r.stderr ?? "").slice(-2000)}`);
@@ -152,9 +154,15 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function repeat(runs: number, f: () => number): number {
-  f(); // warm the page cache and V8's code cache
-  return median(Array.from({ length: runs }, f));
+/**
+ * Medians of `runs` timings of each command, taken in turns (a b c a b c ...) after one warm-up
+ * each, so a noisy neighbour slows every tool alike instead of whichever ran during it.
+ */
+function interleaved(runs: number, fs: (() => number)[]): number[] {
+  for (const f of fs) f(); // warm the page cache
+  const xs = fs.map(() => [] as number[]);
+  for (let k = 0; k < runs; k++) fs.forEach((f, j) => xs[j]!.push(f()));
+  return xs.map(median);
 }
 
 async function timeLoad(dir: string, runs: number): Promise<number> {
@@ -190,11 +198,12 @@ async function main(): Promise<void> {
       process.stderr.write(`[${actions} actions] ${top}\n`);
       const ninjaFull = args.noNinja ? NaN : timed("ninja", [], ninjaDir); // default -j for both tools
       process.stderr.write(`  ninja full build ${fmt(ninjaFull)}\n`);
-      const ninjaNoop = args.noNinja ? NaN : repeat(args.runs, () => timed("ninja", [], ninjaDir));
-      const ninjaDry = args.noNinja ? NaN : repeat(args.runs, () => timed("ninja", ["-n"], ninjaDir));
       const load = await timeLoad(dir, args.runs);
-      rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop), fmt(load), ratio(load, ninjaNoop)]);
-      if (!args.loadOnly) {
+      const skip = () => NaN;
+      if (args.loadOnly) {
+        const [ninjaNoop] = interleaved(args.runs, [args.noNinja ? skip : () => timed("ninja", [], ninjaDir)]);
+        rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop!), fmt(load), ratio(load, ninjaNoop!)]);
+      } else {
         let full: number;
         try {
           full = timed(node, [DAGBUILD], dir, args.buildTimeout * 1000);
@@ -205,9 +214,17 @@ async function main(): Promise<void> {
           continue;
         }
         process.stderr.write(`  dagbuild full build ${fmt(full)}\n`);
-        const noop = repeat(args.runs, () => timed(node, [DAGBUILD], dir));
-        const dry = repeat(args.runs, () => timed(node, [DAGBUILD, "-n"], dir));
+        const fullCheck = { DAGBUILD_FULL_CHECK: "1" }; // without the no-op manifest: load, plan, decide all
+        const [ninjaNoop, noop, noopFull, ninjaDry, dry] = interleaved(args.runs, [
+          args.noNinja ? skip : () => timed("ninja", [], ninjaDir),
+          () => timed(node, [DAGBUILD], dir),
+          () => timed(node, [DAGBUILD], dir, undefined, fullCheck),
+          args.noNinja ? skip : () => timed("ninja", ["-n"], ninjaDir),
+          () => timed(node, [DAGBUILD, "-n"], dir),
+        ]) as [number, number, number, number, number];
+        rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop), fmt(load), ratio(load, ninjaNoop)]);
         rows.push([String(actions), "no-op build", fmt(ninjaNoop), fmt(noop), ratio(noop, ninjaNoop)]);
+        rows.push([String(actions), "no-op, full check", fmt(ninjaNoop), fmt(noopFull), ratio(noopFull, ninjaNoop)]);
         rows.push([String(actions), "dry run (-n)", fmt(ninjaDry), fmt(dry), ratio(dry, ninjaDry)]);
         rows.push([String(actions), "first build", fmt(ninjaFull), fmt(full), ratio(full, ninjaFull)]);
       }
@@ -219,7 +236,10 @@ async function main(): Promise<void> {
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => r.map((x, c) => (c < 2 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join("  ");
   process.stdout.write(`${line(head)}\n${widths.map((w) => "-".repeat(w)).join("  ")}\n${rows.map(line).join("\n")}\n`);
-  process.stdout.write(`(median of ${args.runs} runs after one warm-up; ratio = dagbuild / ninja; node ${process.version}, ninja ${ninjaVersion()})\n`);
+  process.stdout.write(
+    `(median of ${args.runs} runs in turns after one warm-up each; ratio = dagbuild / ninja; "no-op build" answers from the\n` +
+      ` no-op manifest, "full check" sets DAGBUILD_FULL_CHECK=1; node ${process.version}, ninja ${ninjaVersion()})\n`,
+  );
 }
 
 function ninjaVersion(): string {

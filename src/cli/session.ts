@@ -14,6 +14,9 @@ import { workspacePaths, type WorkspacePaths } from "../engine/workspace.js";
 import { resolveArgs, select } from "../engine/select.js";
 import { acquireLock } from "../engine/lock.js";
 import type { CommonOptions } from "./args.js";
+import { nodeLoadIO } from "../engine/load-io.js";
+import { shellRunner } from "../engine/tool-versions.js";
+import { loggingLoadIO, loggingRunner, type ReadLog } from "../engine/read-log.js";
 
 export interface Session {
   readonly graph: Graph;
@@ -27,10 +30,19 @@ export interface Session {
  * Loads the pipeline; on errors prints every diagnostic and returns the exit code 2. With
  * `lock`, the workspace lock is taken *before* the state index is read, so what the command
  * decides from is not a copy another build changes underneath (exit code 75 if it is held).
+ * With `log`, what the load and the checker read is logged (for the no-op manifest).
  */
-export async function openSession(o: CommonOptions, opts: { lock?: string; force?: readonly string[] } = {}): Promise<Session | number> {
+export async function openSession(
+  o: CommonOptions,
+  opts: { lock?: string; force?: readonly string[]; log?: ReadLog } = {},
+): Promise<Session | number> {
   const root = resolve(o.dir);
-  const loaded = await loadGraph(root, { file: o.pipeline, hostOverrides: o.hostOverrides });
+  const log = opts.log;
+  const loaded = await loadGraph(root, {
+    file: o.pipeline,
+    hostOverrides: o.hostOverrides,
+    ...(log ? { io: loggingLoadIO(nodeLoadIO, log), runner: loggingRunner(shellRunner, log) } : {}),
+  });
   if (!loaded.ok) {
     process.stderr.write(renderDiagnostics(loaded.diagnostics, { color: process.stderr.isTTY }));
     return 2;
@@ -57,7 +69,7 @@ export async function openSession(o: CommonOptions, opts: { lock?: string; force
     }
     release = lock.release;
   }
-  const checker = new Checker(graph, StateIndex.load(paths.state), new ActionCache(paths.ac), new Cas(paths.cas), forced);
+  const checker = new Checker(graph, StateIndex.load(paths.state), new ActionCache(paths.ac), new Cas(paths.cas), forced, log);
   return { graph, paths, checker, release };
 }
 

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import type { RuleRef } from "./graph-types.js";
 import { canonicalJson, sha256 } from "./hash.js";
+import type { ReadLog } from "./read-log.js";
 
 /** Where a module's compiled JavaScript is: `dist/<module>.js`, else `<module>.js` beside it. */
 export function compiledModulePath(root: string, module: string): string | undefined {
@@ -146,7 +147,11 @@ export class RuleHasher {
   private readonly memo = new Map<string, string>();
   private readonly shellMemo = new Map<string, string>();
 
-  constructor(private readonly root: string) {}
+  /** `log` (optional) is told every source file read and every existence probe. */
+  constructor(
+    private readonly root: string,
+    private readonly log?: ReadLog,
+  ) {}
 
   hash(rule: RuleRef): string {
     if (rule.kind === "shell") {
@@ -156,7 +161,7 @@ export class RuleHasher {
     }
     let h = this.memo.get(rule.module);
     if (!h) {
-      const files = moduleClosure(this.root, rule.module);
+      const files = moduleClosure(this.root, rule.module, this.log);
       h = sha256(files.map((f) => `${f.path}\0${f.digest}`).join("\n"));
       this.memo.set(rule.module, h);
     }
@@ -193,7 +198,7 @@ export class RuleHasher {
 
 const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)|import\s+["'](\.{1,2}\/[^"']+)["']/g;
 
-function moduleClosure(root: string, module: string): { path: string; digest: string }[] {
+function moduleClosure(root: string, module: string, log?: ReadLog): { path: string; digest: string }[] {
   const seen = new Map<string, string>();
   const stack = [normalize(module)];
   while (stack.length) {
@@ -201,17 +206,21 @@ function moduleClosure(root: string, module: string): { path: string; digest: st
     if (seen.has(rel)) continue;
     const abs = join(root, rel);
     if (!existsSync(abs)) {
+      log?.read(abs, undefined);
       seen.set(rel, "missing");
       continue;
     }
     const src = readFileSync(abs, "utf8");
+    log?.read(abs, src);
     seen.set(rel, sha256(src));
     for (const m of src.matchAll(IMPORT_RE)) {
       const spec = m[1] ?? m[2] ?? m[3]!;
       let target = relative(root, join(dirname(abs), spec));
       if (target.endsWith(".js")) {
         const ts = target.slice(0, -3) + ".ts";
-        if (existsSync(join(root, ts))) target = ts;
+        const there = existsSync(join(root, ts));
+        log?.probe(join(root, ts), there ? "any" : null);
+        if (there) target = ts;
       }
       if (!target.startsWith("..")) stack.push(target);
     }

@@ -6,43 +6,12 @@
  * so any later check can point at `file:line:col` of the offending node by its data path.
  * File-system access goes through `LoadIO` so tests can use fakes.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from "yaml";
 import { diag } from "./diagnostics.js";
 import type { Diagnostic, Loc } from "./graph-types.js";
 
-/** The file-system side effects of the load phase. Paths are absolute. */
-export interface LoadIO {
-  /** File contents, or undefined when it does not exist / is not a file. */
-  readFile(abs: string): string | undefined;
-  /** What is at `abs`, if anything. */
-  stat(abs: string): "file" | "dir" | undefined;
-  /** Entry names of a directory (empty when absent). */
-  readdir(abs: string): string[];
-}
-
-/** The real file system. */
-export const nodeLoadIO: LoadIO = {
-  readFile(abs) {
-    try {
-      return readFileSync(abs, "utf8");
-    } catch {
-      return undefined;
-    }
-  },
-  stat(abs) {
-    const st = statSync(abs, { throwIfNoEntry: false });
-    if (!st) return undefined;
-    return st.isDirectory() ? "dir" : "file";
-  },
-  readdir(abs) {
-    try {
-      return readdirSync(abs);
-    } catch {
-      return [];
-    }
-  },
-};
+export { nodeLoadIO, type LoadIO } from "./load-io.js";
+import type { LoadIO } from "./load-io.js";
 
 /** A data path into a YAML document: map keys and sequence indexes. */
 export type DataPath = readonly (string | number)[];

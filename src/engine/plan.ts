@@ -4,7 +4,7 @@
  * asks it once an action's inputs are known (so early cutoff falls out naturally); `plan()`
  * asks it for a dry run, treating outputs of actions that will run as unknown.
  */
-import { readdirSync, statSync, type Stats } from "node:fs";
+import { statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { actionKey, diffMaterial, keyOf, KEY_SCHEMA_VERSION, staticHash, type KeyMaterial, type Reason } from "./fingerprint.js";
@@ -14,6 +14,8 @@ import type { ActionCache, ActionRecord } from "./cache/action-cache.js";
 import type { Cas } from "./cache/cas.js";
 import { hashFile, sha256 } from "./hash.js";
 import { describePath } from "./cache/cas.js";
+import { treeSignature } from "./cache/tree-signature.js";
+import type { ReadLog } from "./read-log.js";
 
 /** What is known about one file: its digest and size. */
 export interface FileDigest {
@@ -63,8 +65,10 @@ export class Checker {
     readonly ac: ActionCache,
     readonly cas: Cas,
     readonly forced: ReadonlySet<string> = new Set(),
+    /** Told every rule source the checker reads (for the no-op manifest). */
+    log?: ReadLog,
   ) {
-    this.rules = new RuleHasher(graph.root);
+    this.rules = new RuleHasher(graph.root, log);
   }
 
   /** Digest of a source file through the stat cache (hash only when size/mtime/inode moved). */
@@ -273,22 +277,6 @@ export class Checker {
     for (const o of Object.values(s.o)) if (o.p === path) return { digest: o.d, size: o.z };
     return undefined;
   }
-}
-
-/** Stat signature of every file in a directory (cheap change detection for directory outputs). */
-export function treeSignature(dir: string): string {
-  const parts: string[] = [];
-  const walk = (abs: string, rel: string): void => {
-    for (const name of readdirSync(abs).sort()) {
-      const p = join(abs, name);
-      const st = statSync(p);
-      const r = rel ? `${rel}/${name}` : name;
-      if (st.isDirectory()) walk(p, r);
-      else parts.push(`${r}\0${st.size}\0${st.mtimeMs}\0${st.ino}`);
-    }
-  };
-  walk(dir, "");
-  return sha256(parts.join("\n"));
 }
 
 /** One line of a dry-run plan. */

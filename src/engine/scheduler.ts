@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
-import { Checker, dirAware, treeSignature, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
+import { Checker, dirAware, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
 import type { ActionSpec, Host, HostEnv, InputFile } from "./hosts/host.js";
 import { appendTransfer } from "./transfer-log.js";
@@ -18,6 +18,7 @@ import type { Artifact } from "./cache/cas.js";
 import type { RecordedOutput } from "./cache/action-cache.js";
 import { formatReason } from "./fingerprint.js";
 import { hashFile } from "./hash.js";
+import { treeSignature } from "./cache/tree-signature.js";
 
 /** Options of one build. */
 export interface BuildOptions {

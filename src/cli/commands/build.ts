@@ -9,6 +9,12 @@ import { plan } from "../../engine/plan.js";
 import { runBuild } from "../../engine/scheduler.js";
 import { makeLogger } from "../loggers.js";
 import { formatReason } from "../../engine/fingerprint.js";
+import { ReadLog } from "../../engine/read-log.js";
+import { noopManifestPath, requestKey } from "../../engine/cache/noop-manifest.js";
+import { engineFiles, writeNoopManifest } from "../../engine/cache/noop-writer.js";
+import { noopRequest } from "../fast-noop.js";
+import type { CommonOptions } from "../args.js";
+import type { Session } from "../session.js";
 
 export async function run(argv: string[]): Promise<number> {
   let o;
@@ -22,7 +28,8 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   // A real build reads the state index only once it holds the workspace lock.
-  const session = await openSession(o, { force: o.force, ...(o.dryRun ? {} : { lock: "build" }) });
+  const log = new ReadLog();
+  const session = await openSession(o, { force: o.force, log, ...(o.dryRun ? {} : { lock: "build" }) });
   if (typeof session === "number") return session;
   const sel = selectOrReport(session.graph, o.positional);
   if (typeof sel === "number") {
@@ -72,10 +79,38 @@ export async function run(argv: string[]): Promise<number> {
       signal: controller.signal,
     });
     if (summary.cancelled) return 130;
+    // Everything selected is fresh now: let the next identical command line prove it by stats.
+    if (summary.ok) recordNoop(session, sel.ids, o, log);
     return summary.ok ? 0 : 1;
   } finally {
     process.off("SIGINT", onSig);
     process.off("SIGTERM", onSig);
     session.release();
   }
+}
+
+/** Writes the no-op manifest for this command line (under the lock; a refusal is only traced). */
+function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, log: ReadLog): void {
+  const { graph, checker, paths } = session;
+  const outputs = [];
+  const sources = new Map<string, { z: number; m: number; i: number } | undefined>();
+  for (const id of ids) {
+    const s = checker.state.actions.get(id);
+    if (!s) return; // not recorded (cannot happen after a clean build): no manifest
+    outputs.push(...Object.values(s.o));
+    for (const deps of Object.values(graph.actions.get(id)!.deps))
+      for (const d of deps) if (d.kind === "source") sources.set(d.path, checker.state.stats.get(d.path));
+  }
+  const request = requestKey(noopRequest(o));
+  const r = writeNoopManifest(noopManifestPath(paths.cache, request), {
+    request,
+    stateFile: paths.state,
+    fresh: ids.length,
+    log,
+    outputs,
+    sources: [...sources],
+    engineFiles: engineFiles(),
+    processStart: performance.timeOrigin,
+  });
+  if (!r.written && process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no no-op manifest: ${r.why}\n`);
 }

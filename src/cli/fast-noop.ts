@@ -1,0 +1,55 @@
+/**
+ * The no-op fast path of `dagbuild [targets...]` and `dagbuild -n`: before the pipeline is even
+ * parsed, check the no-op manifest the last clean build of this command line left; if every
+ * stamp in it still matches, print what the full check would print and stop. Anything else
+ * (a miss, --force, --json, a held lock) goes on to the full build command.
+ *
+ * Imports node built-ins and small engine modules only: no YAML, no schema, no graph.
+ * `DAGBUILD_FULL_CHECK=1` turns it off; `DAGBUILD_TRACE_NOOP=1` prints why it missed.
+ */
+import { resolve } from "node:path";
+import { parseArgs, type CommonOptions } from "./args.js";
+import { acquireLock } from "../engine/lock.js";
+import { workspacePaths } from "../engine/workspace.js";
+import { checkNoopManifest, formatMiss, noopManifestPath, requestKey, type NoopRequest } from "../engine/cache/noop-manifest.js";
+
+/** The request a parsed command line makes (shared with the build command that writes manifests). */
+export function noopRequest(o: CommonOptions): NoopRequest {
+  return { root: resolve(o.dir), pipeline: o.pipeline, hostOverrides: o.hostOverrides, targets: o.positional };
+}
+
+/** Exit code when the fast path answered, undefined when the full build must run. */
+export async function fastNoop(argv: readonly string[]): Promise<number | undefined> {
+  if (process.env.DAGBUILD_FULL_CHECK === "1") return undefined;
+  let o: CommonOptions;
+  try {
+    o = parseArgs(argv);
+  } catch {
+    return undefined; // the build command reports usage errors
+  }
+  if (o.force.length > 0 || o.json) return undefined;
+  const req = noopRequest(o);
+  const paths = workspacePaths(req.root);
+  // A real build decides under the lock (another build may be changing things); so does this.
+  let release = () => {};
+  if (!o.dryRun) {
+    const lock = acquireLock(paths.lock);
+    if (!lock.ok) return undefined; // the full path reports the holder
+    release = lock.release;
+  }
+  try {
+    const key = requestKey(req);
+    // An unreadable file or a permission problem throws: the full build meets it and reports it.
+    const r = await checkNoopManifest(noopManifestPath(paths.cache, key), req.root, key, paths.state).catch(() => undefined);
+    if (!r) return undefined;
+    if (!r.hit) {
+      if (process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no-op manifest: ${formatMiss(r.miss)}\n`);
+      return undefined;
+    }
+    if (o.dryRun) process.stdout.write(`0 to run, ${r.fresh} up to date\n`);
+    else process.stderr.write(`dagbuild: nothing to do (${r.fresh} up to date)\n`);
+    return 0;
+  } finally {
+    release();
+  }
+}

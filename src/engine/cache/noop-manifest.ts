@@ -1,0 +1,185 @@
+/**
+ * The no-op manifest: proof, by stats alone, that a build would do nothing (ninja's no-op is a
+ * stat of every file against its log; this is the same idea, kept sound for content keys).
+ *
+ * File `cache/noop/<request hash>.json`, one per distinct command line, written under the
+ * workspace lock by a build that ended with every selected action fresh (noop-writer.ts):
+ *   {"format":"dagbuild-noop","version":1,
+ *    "request":"<the command line, as JSON>",        compared exactly (the file name is a hash)
+ *    "fresh":N,                                      actions the request covers
+ *    "state":[size,mtimeMs,ino] | null,             the state index as that build left it
+ *    "files":[[abs,size,mtimeMs,ino],...],          pipeline files, params, rule sources, engine code
+ *    "absent":[abs,...],                             files the load or rule hashing found missing
+ *    "kinds":[[abs,"file"|"dir"|"any"|null],...],  stat and existence probes of the load
+ *    "listings":[[abs,sha256],...],                 directories listed (globs), by sorted names
+ *    "tools":[[command,output],...],                tool version commands and what they printed
+ *    "paths":[rel,...], "stamps":[size,mtimeMs,ino,...]   outputs and source inputs as the state
+ *                                                    index records them (3 numbers per path)
+ *    "trees":[[rel,signature],...]}                 directory outputs, by tree signature
+ *
+ * Why a hit is sound: the full check is a function of the command line, the engine code, the
+ * state index, the files it reads, the probes and listings it makes and the tool outputs. The
+ * manifest pins each of them:
+ * - outputs and source inputs are compared exactly as the full check compares them (size,
+ *   mtime, inode against the state index), so the fast path never trusts more than it does;
+ * - the state index only grows by appends or is replaced by rename: any new record changes
+ *   its size or inode;
+ * - files the full check reads whole are stamped when the manifest is written, and only if
+ *   their content still hashes to what was read and their mtime is over a second old (an edit
+ *   within the same timestamp tick as the stamp would be invisible: "racy", in git's word), so
+ *   a racy file prevents the manifest instead of being trusted; the engine's code likewise
+ *   must be older than the process that ran it.
+ * Any mismatch is a miss: the caller runs the full check, which writes a new manifest when the
+ * build ends clean.
+ *
+ * This module is the read side, on the path of every no-op build: it imports node:fs only;
+ * hashing, tree signatures and child processes are loaded when a manifest needs them.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { nodeLoadIO } from "../load-io.js";
+
+export const NOOP_FORMAT_VERSION = 1;
+export const NOOP_FORMAT = "dagbuild-noop";
+
+/** [size, mtimeMs, ino], as the state index records them. */
+export type Stamp = [size: number, mtimeMs: number, ino: number];
+/** What a probe saw: a file, a directory, something (an existence probe), or nothing. */
+export type ProbeKind = "file" | "dir" | "any" | null;
+
+/** The manifest as stored (see the header for the meaning of each field). */
+export interface NoopManifest {
+  readonly format: string;
+  readonly version: number;
+  readonly request: string;
+  readonly fresh: number;
+  readonly state: Stamp | null;
+  readonly files: [string, ...Stamp][];
+  readonly absent: string[];
+  readonly kinds: [string, ProbeKind][];
+  readonly listings: [string, string][];
+  readonly tools: [string, string][];
+  readonly paths: string[];
+  readonly stamps: number[];
+  readonly trees: [string, string][];
+}
+
+/** The command line as far as it decides what a build does (not -j, not the logger). */
+export interface NoopRequest {
+  readonly root: string;
+  readonly pipeline: string;
+  readonly hostOverrides: Readonly<Record<string, string>>;
+  readonly targets: readonly string[];
+}
+
+/** The request in canonical form; stored in the manifest and compared exactly. */
+export function requestKey(r: NoopRequest): string {
+  const hosts = Object.entries(r.hostOverrides).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify({ root: r.root, pipeline: r.pipeline, hosts, targets: r.targets });
+}
+
+/**
+ * Where the manifest of a request lives. The name is a 64-bit FNV-1a of the request: a lookup
+ * key, not a content hash (a collision only costs a miss: the stored request is compared).
+ */
+export function noopManifestPath(cacheDir: string, request: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0xcbf29ce4;
+  for (let i = 0; i < request.length; i++) {
+    const c = request.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x01000193 ^ 0x5bd1e995) >>> 0;
+  }
+  return join(cacheDir, "noop", `${h1.toString(16).padStart(8, "0")}${h2.toString(16).padStart(8, "0")}.json`);
+}
+
+/** Why the fast path did not answer: the first thing found changed. */
+export type NoopMiss =
+  | { readonly kind: "no-manifest" }
+  | { readonly kind: "format" }
+  | { readonly kind: "request" }
+  | { readonly kind: "state-changed" }
+  | { readonly kind: "file-changed"; readonly path: string }
+  | { readonly kind: "probe-changed"; readonly path: string }
+  | { readonly kind: "listing-changed"; readonly path: string }
+  | { readonly kind: "tool-changed"; readonly command: string }
+  | { readonly kind: "output-changed"; readonly path: string };
+
+export type NoopCheck = { readonly hit: true; readonly fresh: number } | { readonly hit: false; readonly miss: NoopMiss };
+
+/** Runs a tool version command as the loader does (sh -c, stdout then stderr); undefined on failure. */
+export type ToolRunner = (command: string, cwd: string) => string | undefined;
+
+const shellSync: ToolRunner = (command, cwd) => {
+  const cp = process.getBuiltinModule("node:child_process");
+  const r = cp.spawnSync("/bin/sh", ["-c", command], { cwd, timeout: 30_000, maxBuffer: 1 << 20, encoding: "utf8" });
+  return r.status === 0 ? r.stdout + r.stderr : undefined;
+};
+
+const NO_THROW = { throwIfNoEntry: false } as const;
+
+/**
+ * Checks the manifest at `file` for `request` (a `requestKey`) in the workspace `root`.
+ * A missing, torn or foreign file is a miss, never an error.
+ */
+export async function checkNoopManifest(file: string, root: string, request: string, stateFile: string, run: ToolRunner = shellSync): Promise<NoopCheck> {
+  const miss = (m: NoopMiss): NoopCheck => ({ hit: false, miss: m });
+  let m: NoopManifest;
+  try {
+    m = JSON.parse(readFileSync(file, "utf8")) as NoopManifest;
+  } catch (e) {
+    return miss({ kind: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no-manifest" : "format" });
+  }
+  if (m?.format !== NOOP_FORMAT || m.version !== NOOP_FORMAT_VERSION || !Array.isArray(m.paths) || !Array.isArray(m.stamps)) return miss({ kind: "format" });
+  if (m.request !== request) return miss({ kind: "request" });
+  const same = (abs: string, z: number, mt: number, i: number): boolean => {
+    const st = statSync(abs, NO_THROW);
+    return st !== undefined && st.size === z && st.mtimeMs === mt && st.ino === i;
+  };
+  if (m.state === null ? statSync(stateFile, NO_THROW) !== undefined : !same(stateFile, ...m.state)) return miss({ kind: "state-changed" });
+  // The small things most likely to change first (pipeline, rules, engine), then the bulk.
+  for (const [abs, z, mt, i] of m.files) if (!same(abs, z, mt, i)) return miss({ kind: "file-changed", path: abs });
+  for (const abs of m.absent) if (statSync(abs, NO_THROW)) return miss({ kind: "file-changed", path: abs });
+  for (const [abs, kind] of m.kinds) {
+    const now = nodeLoadIO.stat(abs) ?? null; // probed exactly as the loader probes
+    if (kind === "any" ? now === null : now !== kind) return miss({ kind: "probe-changed", path: abs });
+  }
+  if (m.listings.length) {
+    const { listingDigest } = await import("../read-log.js");
+    for (const [abs, digest] of m.listings) if (listingDigest(nodeLoadIO.readdir(abs)) !== digest) return miss({ kind: "listing-changed", path: abs });
+  }
+  for (const [command, output] of m.tools) if (run(command, root) !== output) return miss({ kind: "tool-changed", command });
+  const base = root + "/"; // workspace-relative, normalized paths: no join() per file
+  const { paths, stamps } = m;
+  for (let k = 0, s = 0; k < paths.length; k++, s += 3) {
+    if (!same(base + paths[k], stamps[s]!, stamps[s + 1]!, stamps[s + 2]!)) return miss({ kind: "output-changed", path: paths[k]! });
+  }
+  if (m.trees.length) {
+    const { treeSignature } = await import("./tree-signature.js");
+    for (const [p, g] of m.trees) {
+      let now: string | undefined;
+      try {
+        now = treeSignature(base + p);
+      } catch {
+        now = undefined; // gone or unreadable: changed
+      }
+      if (now !== g) return miss({ kind: "output-changed", path: p });
+    }
+  }
+  return { hit: true, fresh: m.fresh };
+}
+
+/** Formats a miss for `DAGBUILD_TRACE_NOOP` and tests. */
+export function formatMiss(m: NoopMiss): string {
+  switch (m.kind) {
+    case "file-changed":
+    case "probe-changed":
+    case "listing-changed":
+    case "output-changed":
+      return `${m.kind} ${m.path}`;
+    case "tool-changed":
+      return `tool-changed \`${m.command}\``;
+    default:
+      return m.kind;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * What a load + freshness check consulted besides the state index: the files it read (with
+ * the digest of what it read), the stat and existence probes it made, the directories it
+ * listed and the tool commands it ran. The no-op manifest (cache/noop-manifest.ts) turns this
+ * into stamps, so a later build can prove "nothing changed" by stats alone, like ninja.
+ *
+ * The load phase reports through `loggingLoadIO`/`loggingRunner` (wrappers of its injected
+ * side effects); RuleHasher reports the rule sources it hashes.
+ */
+import type { LoadIO } from "./load-io.js";
+import type { CommandRunner } from "./tool-versions.js";
+import { sha256 } from "./hash.js";
+import type { ProbeKind } from "./cache/noop-manifest.js";
+
+export class ReadLog {
+  /** Absolute path → sha256 of the content read, or null when it did not exist. */
+  readonly reads = new Map<string, string | null>();
+  /** Absolute path → what a stat probe saw ("any": an existence probe found something). */
+  readonly kinds = new Map<string, ProbeKind>();
+  /** Absolute directory path → sha256 of its sorted entry names. */
+  readonly listings = new Map<string, string>();
+  /** Tool version command → its output (only successful ones: a failure fails the load). */
+  readonly commands = new Map<string, string>();
+
+  read(abs: string, content: string | undefined): void {
+    this.reads.set(abs, content === undefined ? null : sha256(content));
+  }
+
+  probe(abs: string, kind: ProbeKind): void {
+    this.kinds.set(abs, kind);
+  }
+
+  listed(abs: string, names: readonly string[]): void {
+    this.listings.set(abs, listingDigest(names));
+  }
+}
+
+/** Digest of a directory listing, independent of the order readdir returned it in. */
+export function listingDigest(names: readonly string[]): string {
+  return sha256([...names].sort().join("\n"));
+}
+
+/** The load phase's file-system access, logged. */
+export function loggingLoadIO(io: LoadIO, log: ReadLog): LoadIO {
+  return {
+    readFile(abs) {
+      const c = io.readFile(abs);
+      log.read(abs, c);
+      return c;
+    },
+    stat(abs) {
+      const k = io.stat(abs);
+      log.probe(abs, k ?? null);
+      return k;
+    },
+    readdir(abs) {
+      const names = io.readdir(abs);
+      log.listed(abs, names);
+      return names;
+    },
+  };
+}
+
+/** Tool version commands, logged with their output. */
+export function loggingRunner(runner: CommandRunner, log: ReadLog): CommandRunner {
+  return {
+    async run(command, cwd) {
+      const r = await runner.run(command, cwd);
+      if (r.ok) log.commands.set(command, r.stdout);
+      return r;
+    },
+  };
+}
