@@ -46,6 +46,7 @@ export async function fastNoop(argv: readonly string[]): Promise<number | undefi
       if (process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no-op manifest: ${formatMiss(r.miss)}\n`);
       return undefined;
     }
+    if (process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write("dagbuild: no-op manifest: hit\n");
     if (o.dryRun) process.stdout.write(`0 to run, ${r.fresh} up to date\n`);
     else process.stderr.write(`dagbuild: nothing to do (${r.fresh} up to date)\n`);
     return 0;
