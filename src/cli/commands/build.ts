@@ -102,15 +102,21 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
       for (const d of deps) if (d.kind === "source") sources.set(d.path, checker.state.stats.get(d.path));
   }
   const request = requestKey(noopRequest(o));
-  const r = writeNoopManifest(noopManifestPath(paths.cache, request), {
-    request,
-    stateFile: paths.state,
-    fresh: ids.length,
-    log,
-    outputs,
-    sources: [...sources],
-    engineFiles: engineFiles(),
-    processStart: performance.timeOrigin,
-  });
+  let r;
+  try {
+    r = writeNoopManifest(noopManifestPath(paths.cache, request), {
+      request,
+      stateFile: paths.state,
+      fresh: ids.length,
+      log,
+      outputs,
+      sources: [...sources],
+      engineFiles: engineFiles(),
+      processStart: performance.timeOrigin,
+    });
+  } catch (e) {
+    // The build itself succeeded; without a manifest the next no-op is only slower.
+    r = { written: false, why: (e as Error).message };
+  }
   if (!r.written && process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no no-op manifest: ${r.why}\n`);
 }
