@@ -32,12 +32,14 @@
  * Any mismatch is a miss: the caller runs the full check, which writes a new manifest when the
  * build ends clean.
  *
- * This module is the read side, on the path of every no-op build: it imports node:fs only;
- * hashing, tree signatures and child processes are loaded when a manifest needs them.
+ * This module is the read side, on the path of every no-op build: it imports node:fs and the
+ * bulk stat comparison (stat-stamps.ts) only; hashing, tree signatures and child processes are
+ * loaded when a manifest needs them.
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { nodeLoadIO } from "../load-io.js";
+import { firstChanged } from "./stat-stamps.js";
 
 export const NOOP_FORMAT_VERSION = 1;
 export const NOOP_FORMAT = "dagbuild-noop";
@@ -149,11 +151,10 @@ export async function checkNoopManifest(file: string, root: string, request: str
     for (const [abs, digest] of m.listings) if (listingDigest(nodeLoadIO.readdir(abs)) !== digest) return miss({ kind: "listing-changed", path: abs });
   }
   for (const [command, output] of m.tools) if (run(command, root) !== output) return miss({ kind: "tool-changed", command });
-  const base = root + "/"; // workspace-relative, normalized paths: no join() per file
-  const { paths, stamps } = m;
-  for (let k = 0, s = 0; k < paths.length; k++, s += 3) {
-    if (!same(base + paths[k], stamps[s]!, stamps[s + 1]!, stamps[s + 2]!)) return miss({ kind: "output-changed", path: paths[k]! });
-  }
+  if (m.stamps.length !== m.paths.length * 3) return miss({ kind: "format" });
+  const changed = firstChanged(root, m.paths, m.stamps);
+  if (changed >= 0) return miss({ kind: "output-changed", path: m.paths[changed]! });
+  const base = root + "/";
   if (m.trees.length) {
     const { treeSignature } = await import("./tree-signature.js");
     for (const [p, g] of m.trees) {

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { sha256 } from "../hash.js";
 import type { ReadLog } from "../read-log.js";
 import { NOOP_FORMAT, NOOP_FORMAT_VERSION, type NoopManifest, type Stamp } from "./noop-manifest.js";
+import { nativeStatStamps, nativeStatStampsFile } from "./stat-stamps.js";
 
 /** A file modified this recently when stamped could change again unseen within one mtime tick. */
 export const RACY_MS = 1000;
@@ -114,7 +115,7 @@ function prune(dir: string): void {
   for (const { n } of aged.slice(KEEP)) rmSync(join(dir, n), { force: true });
 }
 
-/** The engine's code (dist/src/engine, dist/src/cli, the schema, package.json): stamped in every manifest. */
+/** The engine's code (dist/src/engine, dist/src/cli, the schema, package.json, the native helper): stamped in every manifest. */
 export function engineFiles(): string[] {
   const engine = fileURLToPath(new URL("..", import.meta.url)); // dist/src/engine/
   const out: string[] = [];
@@ -129,5 +130,6 @@ export function engineFiles(): string[] {
   walk(join(engine, "..", "cli"));
   const repo = join(engine, "..", "..", "..");
   out.push(join(repo, "package.json"), join(repo, "schema", "pipeline.schema.json"));
+  if (nativeStatStamps()) out.push(nativeStatStampsFile()); // the helper that compares the stamps
   return out.sort();
 }
