@@ -22,9 +22,11 @@
  *   candles      parquet, format of src/market/candle.ts (sorted, unique t).
  * Logs the import report (rows kept and dropped by reason).
  *
- * oanda and valkey read the network: their inputs are invisible to the fingerprint, so a
- * changed remote history needs `--force candles`. Synthetic candles are a pure function of
- * (seed, signal, instrument, week), independent of the other partitions.
+ * oanda and valkey read the network: their inputs are invisible to the fingerprint. The week in
+ * progress is refetched on every build (`final_after: "{candle_week.end}"` in targets/market.yaml)
+ * until a run starts after the week ends; a revised history of a closed week needs
+ * `--force candles`. Synthetic candles are a pure function of (seed, signal, instrument, week),
+ * independent of the other partitions.
  */
 import { join } from "node:path";
 import { defineRule, RuleError, type RuleContext } from "../src/engine/rule.js";

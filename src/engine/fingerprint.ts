@@ -81,7 +81,9 @@ export type Reason =
   | { readonly kind: "tool-changed"; readonly tool: string; readonly old?: string; readonly new?: string }
   | { readonly kind: "output-missing"; readonly path: string }
   | { readonly kind: "output-modified"; readonly path: string; readonly old?: string; readonly new?: string }
-  | { readonly kind: "forced" };
+  | { readonly kind: "forced" }
+  /** Built (or last run) before its `final_after` time: provisional, rebuilt until then. */
+  | { readonly kind: "not-final"; readonly finalAfter: string; readonly builtAt?: string };
 
 /** One-line rendering: `input-changed data/x.csv`, `param-changed replay.p`. */
 export function formatReason(r: Reason): string {
@@ -101,6 +103,8 @@ export function formatReason(r: Reason): string {
       return `output-missing ${r.path}`;
     case "output-modified":
       return `output-modified ${r.path}`;
+    case "not-final":
+      return `not-final (${r.builtAt ? `built ${r.builtAt}` : "never built"}, final after ${r.finalAfter})`;
   }
 }
 

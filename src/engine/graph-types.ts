@@ -89,6 +89,11 @@ export interface ActionNode {
   readonly resources: Readonly<Record<string, number>>;
   /** Declared tools with their resolved version strings. */
   readonly tools: Readonly<Record<string, string>>;
+  /**
+   * `final_after` (ms since the epoch): outputs of a run that started before it are provisional
+   * and rebuilt on every build (reason `not-final`); absent = final once built.
+   */
+  readonly finalAfter?: number;
   /** Where the target is declared. */
   readonly loc: Loc;
 }

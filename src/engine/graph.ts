@@ -82,6 +82,8 @@ interface CompiledTarget {
   readonly host: string;
   readonly resources: Readonly<Record<string, number>>;
   readonly tools: readonly string[];
+  /** `final_after:` as written (evaluated and parsed per partition). */
+  readonly finalAfter?: LocatedTemplate;
 }
 
 type ParamsFn = (idx: ArrayLike<number>) => Readonly<Record<string, unknown>>;
@@ -357,6 +359,8 @@ function compileTarget(
 
   const params = compileParams(name, src, data, bind, cx);
   const describe = typeof data.describe === "string" ? bind(data.describe, "describe", at("describe")) : undefined;
+  const finalBound = typeof data.final_after === "string" ? bind(data.final_after, "describe", at("final_after")) : undefined;
+  const finalAfter = finalBound ? { name: "final_after", loc: at("final_after"), bound: finalBound } : undefined;
 
   if (diags.length > before || !rule || !params) return undefined;
   return {
@@ -365,6 +369,7 @@ function compileTarget(
     loc,
     index,
     ...(describe ? { describe } : {}),
+    ...(finalAfter ? { finalAfter } : {}),
     axes,
     outputs,
     deps,
@@ -670,6 +675,7 @@ function expand(
   let sortedOutputs: string[] | undefined;
   const missing = new Map<LocatedTemplate, { first: string; action: string; count: number }>();
   const emptyGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
+  const badTimes = new Map<LocatedTemplate, { first: string; action: string; count: number }>();
   const escaped = new Map<LocatedTemplate, string>();
   const edgeFrom: number[] = [];
   const edgeTo: number[] = [];
@@ -829,6 +835,16 @@ function expand(
         loc: t.loc,
       };
       if (t.describe) node.describe = evaluate(t.describe, idx)!;
+      if (t.finalAfter) {
+        const text = evaluate(t.finalAfter.bound, idx)!;
+        const ms = parseUtcTime(text);
+        if (ms !== undefined) node.finalAfter = ms;
+        else {
+          const b = badTimes.get(t.finalAfter);
+          if (b) b.count++;
+          else badTimes.set(t.finalAfter, { first: text, action: id, count: 1 });
+        }
+      }
       actions.set(id, node);
       idsOfTarget.push(id);
       i++;
@@ -837,6 +853,10 @@ function expand(
   for (const [d, m] of missing) {
     const more = m.count > 1 ? ` (and ${m.count - 1} more like it)` : "";
     diags.push(diag("missing-source", `\`${m.first}\` (dep \`${d.name}\` of \`${m.action}\`) is no target's output and does not exist${more}`, d.loc));
+  }
+  for (const [d, b] of badTimes) {
+    const more = b.count > 1 ? ` (and ${b.count - 1} more partitions)` : "";
+    diags.push(diag("schema", `final_after of \`${b.action}\` is \`${b.first}\`: not an ISO date (YYYY-MM-DD) or UTC date-time (YYYY-MM-DDTHH:MM[:SS]Z)${more}`, d.loc));
   }
   for (const [d, g] of emptyGlobs) {
     diags.push(diag("missing-source", `glob \`${g.pattern}\` (dep \`${d.name}\` of \`${g.action}\`) matches no output and no file`, d.loc));
@@ -1143,4 +1163,17 @@ function mergeNamed(
     }
   }
   return out;
+}
+
+/** `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS[.sss]]Z` → ms since the epoch. */
+export function parseUtcTime(text: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((x) => (x === undefined ? 0 : Number(x)));
+  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0")); // ".5" is 500 ms
+  const t = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!, ms);
+  const back = new Date(t);
+  // Date.UTC rolls 2025-02-30 over to March: a calendar date must come back as written.
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo! - 1 || back.getUTCDate() !== d || h! > 23 || mi! > 59 || s! > 59) return undefined;
+  return t;
 }

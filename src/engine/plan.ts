@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { actionKey, diffMaterial, keyOf, KEY_SCHEMA_VERSION, staticHash, type KeyMaterial, type Reason } from "./fingerprint.js";
 import { RuleHasher } from "./fingerprint.js";
-import type { StateIndex, OutputState } from "./cache/state-index.js";
+import type { ActionState, StateIndex, OutputState } from "./cache/state-index.js";
 import type { ActionCache, ActionRecord } from "./cache/action-cache.js";
 import type { Cas } from "./cache/cas.js";
 import { hashFile, sha256 } from "./hash.js";
@@ -174,7 +174,7 @@ export class Checker {
   decide(node: ActionNode, lookup: OutputLookup, opts: { quick?: boolean } = {}): Decision {
     if (!this.forced.has(node.id)) {
       const prev = this.state.actions.get(node.id);
-      if (prev && this.quickKey(node, lookup) === prev.k) {
+      if (prev && (node.finalAfter === undefined || !this.notFinal(node, prev)) && this.quickKey(node, lookup) === prev.k) {
         let ok = true;
         for (const name in prev.o) {
           if (!node.outputs[name] || this.checkOutput(prev.o[name]!)) {
@@ -200,6 +200,8 @@ export class Checker {
         const problem = this.checkOutput(out);
         if (problem) return { status: "waiting", reason: problem, definite: true };
       }
+      const provisional = this.notFinal(node, prev);
+      if (provisional) return { status: "waiting", reason: provisional, definite: true };
       const old = this.ac.get(prev.k);
       const oldDigests = new Map<string, string>();
       for (const list of Object.values(old?.material.inputs ?? {})) for (const [path, d] of list) oldDigests.set(path, d);
@@ -219,7 +221,7 @@ export class Checker {
     }
     const material = m.material;
     const key = actionKey(material);
-    const stale = (reason: Reason): Decision => ({ status: "stale", reason: this.withProducer(reason), key, material, restorable: this.restorable(key) });
+    const stale = (reason: Reason): Decision => ({ status: "stale", reason: this.withProducer(reason), key, material, restorable: this.restorable(key, node) });
     if (this.forced.has(node.id)) return { status: "stale", reason: { kind: "forced" }, key, material, restorable: undefined };
     const prev = this.state.actions.get(node.id);
     if (!prev) return stale({ kind: "new" });
@@ -232,7 +234,19 @@ export class Checker {
       if (problem) return stale(problem);
       if (!node.outputs[name]) return stale({ kind: "rule-changed", detail: "declared outputs" });
     }
+    const provisional = this.notFinal(node, prev);
+    if (provisional) return stale(provisional);
     return { status: "fresh", key };
+  }
+
+  /**
+   * A `final_after` action whose recorded run started before that time: its outputs are
+   * provisional (a week of live candles fetched while the week was open) and it runs again.
+   */
+  notFinal(node: ActionNode, prev: ActionState | undefined): Reason | undefined {
+    if (node.finalAfter === undefined || (prev?.b !== undefined && prev.b >= node.finalAfter)) return undefined;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return { kind: "not-final", finalAfter: iso(node.finalAfter), ...(prev?.b !== undefined ? { builtAt: iso(prev.b) } : {}) };
   }
 
   /** Names the upstream action of a changed input (explain shows where a change came from). */
@@ -260,10 +274,14 @@ export class Checker {
     return h.digest === out.d ? undefined : { kind: "output-modified", path: out.p, old: out.d, new: h.digest };
   }
 
-  /** The action record for `key` if every output blob is in the CAS. */
-  restorable(key: string): ActionRecord | undefined {
+  /**
+   * The action record for `key` if every output blob is in the CAS (and, for a `final_after`
+   * action, if its run started after that time: provisional outputs are never restored).
+   */
+  restorable(key: string, node?: ActionNode): ActionRecord | undefined {
     const rec = this.ac.get(key);
     if (!rec) return undefined;
+    if (node?.finalAfter !== undefined && runStart(rec) < node.finalAfter) return undefined;
     for (const o of Object.values(rec.outputs)) {
       if (o.tree ? !o.tree.every((e) => this.cas.has(e.digest)) : !this.cas.has(o.digest)) return undefined;
     }
@@ -277,6 +295,11 @@ export class Checker {
     for (const o of Object.values(s.o)) if (o.p === path) return { digest: o.d, size: o.z };
     return undefined;
   }
+}
+
+/** When the run that made a record started (ms since the epoch). */
+export function runStart(rec: ActionRecord): number {
+  return Date.parse(rec.built_at) - rec.duration_ms;
 }
 
 /** One line of a dry-run plan. */

@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
-import { Checker, dirAware, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
+import { Checker, dirAware, runStart, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
 import type { ActionSpec, Host, HostEnv, InputFile } from "./hosts/host.js";
 import { appendTransfer } from "./transfer-log.js";
@@ -303,7 +303,9 @@ export async function runBuild(
         fail(id, "input-changed", msg, logFile, tail);
         return;
       }
-      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored);
+      // A restore brings back outputs as old as the run that made them (final_after compares that).
+      const startedAt = restored && decision.restorable ? runStart(decision.restorable) : t0;
+      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt);
       (restored ? summary.restored : summary.built).push(id);
       sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
       finishOk(id);
@@ -433,6 +435,7 @@ function commit(
   outputs: Map<string, FileDigest>,
   durationMs: number,
   restored: boolean,
+  startedAt: number,
 ): { changed: boolean } {
   const root = checker.graph.root;
   const recorded: Record<string, RecordedOutput> = {};
@@ -474,6 +477,6 @@ function commit(
       built_at: new Date().toISOString(),
     });
   }
-  checker.state.recordAction(node.id, { k: decision.key, o: states });
+  checker.state.recordAction(node.id, node.finalAfter === undefined ? { k: decision.key, o: states } : { k: decision.key, o: states, b: startedAt });
   return { changed };
 }

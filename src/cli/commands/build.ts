@@ -92,19 +92,26 @@ export async function run(argv: string[]): Promise<number> {
 /** Writes the no-op manifest for this command line (under the lock; a refusal is only traced). */
 function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, log: ReadLog): void {
   const { graph, checker, paths } = session;
+  const request = requestKey(noopRequest(o));
+  const file = noopManifestPath(paths.cache, request);
+  const refuse = (why: string) => {
+    rmSync(file, { force: true });
+    if (process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no no-op manifest: ${why}\n`);
+  };
   const outputs = [];
   const sources = new Map<string, { z: number; m: number; i: number } | undefined>();
   for (const id of ids) {
     const s = checker.state.actions.get(id);
-    if (!s) return; // not recorded (cannot happen after a clean build): no manifest
+    if (!s) return refuse(`${id} has no record`); // cannot happen after a clean build
+    const node = graph.actions.get(id)!;
+    // A provisional action runs on every build until final: no build of this selection is a no-op.
+    if (checker.notFinal(node, s)) return refuse(`${id} is provisional until its final_after time`);
     outputs.push(...Object.values(s.o));
-    for (const deps of Object.values(graph.actions.get(id)!.deps))
+    for (const deps of Object.values(node.deps))
       for (const d of deps) if (d.kind === "source") sources.set(d.path, checker.state.stats.get(d.path));
   }
-  const request = requestKey(noopRequest(o));
-  let r;
   try {
-    r = writeNoopManifest(noopManifestPath(paths.cache, request), {
+    const r = writeNoopManifest(file, {
       request,
       stateFile: paths.state,
       fresh: ids.length,
@@ -114,9 +121,9 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
       engineFiles: engineFiles(),
       processStart: performance.timeOrigin,
     });
+    if (!r.written) refuse(r.why);
   } catch (e) {
     // The build itself succeeded; without a manifest the next no-op is only slower.
-    r = { written: false, why: (e as Error).message };
+    refuse((e as Error).message);
   }
-  if (!r.written && process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no no-op manifest: ${r.why}\n`);
 }

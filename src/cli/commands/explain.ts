@@ -27,6 +27,11 @@ function details(r: Reason): string[] {
       return ["never built in this workspace"];
     case "forced":
       return ["--force"];
+    case "not-final":
+      return [
+        `${r.builtAt ? `last run started ${r.builtAt}` : "no run recorded"}, before final_after ${r.finalAfter}: ` +
+          "its outputs are provisional and it runs on every build until a run starts after that time",
+      ];
   }
 }
 

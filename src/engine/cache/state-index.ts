@@ -3,7 +3,9 @@
  *
  * File `cache/state.v1.jsonl`, append-only JSON lines:
  *   {"format":"dagbuild-state","version":1}                          header (first line)
- *   {"a":"<action id>","k":"<action key>","o":{"<name>":Out}}        latest result of an action
+ *   {"a":"<action id>","k":"<action key>","o":{"<name>":Out},"b":ms} latest result of an action
+ *                                                                    ("b": when its run started, kept
+ *                                                                    for targets with final_after)
  *   {"x":"<action id>"}                                              action forgotten (clean)
  *   {"s":"<path>","d":"<sha256>","z":size,"m":mtimeMs,"i":ino}       stat cache of a source file
  * with Out = {"p":path,"d":digest,"z":size,"m":mtimeMs,"i":ino,"t":1 if directory,"g":stat signature}.
@@ -33,6 +35,8 @@ export interface OutputState {
 export interface ActionState {
   readonly k: string;
   readonly o: Readonly<Record<string, OutputState>>;
+  /** When the run that made these outputs started (ms since the epoch; final_after targets only). */
+  readonly b?: number;
 }
 
 /** Stat-cache entry of a source file. */
@@ -76,7 +80,8 @@ export class StateIndex {
     }
     for (const rec of records) {
       idx.lines++;
-      if (typeof rec.a === "string") idx.actions.set(rec.a, { k: rec.k as string, o: rec.o as Record<string, OutputState> });
+      if (typeof rec.a === "string")
+        idx.actions.set(rec.a, typeof rec.b === "number" ? { k: rec.k as string, o: rec.o as Record<string, OutputState>, b: rec.b } : { k: rec.k as string, o: rec.o as Record<string, OutputState> });
       else if (typeof rec.x === "string") idx.actions.delete(rec.x);
       else if (typeof rec.s === "string") idx.stats.set(rec.s, { d: rec.d as string, z: rec.z as number, m: rec.m as number, i: rec.i as number });
     }
@@ -94,7 +99,7 @@ export class StateIndex {
   recordAction(id: string, state: ActionState): void {
     this.actions.set(id, state);
     this.ensureFile();
-    appendFileSync(this.file, JSON.stringify({ a: id, k: state.k, o: state.o }) + "\n");
+    appendFileSync(this.file, JSON.stringify({ a: id, k: state.k, o: state.o, b: state.b }) + "\n");
     this.lines++;
   }
 
@@ -129,7 +134,7 @@ export class StateIndex {
   /** Rewrites the log with only the live entries (temp + rename: never a torn index). */
   compact(): void {
     const out: string[] = [HEADER];
-    for (const [id, s] of this.actions) out.push(JSON.stringify({ a: id, k: s.k, o: s.o }));
+    for (const [id, s] of this.actions) out.push(JSON.stringify({ a: id, k: s.k, o: s.o, b: s.b }));
     for (const [p, e] of this.stats) out.push(JSON.stringify({ s: p, d: e.d, z: e.z, m: e.m, i: e.i }));
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp${process.pid}`;
