@@ -112,11 +112,14 @@ export type NoopCheck = { readonly hit: true; readonly fresh: number } | { reado
 /** Runs a tool version command as the loader does (sh -c, stdout then stderr); undefined on failure. */
 export type ToolRunner = (command: string, cwd: string) => string | undefined;
 
-const shellSync: ToolRunner = (command, cwd) => {
-  const cp = process.getBuiltinModule("node:child_process");
-  const r = cp.spawnSync("/bin/sh", ["-c", command], { cwd, timeout: 30_000, maxBuffer: 1 << 20, encoding: "utf8" });
-  return r.status === 0 ? r.stdout + r.stderr : undefined;
-};
+/** The loader's `shellRunner`, synchronously (node:child_process is loaded only when needed). */
+async function shellSync(): Promise<ToolRunner> {
+  const { spawnSync } = await import("node:child_process");
+  return (command, cwd) => {
+    const r = spawnSync("/bin/sh", ["-c", command], { cwd, timeout: 30_000, maxBuffer: 1 << 20, encoding: "utf8" });
+    return r.status === 0 ? r.stdout + r.stderr : undefined;
+  };
+}
 
 const NO_THROW = { throwIfNoEntry: false } as const;
 
@@ -124,7 +127,7 @@ const NO_THROW = { throwIfNoEntry: false } as const;
  * Checks the manifest at `file` for `request` (a `requestKey`) in the workspace `root`.
  * A missing, torn or foreign file is a miss, never an error.
  */
-export async function checkNoopManifest(file: string, root: string, request: string, stateFile: string, run: ToolRunner = shellSync): Promise<NoopCheck> {
+export async function checkNoopManifest(file: string, root: string, request: string, stateFile: string, runner?: ToolRunner): Promise<NoopCheck> {
   const miss = (m: NoopMiss): NoopCheck => ({ hit: false, miss: m });
   let m: NoopManifest;
   try {
@@ -150,7 +153,10 @@ export async function checkNoopManifest(file: string, root: string, request: str
     const { listingDigest } = await import("../read-log.js");
     for (const [abs, digest] of m.listings) if (listingDigest(nodeLoadIO.readdir(abs)) !== digest) return miss({ kind: "listing-changed", path: abs });
   }
-  for (const [command, output] of m.tools) if (run(command, root) !== output) return miss({ kind: "tool-changed", command });
+  if (m.tools.length) {
+    const run = runner ?? (await shellSync());
+    for (const [command, output] of m.tools) if (run(command, root) !== output) return miss({ kind: "tool-changed", command });
+  }
   if (m.stamps.length !== m.paths.length * 3) return miss({ kind: "format" });
   const changed = firstChanged(root, m.paths, m.stamps);
   if (changed >= 0) return miss({ kind: "output-changed", path: m.paths[changed]! });

@@ -7,6 +7,8 @@
  * compute mtimeMs as Node does, and a contract test holds them to the same answers.
  */
 import { statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 
 interface NativeStamps {
   firstChanged(root: string, paths: readonly string[], stamps: Float64Array): number;
@@ -22,7 +24,7 @@ export function nativeStatStamps(): NativeStamps | null {
   native = null;
   if (process.env.DAGBUILD_NO_NATIVE === "1") return native;
   try {
-    native = process.getBuiltinModule("node:module").createRequire(import.meta.url)(NATIVE) as NativeStamps;
+    native = createRequire(import.meta.url)(NATIVE) as NativeStamps;
   } catch {
     native = null; // not built: the JavaScript loop below
   }
@@ -30,7 +32,7 @@ export function nativeStatStamps(): NativeStamps | null {
 }
 
 /** Where the native helper lives (stamped with the engine's code). */
-export const nativeStatStampsFile = (): string => new URL(NATIVE, import.meta.url).pathname;
+export const nativeStatStampsFile = (): string => fileURLToPath(new URL(NATIVE, import.meta.url));
 
 /** The JavaScript comparison: index of the first path that is missing or differs, or -1. */
 export function firstChangedJs(root: string, paths: readonly string[], stamps: ArrayLike<number>): number {
