@@ -7,8 +7,10 @@
  * the equivalent `build.ninja`. Both tools build everything once; then it times, in turns
  * (median of several runs), the no-op build (`ninja` vs bare `dagbuild`, which answers from
  * its no-op manifest), the same with the full check forced (`DAGBUILD_FULL_CHECK=1`: load,
- * plan and decide every action), the dry run (`ninja -n` vs `dagbuild -n`), and the
- * in-process `loadGraph` alone, and prints a table with the ratios.
+ * plan and decide every action), the dry run (`ninja -n` vs `dagbuild -n`), the build after
+ * one output was deleted (ninja reruns it; dagbuild decides only what depends on it, from the
+ * manifest's list of what moved, and restores it), and the in-process `loadGraph` alone, and
+ * prints a table with the ratios.
  *
  *   npx tsc -p . && node dist/bench/noop.js [--sizes 1000,10000] [--runs 5] [--keep] [--no-ninja]
  *        [--load-only] [--build-timeout 600]
@@ -221,7 +223,10 @@ async function main(): Promise<void> {
         // (about 40 ms on a machine that sets it): shown apart, so it is not mistaken for ours.
         const ca = process.env.NODE_EXTRA_CA_CERTS !== undefined;
         const noCa = { NODE_EXTRA_CA_CERTS: undefined };
-        const [ninjaNoop, noop, noopFull, ninjaDry, dry, nodeStart, noopNoCa, nodeStartNoCa] = interleaved(args.runs, [
+        // Incremental: one output deleted (untimed), then the build that brings it back. ninja
+        // reruns its command; dagbuild restores it from the cache after deciding what moved.
+        const gone = (d: string) => rmSync(join(d, "out", "report.txt"));
+        const [ninjaNoop, noop, noopFull, ninjaDry, dry, nodeStart, noopNoCa, nodeStartNoCa, ninjaOne, one, oneFull] = interleaved(args.runs, [
           args.noNinja ? skip : () => timed("ninja", [], ninjaDir),
           () => timed(node, [DAGBUILD], dir),
           () => timed(node, [DAGBUILD], dir, undefined, fullCheck),
@@ -230,7 +235,10 @@ async function main(): Promise<void> {
           () => timed(node, ["-e", "0"], dir),
           ca ? () => timed(node, [DAGBUILD], dir, undefined, noCa) : skip,
           ca ? () => timed(node, ["-e", "0"], dir, undefined, noCa) : skip,
-        ]) as number[] as [number, number, number, number, number, number, number, number];
+          args.noNinja ? skip : () => (gone(ninjaDir), timed("ninja", [], ninjaDir)),
+          () => (gone(dir), timed(node, [DAGBUILD], dir)),
+          () => (gone(dir), timed(node, [DAGBUILD], dir, undefined, fullCheck)),
+        ]) as number[] as [number, number, number, number, number, number, number, number, number, number, number];
         rows.push([String(actions), "node -e 0 (Node's own start)", fmt(ninjaNoop), fmt(nodeStart), ratio(nodeStart, ninjaNoop)]);
         rows.push([String(actions), "loadGraph (in-process)", fmt(ninjaNoop), fmt(load), ratio(load, ninjaNoop)]);
         rows.push([String(actions), "no-op build", fmt(ninjaNoop), fmt(noop), ratio(noop, ninjaNoop)]);
@@ -240,6 +248,8 @@ async function main(): Promise<void> {
         }
         rows.push([String(actions), "no-op, full check", fmt(ninjaNoop), fmt(noopFull), ratio(noopFull, ninjaNoop)]);
         rows.push([String(actions), "dry run (-n)", fmt(ninjaDry), fmt(dry), ratio(dry, ninjaDry)]);
+        rows.push([String(actions), "one output deleted", fmt(ninjaOne), fmt(one), ratio(one, ninjaOne)]);
+        rows.push([String(actions), "one output deleted, full check", fmt(ninjaOne), fmt(oneFull), ratio(oneFull, ninjaOne)]);
         rows.push([String(actions), "first build", fmt(ninjaFull), fmt(full), ratio(full, ninjaFull)]);
       }
     } finally {

@@ -1,13 +1,13 @@
 /*
  * stat_stamps: the no-op fast path's bulk comparison in one call (src/engine/cache/stat-stamps.ts).
  *
- *   firstChanged(root: string, paths: string[], stamps: Float64Array) -> number
+ *   firstChanged(root: string, paths: string[], stamps: Float64Array, start = 0) -> number
  *
  * stamps holds (size, mtimeMs, ino) for each path, as Node's fs.statSync reports them: mtimeMs
  * is computed exactly as Node computes it (sec * 1e3 + nsec / 1e6 in doubles), so a stamp
  * recorded by the engine compares equal here iff it compares equal there. Paths are relative to
- * root and looked up with fstatat on one directory descriptor. Returns the index of the first
- * path that is missing or differs, or -1. Optional: without it the same loop runs in JavaScript.
+ * root and looked up with fstatat on one directory descriptor. Returns the index (from start)
+ * of the first path that is missing or differs, or -1. Optional: without it the same loop runs in JavaScript.
  * Built with -ffp-contract=off: a fused multiply-add would round mtimeMs differently from V8.
  */
 #define _GNU_SOURCE
@@ -26,13 +26,15 @@
   } while (0)
 
 static napi_value first_changed(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 3) {
-    napi_throw_error(env, NULL, "stat_stamps: firstChanged(root, paths, stamps)");
+  if (argc < 3) {
+    napi_throw_error(env, NULL, "stat_stamps: firstChanged(root, paths, stamps, start?)");
     return NULL;
   }
+  uint32_t start = 0;
+  if (argc > 3) CHECK(napi_get_value_uint32(env, argv[3], &start));
   char root[4096];
   size_t root_len = 0;
   CHECK(napi_get_value_string_utf8(env, argv[0], root, sizeof root, &root_len));
@@ -48,9 +50,9 @@ static napi_value first_changed(napi_env env, napi_callback_info info) {
   }
   const double* stamps = (const double*)data;
   int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  int64_t result = dir < 0 && n > 0 ? 0 : -1; /* no root: its first path is missing */
+  int64_t result = dir < 0 && start < n ? (int64_t)start : -1; /* no root: its first path is missing */
   char path[4096];
-  for (uint32_t k = 0; dir >= 0 && k < n; k++) {
+  for (uint32_t k = start; dir >= 0 && k < n; k++) {
     napi_value p;
     size_t len = 0;
     struct stat st;

@@ -2,7 +2,10 @@
  * The no-op fast path of `dagbuild [targets...]` and `dagbuild -n`: before the pipeline is even
  * parsed, check the no-op manifest the last clean build of this command line left; if every
  * stamp in it still matches, print what the full check would print and stop. Anything else
- * (a miss, --force, --json, a held lock) goes on to the full build command.
+ * (a miss, --force, --json, a held lock) goes on to the full build command, with a hint: the
+ * workspace lock, still held (no other build may move things between this check and that
+ * one), and the outputs and sources that moved when nothing else did, so the build decides
+ * only what depends on them.
  *
  * Imports node built-ins and small engine modules only: no YAML, no schema, no graph.
  * `DAGBUILD_FULL_CHECK=1` turns it off; `DAGBUILD_TRACE_NOOP=1` prints why it missed.
@@ -18,8 +21,18 @@ export function noopRequest(o: CommonOptions): NoopRequest {
   return { root: resolve(o.dir), pipeline: o.pipeline, hostOverrides: o.hostOverrides, targets: o.positional };
 }
 
-/** Exit code when the fast path answered, undefined when the full build must run. */
-export async function fastNoop(argv: readonly string[]): Promise<number | undefined> {
+/** What the full build takes over from a fast path that could not answer. */
+export interface BuildHint {
+  /** Releases the workspace lock the fast path took (idempotent; a no-op for a dry run). */
+  readonly release: () => void;
+  /** Outputs and sources that moved, when nothing else did (see NoopCheck). */
+  readonly dirty?: readonly string[];
+}
+
+/** The answer (an exit code), or the hint for the full build (undefined: no hint). */
+export type FastNoop = { readonly code: number } | BuildHint | undefined;
+
+export async function fastNoop(argv: readonly string[]): Promise<FastNoop> {
   if (process.env.DAGBUILD_FULL_CHECK === "1") return undefined;
   let o: CommonOptions;
   try {
@@ -37,20 +50,17 @@ export async function fastNoop(argv: readonly string[]): Promise<number | undefi
     if (!lock.ok) return undefined; // the full path reports the holder
     release = lock.release;
   }
-  try {
-    const key = requestKey(req);
-    // An unreadable file or a permission problem throws: the full build meets it and reports it.
-    const r = await checkNoopManifest(noopManifestPath(paths.cache, key), req.root, key, paths.state).catch(() => undefined);
-    if (!r) return undefined;
-    if (!r.hit) {
-      if (process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no-op manifest: ${formatMiss(r.miss)}\n`);
-      return undefined;
-    }
-    if (process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write("dagbuild: no-op manifest: hit\n");
+  const key = requestKey(req);
+  // An unreadable file or a permission problem throws: the full build meets it and reports it.
+  const r = await checkNoopManifest(noopManifestPath(paths.cache, key), req.root, key, paths.state).catch(() => undefined);
+  const trace = process.env.DAGBUILD_TRACE_NOOP === "1";
+  if (r?.hit) {
+    release();
+    if (trace) process.stderr.write("dagbuild: no-op manifest: hit\n");
     if (o.dryRun) process.stdout.write(`0 to run, ${r.fresh} up to date\n`);
     else process.stderr.write(`dagbuild: nothing to do (${r.fresh} up to date)\n`);
-    return 0;
-  } finally {
-    release();
+    return { code: 0 };
   }
+  if (trace && r) process.stderr.write(`dagbuild: no-op manifest: ${formatMiss(r.miss)}${r.dirty ? ` (${r.dirty.length} moved)` : ""}\n`);
+  return r?.dirty ? { release, dirty: r.dirty } : { release };
 }

@@ -4,9 +4,10 @@
  * Anything that is not a known command is a build target (`dagbuild output/ml_models/lstm`).
  */
 import { readFileSync } from "node:fs";
+import type { BuildHint } from "./fast-noop.js";
 
-/** Each command module exports `run(argv): Promise<number>` (the exit code). */
-export type CommandModule = { run(argv: string[]): Promise<number> };
+/** Each command module exports `run(argv): Promise<number>` (the exit code); build also takes the fast path's hint. */
+export type CommandModule = { run(argv: string[], hint?: BuildHint): Promise<number> };
 
 const COMMANDS: Record<string, string> = {
   build: "./commands/build.js",
@@ -47,13 +48,19 @@ export async function main(argv: string[]): Promise<number> {
   const isCommand = first !== undefined && Object.hasOwn(COMMANDS, first);
   const name = isCommand ? first : "build";
   const rest = isCommand ? argv.slice(1) : argv;
+  let hint: BuildHint | undefined;
   if (name === "build") {
     // Most builds in a loop are no-ops: answer those from the no-op manifest, by stats alone.
     const fast = await (await import("./fast-noop.js")).fastNoop(rest);
-    if (fast !== undefined) return fast;
+    if (fast && "code" in fast) return fast.code;
+    hint = fast;
   }
-  const mod = (await import(COMMANDS[name]!)) as CommandModule;
-  return mod.run(rest);
+  try {
+    const mod = (await import(COMMANDS[name]!)) as CommandModule;
+    return await mod.run(rest, hint);
+  } finally {
+    hint?.release(); // the build released it already unless it stopped early
+  }
 }
 
 const HELP = `usage: dagbuild [options] [targets...]      build targets (default: the pipeline's default)

@@ -30,11 +30,12 @@ export interface Session {
  * Loads the pipeline; on errors prints every diagnostic and returns the exit code 2. With
  * `lock`, the workspace lock is taken *before* the state index is read, so what the command
  * decides from is not a copy another build changes underneath (exit code 75 if it is held).
- * With `log`, what the load and the checker read is logged (for the no-op manifest).
+ * With `log`, what the load and the checker read is logged (for the no-op manifest). `held`:
+ * the lock was taken already (by the fast path); this is its release.
  */
 export async function openSession(
   o: CommonOptions,
-  opts: { lock?: string; force?: readonly string[]; log?: ReadLog } = {},
+  opts: { lock?: string; held?: () => void; force?: readonly string[]; log?: ReadLog } = {},
 ): Promise<Session | number> {
   const root = resolve(o.dir);
   const log = opts.log;
@@ -60,7 +61,8 @@ export async function openSession(
     forced = new Set(r.roots);
   }
   let release = () => {};
-  if (opts.lock) {
+  if (opts.lock && opts.held) release = opts.held; // taken by the fast path, handed over
+  else if (opts.lock) {
     const lock = acquireLock(paths.lock);
     if (!lock.ok) {
       const how = Number.isNaN(lock.holder) ? "" : ` or stop it (kill ${lock.holder})`;

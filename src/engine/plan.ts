@@ -328,8 +328,33 @@ export interface Plan {
   readonly total: number;
 }
 
+/**
+ * The actions of `ids` (topological order) that neither produce nor read any of `moved`
+ * (outputs and source inputs whose stats changed) nor depend on an action that does. When
+ * the no-op manifest proved that nothing else changed, exactly these need no decision.
+ */
+export function untouchedBy(graph: Graph, ids: readonly string[], moved: readonly string[]): Set<string> {
+  const changed = new Set(moved);
+  const touched = new Set<string>();
+  for (const id of ids) {
+    const node = graph.actions.get(id)!;
+    let t = Object.values(node.outputs).some((o) => changed.has(o.path));
+    for (const name in node.deps) {
+      if (t) break;
+      for (const d of node.deps[name]!) {
+        if (d.kind === "source" ? changed.has(d.path) : touched.has(d.producer)) {
+          t = true;
+          break;
+        }
+      }
+    }
+    if (t) touched.add(id);
+  }
+  return new Set(ids.filter((id) => !touched.has(id)));
+}
+
 /** Computes the plan for `ids` (already closed over their deps, in topological order). */
-export function plan(checker: Checker, ids: readonly string[]): Plan {
+export function plan(checker: Checker, ids: readonly string[], knownFresh?: ReadonlySet<string>): Plan {
   const graph = checker.graph;
   const willRun = new Set<string>();
   const items: PlanItem[] = [];
@@ -340,6 +365,10 @@ export function plan(checker: Checker, ids: readonly string[]): Plan {
     return checker.recordedOutput(producer, path);
   });
   for (const id of ids) {
+    if (knownFresh?.has(id)) {
+      fresh++;
+      continue;
+    }
     const node = graph.actions.get(id)!;
     const d = checker.decide(node, lookup);
     if (d.status === "fresh") {

@@ -9,7 +9,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cli, dryRun, makeWs, buildOk, ranIds, read, write, type CliResult } from "../helpers/rig.js";
+import { cli, dryRun, makeWs, buildOk, ranIds, read, snapshot, write, type CliResult } from "../helpers/rig.js";
 import { writeFakeLib } from "../helpers/fake-rule.js";
 import { checkNoopManifest, noopManifestPath, requestKey } from "../../src/engine/cache/noop-manifest.js";
 import { engineFiles, writeNoopManifest, RACY_MS } from "../../src/engine/cache/noop-writer.js";
@@ -77,6 +77,9 @@ function fresh(): string {
   age(ws, allFiles(ws));
   return ws;
 }
+
+/** Every file under out/, path → content, with the workspace root taken out. */
+const snapshotOut = (ws: string) => Object.fromEntries(Object.entries(snapshot(ws, "out")).map(([p, c]) => [p, c.replaceAll(ws, "<ws>")]));
 
 const trace = (r: CliResult) => /no-op manifest: (.*)/.exec(r.stderr)?.[1] ?? "(none)";
 
@@ -171,6 +174,51 @@ test("every kind of change misses for its reason, never hides work, and the buil
     const again = run(ws);
     assert.is(trace(again), "hit", `${c.name}: the build after it answers from the manifest`);
     assert.equal(ran(ws), [], c.name);
+  }
+});
+
+/** Runs `dagbuild args` with extra environment variables. */
+function runEnv(ws: string, env: Record<string, string>, args: string[] = []): CliResult {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return run(ws, args);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+test("when only outputs and sources moved, the build decides just their dependants: same work, same outputs as the full check", async () => {
+  await engineSettled();
+  const fast = fresh();
+  const full = fresh();
+  const both = (f: (ws: string) => string[]) => {
+    for (const ws of [fast, full]) age(ws, f(ws));
+  };
+  run(fast);
+  runEnv(full, { DAGBUILD_FULL_CHECK: "1" });
+  ran(fast), ran(full);
+  const steps: [string, (ws: string) => string[]][] = [
+    ["one source edited", (ws) => (write(ws, "src/a.txt", "a2\n"), ["src/a.txt"])],
+    ["two sources edited at once", (ws) => (write(ws, "src/a.txt", "a3\n"), write(ws, "src/b.txt", "b3\n"), ["src/a.txt", "src/b.txt"])],
+    ["a source rewritten with the same bytes", (ws) => (write(ws, "src/b.txt", "b3\n"), ["src/b.txt"])],
+    ["an output deleted and a source edited", (ws) => (rmSync(join(ws, "out/leaf/a.txt")), write(ws, "src/b.txt", "b4\n"), ["src/b.txt"])],
+    ["an output tampered with", (ws) => (write(ws, "out/gather.txt", "tampered\n"), [])],
+    ["a file in a directory output removed", (ws) => (rmSync(join(ws, "out/tree/g.txt")), [])],
+    // The build before decided only the shell rule's action: the module rule must still be stamped.
+    ["then a module the rule imports edited", (ws) => (writeFakeLib(ws, "lib-v3"), ["rules/fakelib.ts", "rules/fakelib.js"])],
+    ["a source reverted", (ws) => (write(ws, "src/a.txt", "a1\n"), ["src/a.txt"])],
+  ];
+  for (const [name, change] of steps) {
+    both(change);
+    const r = run(fast);
+    if (!name.includes("module")) assert.match(trace(r), /output-changed .* \(\d+ moved\)/, `${name}: ${trace(r)}`);
+    else assert.match(trace(r), /file-changed .*fakelib/, `${name}: ${trace(r)}`);
+    runEnv(full, { DAGBUILD_FULL_CHECK: "1" });
+    assert.equal(ran(fast), ran(full), `${name}: the same actions ran`);
+    assert.equal(snapshotOut(fast), snapshotOut(full), `${name}: the same outputs`);
+    assert.is(trace(run(fast)), "hit", `${name}: then a no-op`);
   }
 });
 

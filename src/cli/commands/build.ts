@@ -5,18 +5,18 @@
 import { rmSync } from "node:fs";
 import { parseArgs, UsageError } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
-import { plan } from "../../engine/plan.js";
+import { plan, untouchedBy } from "../../engine/plan.js";
 import { runBuild } from "../../engine/scheduler.js";
 import { makeLogger } from "../loggers.js";
 import { formatReason } from "../../engine/fingerprint.js";
 import { ReadLog } from "../../engine/read-log.js";
 import { noopManifestPath, requestKey } from "../../engine/cache/noop-manifest.js";
 import { engineFiles, writeNoopManifest } from "../../engine/cache/noop-writer.js";
-import { noopRequest } from "../fast-noop.js";
+import { noopRequest, type BuildHint } from "../fast-noop.js";
 import type { CommonOptions } from "../args.js";
 import type { Session } from "../session.js";
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], hint?: BuildHint): Promise<number> {
   let o;
   try {
     o = parseArgs(argv);
@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   // A real build reads the state index only once it holds the workspace lock.
   const log = new ReadLog();
-  const session = await openSession(o, { force: o.force, log, ...(o.dryRun ? {} : { lock: "build" }) });
+  const session = await openSession(o, { force: o.force, log, ...(o.dryRun ? {} : { lock: "build", ...(hint ? { held: hint.release } : {}) }) });
   if (typeof session === "number") return session;
   const sel = selectOrReport(session.graph, o.positional);
   if (typeof sel === "number") {
@@ -37,8 +37,10 @@ export async function run(argv: string[]): Promise<number> {
     return sel;
   }
 
+  // The fast path saw only these outputs and sources move: the rest is fresh without deciding.
+  const knownFresh = hint?.dirty ? untouchedBy(session.graph, sel.ids, hint.dirty) : undefined;
   if (o.dryRun) {
-    const p = plan(session.checker, sel.ids);
+    const p = plan(session.checker, sel.ids, knownFresh);
     if (o.json) {
       process.stdout.write(JSON.stringify({
         version: 1,
@@ -77,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
       jobs: o.jobs,
       keepGoing: o.keepGoing,
       signal: controller.signal,
+      ...(knownFresh ? { knownFresh } : {}),
     });
     if (summary.cancelled) return 130;
     // Everything selected is fresh now: let the next identical command line prove it by stats.
@@ -106,6 +109,8 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
     const node = graph.actions.get(id)!;
     // A provisional action runs on every build until final: no build of this selection is a no-op.
     if (checker.notFinal(node, s)) return refuse(`${id} is provisional until its final_after time`);
+    // Actions settled without a decision did not hash their rule: do it now, so it is stamped.
+    if (node.rule.kind === "module") checker.rules.hash(node.rule);
     outputs.push(...Object.values(s.o));
     for (const deps of Object.values(node.deps))
       for (const d of deps) if (d.kind === "source") sources.set(d.path, checker.state.stats.get(d.path));

@@ -39,7 +39,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { nodeLoadIO } from "../load-io.js";
-import { firstChanged } from "./stat-stamps.js";
+import { changedStamps } from "./stat-stamps.js";
 
 export const NOOP_FORMAT_VERSION = 1;
 export const NOOP_FORMAT = "dagbuild-noop";
@@ -107,7 +107,18 @@ export type NoopMiss =
   | { readonly kind: "tool-changed"; readonly command: string }
   | { readonly kind: "output-changed"; readonly path: string };
 
-export type NoopCheck = { readonly hit: true; readonly fresh: number } | { readonly hit: false; readonly miss: NoopMiss };
+/**
+ * A hit, or a miss with its first reason. `dirty` is set when everything the graph, the keys
+ * and the records depend on matched and only these outputs and source inputs moved (at most
+ * MAX_DIRTY): then every selected action that neither produces nor reads one of them, nor
+ * depends on one that does, would be found fresh by the full check as well.
+ */
+export type NoopCheck =
+  | { readonly hit: true; readonly fresh: number }
+  | { readonly hit: false; readonly miss: NoopMiss; readonly dirty?: readonly string[] };
+
+/** More moved outputs and sources than this, and the full check decides every action. */
+export const MAX_DIRTY = 256;
 
 /** Runs a tool version command as the loader does (sh -c, stdout then stderr); undefined on failure. */
 export type ToolRunner = (command: string, cwd: string) => string | undefined;
@@ -158,22 +169,23 @@ export async function checkNoopManifest(file: string, root: string, request: str
     for (const [command, output] of m.tools) if (run(command, root) !== output) return miss({ kind: "tool-changed", command });
   }
   if (m.stamps.length !== m.paths.length * 3) return miss({ kind: "format" });
-  const changed = firstChanged(root, m.paths, m.stamps);
-  if (changed >= 0) return miss({ kind: "output-changed", path: m.paths[changed]! });
-  const base = root + "/";
+  // From here on only outputs and sources can differ: collect them all (up to the limit).
+  const dirty = changedStamps(root, m.paths, m.stamps, MAX_DIRTY + 1).map((k) => m.paths[k]!);
   if (m.trees.length) {
     const { treeSignature } = await import("./tree-signature.js");
     for (const [p, g] of m.trees) {
       let now: string | undefined;
       try {
-        now = treeSignature(base + p);
+        now = treeSignature(root + "/" + p);
       } catch {
         now = undefined; // gone or unreadable: changed
       }
-      if (now !== g) return miss({ kind: "output-changed", path: p });
+      if (now !== g) dirty.push(p);
     }
   }
-  return { hit: true, fresh: m.fresh };
+  if (dirty.length === 0) return { hit: true, fresh: m.fresh };
+  const first: NoopMiss = { kind: "output-changed", path: dirty[0]! };
+  return dirty.length <= MAX_DIRTY ? { hit: false, miss: first, dirty } : miss(first);
 }
 
 /** Formats a miss for `DAGBUILD_TRACE_NOOP` and tests. */

@@ -11,7 +11,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 interface NativeStamps {
-  firstChanged(root: string, paths: readonly string[], stamps: Float64Array): number;
+  firstChanged(root: string, paths: readonly string[], stamps: Float64Array, start?: number): number;
 }
 
 /** Compiled helper, relative to dist/src/engine/cache/. */
@@ -34,11 +34,11 @@ export function nativeStatStamps(): NativeStamps | null {
 /** Where the native helper lives (stamped with the engine's code). */
 export const nativeStatStampsFile = (): string => fileURLToPath(new URL(NATIVE, import.meta.url));
 
-/** The JavaScript comparison: index of the first path that is missing or differs, or -1. */
-export function firstChangedJs(root: string, paths: readonly string[], stamps: ArrayLike<number>): number {
+/** The JavaScript comparison: index (from `start`) of the first path that is missing or differs, or -1. */
+export function firstChangedJs(root: string, paths: readonly string[], stamps: ArrayLike<number>, start = 0): number {
   const base = root + "/"; // workspace-relative, normalized paths: no join() per file
   const opts = { throwIfNoEntry: false } as const;
-  for (let k = 0, s = 0; k < paths.length; k++, s += 3) {
+  for (let k = start, s = 3 * start; k < paths.length; k++, s += 3) {
     const st = statSync(base + paths[k], opts);
     if (st === undefined || st.size !== stamps[s] || st.mtimeMs !== stamps[s + 1] || st.ino !== stamps[s + 2]) return k;
   }
@@ -46,11 +46,20 @@ export function firstChangedJs(root: string, paths: readonly string[], stamps: A
 }
 
 /**
- * Index of the first of `paths` (relative to `root`) whose stat differs from its stamp in
- * `stamps` (3 numbers per path), a missing file included; -1 when all match.
+ * Indexes of the `paths` (relative to `root`) whose stat differs from their stamp in `stamps`
+ * (3 numbers per path), missing files included, in order; at most `limit` of them (the scan
+ * stops at the limit-th). Empty when all match.
  */
-export function firstChanged(root: string, paths: readonly string[], stamps: ArrayLike<number>): number {
-  if (stamps.length !== paths.length * 3) throw new Error("firstChanged: 3 stamp numbers per path");
+export function changedStamps(root: string, paths: readonly string[], stamps: ArrayLike<number>, limit: number): number[] {
+  if (stamps.length !== paths.length * 3) throw new Error("changedStamps: 3 stamp numbers per path");
   const n = nativeStatStamps();
-  return n ? n.firstChanged(root, paths, stamps instanceof Float64Array ? stamps : Float64Array.from(stamps)) : firstChangedJs(root, paths, stamps);
+  const typed = n ? (stamps instanceof Float64Array ? stamps : Float64Array.from(stamps)) : undefined;
+  const out: number[] = [];
+  for (let from = 0; out.length < limit; ) {
+    const k = n ? n.firstChanged(root, paths, typed!, from) : firstChangedJs(root, paths, stamps, from);
+    if (k < 0) break;
+    out.push(k);
+    from = k + 1;
+  }
+  return out;
 }
