@@ -67,7 +67,8 @@ export async function runBuild(
     const got = outputs.get(path);
     if (got) return got;
     const producer = graph.producers.get(path);
-    if (producer && !wanted.has(producer)) return checker.recordedOutput(producer, path); // outside the request: as recorded
+    // Outside the request, or known fresh: as recorded.
+    if (producer && (!wanted.has(producer) || opts.knownFresh?.has(producer))) return checker.recordedOutput(producer, path);
     return undefined;
   });
 
@@ -153,7 +154,8 @@ export async function runBuild(
   const waiting: string[] = [];
   for (const id of ids) {
     if (opts.knownFresh?.has(id)) {
-      markFresh(id);
+      settled.set(id, { kind: "ok" }); // its outputs are looked up in its record when needed
+      summary.fresh++;
       continue;
     }
     const node = graph.actions.get(id)!;
