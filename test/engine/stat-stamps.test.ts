@@ -16,8 +16,14 @@ const native = nativeStatStamps();
 if (native) impls.push(["native", (root, paths, stamps) => native.firstChanged(root, paths, Float64Array.from(stamps))]);
 else process.stdout.write("SKIP native stat helper not built (scripts/build-native.mjs): JavaScript only\n");
 
+const created: string[] = [];
+process.on("exit", () => {
+  for (const d of created) rmSync(d, { recursive: true, force: true });
+});
+
 function workspace(n: number): { root: string; paths: string[]; stamps: number[] } {
   const root = mkdtempSync(join(tmpdir(), "dagbuild-stamps-"));
+  created.push(root);
   const paths: string[] = [];
   for (let k = 0; k < n; k++) {
     const p = `d${k % 3}/sub/f${k}.txt`;
