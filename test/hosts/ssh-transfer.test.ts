@@ -5,7 +5,7 @@
  * Uses the stub remote (stub-dagbuild.ts) so the remote side is fully controlled.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -121,6 +121,27 @@ if (missing) {
       assert.equal(r3.result, { ok: true });
       assert.equal(env.transfers, [], "nothing moved: inputs on the remote, output in the local CAS");
       assert.is(readFileSync(join(s3, "out/two.txt"), "utf8"), "alpha\ncharlie\nyankee\n");
+    } finally {
+      await host.close();
+    }
+  });
+
+  test("partial uploads an hour old are swept from the remote CAS when the host is prepared; recent ones stay", async () => {
+    const { server, host } = await fresh();
+    try {
+      const dir = join(server.workdir, "cache/cas/ab");
+      mkdirSync(dir, { recursive: true });
+      const stale = join(dir, "ab12.part-deadbeef0001");
+      const live = join(dir, "ab12.part-deadbeef0002");
+      const blob = join(dir, "ab12");
+      for (const f of [stale, live, blob]) writeFileSync(f, "partial");
+      const old = (Date.now() - 2 * 3600_000) / 1000;
+      utimesSync(stale, old, old);
+      utimesSync(blob, old, old);
+      await host.prepare(new AbortController().signal);
+      assert.is(existsSync(stale), false, "an abandoned part file is removed");
+      assert.is(existsSync(live), true, "a part file written recently may belong to a running upload");
+      assert.is(existsSync(blob), true, "blobs are never swept");
     } finally {
       await host.close();
     }

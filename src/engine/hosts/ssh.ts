@@ -175,8 +175,11 @@ class SshHost implements Host {
     const conn = await this.connectOrExplain();
     const node = shq(this.node);
     // Exit codes 97-99 are ours: each names one setup step that is missing on the host.
+    // An upload cut off with its connection leaves `<digest>.part-<tag>` in the remote CAS; one
+    // not written for an hour belongs to no live upload (fastPut writes as it goes): swept here.
     const cmd =
       `cd ${shq(this.workdir)} 2>/dev/null || exit 97; test -f bin/dagbuild || exit 98; ` +
+      `find cache/cas -name '*.part-*' -type f -mmin +60 -delete 2>/dev/null; ` +
       `command -v ${node} >/dev/null 2>&1 || exit 99; exec ${node} bin/dagbuild host-check --json`;
     const r = await this.exec(conn, cmd, {});
     const where = `${this.name} (${this.describe})`;
