@@ -209,13 +209,12 @@ function moduleClosure(root: string, module: string, log?: ReadLog): { path: str
     const rel = stack.pop()!;
     if (seen.has(rel)) continue;
     const abs = join(root, rel);
+    log?.read(abs);
     if (!existsSync(abs)) {
-      log?.read(abs, undefined);
       seen.set(rel, "missing");
       continue;
     }
     const src = readFileSync(abs, "utf8");
-    log?.read(abs, src);
     seen.set(rel, sha256(src));
     for (const m of src.matchAll(IMPORT_RE)) {
       const spec = m[1] ?? m[2] ?? m[3]!;

@@ -28,7 +28,7 @@ import type {
   OutputDecl,
   RuleRef,
 } from "./graph-types.js";
-import { actionId, buildAxes, forEachPartition, type Axis } from "./partitions.js";
+import { actionId, buildAxes, forEachPartition, parseUtcTime, type Axis } from "./partitions.js";
 import {
   compileGlob,
   globFiles,
@@ -780,6 +780,16 @@ function expand(
 
   let i = 0;
   const scratch: number[] = [];
+  /** Calls `f` with `idx` extended by every combination of the `free` axes (in `scratch`). */
+  const forEachExtended = (idx: ArrayLike<number>, free: readonly Axis[], f: (x: ArrayLike<number>) => void) => {
+    const p = idx.length;
+    for (let k = 0; k < p; k++) scratch[k] = idx[k]!;
+    scratch.length = p + free.length;
+    forEachPartition(free, (fidx) => {
+      for (let k = 0; k < fidx.length; k++) scratch[p + k] = fidx[k]!;
+      f(scratch);
+    });
+  };
   for (const t of targets) {
     const idsOfTarget: string[] = [];
     targetIds.set(t.name, idsOfTarget);
@@ -792,28 +802,13 @@ function expand(
       for (const { d, clean: c, glob: g, al } of deps) {
         const list = rec[d.name]!;
         const b = d.bound;
-        if (al) {
-          // Same shape as a producer's output template: index arithmetic, no strings.
-          if (b.free.length === 0) addAligned(i, al, idx, list);
-          else {
-            const p = idx.length;
-            for (let k = 0; k < p; k++) scratch[k] = idx[k]!;
-            scratch.length = p + b.free.length;
-            forEachPartition(b.free, (fidx) => {
-              for (let k = 0; k < fidx.length; k++) scratch[p + k] = fidx[k]!;
-              addAligned(i, al, scratch, list);
-            });
-          }
-        } else if (b.free.length === 0) addDep(i, d, evaluate(b, idx), c, g, list);
-        else {
+        // Aligned: same shape as a producer's output template, index arithmetic, no strings.
+        if (b.free.length === 0) {
+          if (al) addAligned(i, al, idx, list);
+          else addDep(i, d, evaluate(b, idx), c, g, list);
+        } else {
           // Aggregate: every value of the axes the target is not partitioned over.
-          const p = idx.length;
-          for (let k = 0; k < p; k++) scratch[k] = idx[k]!;
-          scratch.length = p + b.free.length;
-          forEachPartition(b.free, (fidx) => {
-            for (let k = 0; k < fidx.length; k++) scratch[p + k] = fidx[k]!;
-            addDep(i, d, evaluate(b, scratch), c, g, list);
-          });
+          forEachExtended(idx, b.free, al ? (x) => addAligned(i, al, x, list) : (x) => addDep(i, d, evaluate(b, x), c, g, list));
         }
       }
       for (const name of t.depNames) {
@@ -1163,17 +1158,4 @@ function mergeNamed(
     }
   }
   return out;
-}
-
-/** `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS[.sss]]Z` → ms since the epoch. */
-export function parseUtcTime(text: string): number | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z)?$/.exec(text.trim());
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((x) => (x === undefined ? 0 : Number(x)));
-  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0")); // ".5" is 500 ms
-  const t = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!, ms);
-  const back = new Date(t);
-  // Date.UTC rolls 2025-02-30 over to March: a calendar date must come back as written.
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo! - 1 || back.getUTCDate() !== d || h! > 23 || mi! > 59 || s! > 59) return undefined;
-  return t;
 }

@@ -33,6 +33,20 @@ function parseDate(s: string): number | undefined {
   return isoDate(t) === s ? t : undefined;
 }
 
+/**
+ * `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS[.sss]]Z` → ms since the epoch (the
+ * values `final_after` accepts); undefined for anything else, impossible dates included.
+ */
+export function parseUtcTime(text: string): number | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z)?$/.exec(text.trim());
+  const day = m ? parseDate(m[1]!) : undefined;
+  if (day === undefined) return undefined;
+  const [h, mi, s] = [m![2], m![3], m![4]].map((x) => (x === undefined ? 0 : Number(x)));
+  if (h! > 23 || mi! > 59 || s! > 59) return undefined;
+  const ms = m![5] === undefined ? 0 : Number(m![5].padEnd(3, "0")); // ".5" is 500 ms
+  return day + ((h! * 60 + mi!) * 60 + s!) * 1000 + ms;
+}
+
 /** `YYYY-MM-DD` of a UTC timestamp. */
 export function isoDate(t: number): string {
   return new Date(t).toISOString().slice(0, 10);

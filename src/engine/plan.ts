@@ -58,7 +58,6 @@ export function dirAware(graph: Graph, lookup: OutputLookup): OutputLookup {
 
 export class Checker {
   readonly rules: RuleHasher;
-  /** Source files that vanished or were unreadable, with the action that needs them. */
   constructor(
     readonly graph: Graph,
     readonly state: StateIndex,

@@ -1,6 +1,6 @@
 /**
  * What a load + freshness check consulted besides the state index: the files it read (with
- * the digest of what it read), the stat and existence probes it made, the directories it
+ * their stamp just before the read), the stat and existence probes it made, the directories it
  * listed and the tool commands it ran. The no-op manifest (cache/noop-manifest.ts) turns this
  * into stamps, so a later build can prove "nothing changed" by stats alone, like ninja.
  *
@@ -10,11 +10,21 @@
 import type { LoadIO } from "./load-io.js";
 import type { CommandRunner } from "./tool-versions.js";
 import { sha256 } from "./hash.js";
-import type { ProbeKind } from "./cache/noop-manifest.js";
+import { statSync } from "node:fs";
+import type { ProbeKind, Stamp } from "./cache/noop-manifest.js";
+
+/** A file as it was just before it was read: its stamp, and when that was taken (ms). */
+export interface SeenFile {
+  readonly stamp: Stamp;
+  readonly at: number;
+}
 
 export class ReadLog {
-  /** Absolute path → sha256 of the content read, or null when it did not exist. */
-  readonly reads = new Map<string, string | null>();
+  /**
+   * Absolute path → its stamp just before it was read (null: it did not exist). The writer
+   * trusts a file only if its stamp is unchanged at the end, so no content is hashed twice.
+   */
+  readonly reads = new Map<string, SeenFile | null>();
   /** Absolute path → what a stat probe saw ("any": an existence probe found something). */
   readonly kinds = new Map<string, ProbeKind>();
   /** Absolute directory path → sha256 of its sorted entry names. */
@@ -22,8 +32,10 @@ export class ReadLog {
   /** Tool version command → its output (only successful ones: a failure fails the load). */
   readonly commands = new Map<string, string>();
 
-  read(abs: string, content: string | undefined): void {
-    this.reads.set(abs, content === undefined ? null : sha256(content));
+  /** Call just before reading `abs`. */
+  read(abs: string): void {
+    const st = statSync(abs, { throwIfNoEntry: false });
+    this.reads.set(abs, st?.isFile() ? { stamp: [st.size, st.mtimeMs, st.ino], at: Date.now() } : null);
   }
 
   probe(abs: string, kind: ProbeKind): void {
@@ -44,9 +56,8 @@ export function listingDigest(names: readonly string[]): string {
 export function loggingLoadIO(io: LoadIO, log: ReadLog): LoadIO {
   return {
     readFile(abs) {
-      const c = io.readFile(abs);
-      log.read(abs, c);
-      return c;
+      log.read(abs);
+      return io.readFile(abs);
     },
     stat(abs) {
       const k = io.stat(abs);

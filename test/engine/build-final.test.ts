@@ -7,7 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { buildOk, cli, dryRun, editPipeline, makeWs } from "../helpers/rig.js";
-import { parseUtcTime } from "../../src/engine/graph.js";
+import { parseUtcTime } from "../../src/engine/partitions.js";
 
 const pipeline = (finalAfter: string, weeks: [string, string] = ["2025-01-06", "2025-01-13"]) => `version: 1
 axes:

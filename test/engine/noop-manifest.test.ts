@@ -273,7 +273,7 @@ test("a torn or foreign manifest is a miss, and the full build replaces it", asy
 
 // ---- the writer's refusals (in process, with a fake clock) ---------------------------------------
 
-function facts(ws: string, log: ReadLog, now: number, extra: Partial<Parameters<typeof writeNoopManifest>[1]> = {}) {
+function facts(ws: string, log: ReadLog, extra: Partial<Parameters<typeof writeNoopManifest>[1]> = {}) {
   return {
     request: "r",
     stateFile: join(ws, "cache", "state.v1.jsonl"),
@@ -282,8 +282,7 @@ function facts(ws: string, log: ReadLog, now: number, extra: Partial<Parameters<
     outputs: [],
     sources: [],
     engineFiles: [],
-    processStart: now,
-    now: () => now,
+    processStart: Date.now(),
     ...extra,
   };
 }
@@ -292,22 +291,23 @@ test("the writer refuses racy, changed and unstampable inputs, and the check the
   const ws = makeWs("version: 1\ntargets: {}\n", { fake: false, files: { "p.yaml": "x: 1\n" } });
   const abs = join(ws, "p.yaml");
   const file = join(ws, "cache", "noop", "m.json");
-  const mtime = statSync(abs).mtimeMs;
-  const log = new ReadLog();
-  log.read(abs, "x: 1\n");
-  let w = writeNoopManifest(file, facts(ws, log, mtime + RACY_MS / 2));
+  let log = new ReadLog();
+  log.read(abs); // written just now: an edit in the same mtime tick would go unseen
+  let w = writeNoopManifest(file, facts(ws, log));
   assert.is(w.written, false);
   assert.match(w.written ? "" : w.why, "modified less than");
-  w = writeNoopManifest(file, facts(ws, log, mtime + RACY_MS + 1));
+  age(ws, ["p.yaml"]);
+  log = new ReadLog();
+  log.read(abs);
+  w = writeNoopManifest(file, facts(ws, log));
   assert.is(w.written, true, "old enough: stamped");
   writeFileSync(abs, "x: 2\n");
-  const later = statSync(abs).mtimeMs + RACY_MS + 1;
-  w = writeNoopManifest(file, facts(ws, log, later));
+  w = writeNoopManifest(file, facts(ws, log));
   assert.match(w.written ? "" : w.why, "changed during the build", "content differs from what the load read");
   assert.is(readdirSync(join(ws, "cache", "noop")).length, 0, "a refusal removes the old manifest");
-  w = writeNoopManifest(file, facts(ws, new ReadLog(), later, { sources: [["data/dir", undefined]] }));
+  w = writeNoopManifest(file, facts(ws, new ReadLog(), { sources: [["data/dir", undefined]] }));
   assert.match(w.written ? "" : w.why, "directory");
-  w = writeNoopManifest(file, facts(ws, new ReadLog(), later, { engineFiles: [abs], processStart: statSync(abs).mtimeMs }));
+  w = writeNoopManifest(file, facts(ws, new ReadLog(), { engineFiles: [abs], processStart: statSync(abs).mtimeMs }));
   assert.match(w.written ? "" : w.why, "newer than this process");
 });
 
@@ -317,14 +317,13 @@ test("the check compares every stamp kind: probes, absent files, the state index
   const file = join(ws, "cache", "noop", "m.json");
   const state = join(ws, "cache", "state.v1.jsonl");
   const log = new ReadLog();
-  log.read(join(ws, "p.yaml"), "x: 1\n");
-  log.read(join(ws, "missing.yaml"), undefined);
+  log.read(join(ws, "p.yaml"));
+  log.read(join(ws, "missing.yaml"));
   log.probe(join(ws, "d"), "dir");
   log.probe(join(ws, "d/f.txt"), "file");
   log.probe(join(ws, "rules/x.ts"), null);
-  const now = Date.now();
   const check = () => checkNoopManifest(file, ws, "r", state, () => undefined);
-  assert.is(writeNoopManifest(file, facts(ws, log, now)).written, true);
+  assert.is(writeNoopManifest(file, facts(ws, log)).written, true);
   assert.equal(await check(), { hit: true, fresh: 0 });
   write(ws, "missing.yaml", "now here\n");
   assert.equal(await check(), { hit: false, miss: { kind: "file-changed", path: join(ws, "missing.yaml") } });

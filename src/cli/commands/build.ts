@@ -15,6 +15,7 @@ import { engineFiles, writeNoopManifest } from "../../engine/cache/noop-writer.j
 import { noopRequest, type BuildHint } from "../fast-noop.js";
 import type { CommonOptions } from "../args.js";
 import type { Session } from "../session.js";
+import type { StatEntry } from "../../engine/cache/state-index.js";
 
 export async function run(argv: string[], hint?: BuildHint): Promise<number> {
   let o;
@@ -27,9 +28,10 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
     }
     throw e;
   }
-  // A real build reads the state index only once it holds the workspace lock.
+  // A real build reads the state index only once it holds the workspace lock; it alone writes
+  // a no-op manifest, so it alone logs what the load and the checker read.
   const log = new ReadLog();
-  const session = await openSession(o, { force: o.force, log, ...(o.dryRun ? {} : { lock: "build", ...(hint ? { held: hint.release } : {}) }) });
+  const session = await openSession(o, o.dryRun ? { force: o.force } : { force: o.force, log, lock: "build", ...(hint ? { held: hint.release } : {}) });
   if (typeof session === "number") return session;
   const sel = selectOrReport(session.graph, o.positional);
   if (typeof sel === "number") {
@@ -102,7 +104,7 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
     if (process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no no-op manifest: ${why}\n`);
   };
   const outputs = [];
-  const sources = new Map<string, { z: number; m: number; i: number } | undefined>();
+  const sources = new Map<string, StatEntry | undefined>();
   for (const id of ids) {
     const s = checker.state.actions.get(id);
     if (!s) return refuse(`${id} has no record`); // cannot happen after a clean build

@@ -146,7 +146,8 @@ export async function checkNoopManifest(file: string, root: string, request: str
   } catch (e) {
     return miss({ kind: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no-manifest" : "format" });
   }
-  if (m?.format !== NOOP_FORMAT || m.version !== NOOP_FORMAT_VERSION || !Array.isArray(m.paths) || !Array.isArray(m.stamps)) return miss({ kind: "format" });
+  if (m?.format !== NOOP_FORMAT || m.version !== NOOP_FORMAT_VERSION || !Array.isArray(m.paths) || !Array.isArray(m.stamps) || m.stamps.length !== m.paths.length * 3)
+    return miss({ kind: "format" });
   if (m.request !== request) return miss({ kind: "request" });
   const same = (abs: string, z: number, mt: number, i: number): boolean => {
     const st = statSync(abs, NO_THROW);
@@ -168,7 +169,6 @@ export async function checkNoopManifest(file: string, root: string, request: str
     const run = runner ?? (await shellSync());
     for (const [command, output] of m.tools) if (run(command, root) !== output) return miss({ kind: "tool-changed", command });
   }
-  if (m.stamps.length !== m.paths.length * 3) return miss({ kind: "format" });
   // From here on only outputs and sources can differ: collect them all (up to the limit).
   const dirty = changedStamps(root, m.paths, m.stamps, MAX_DIRTY + 1).map((k) => m.paths[k]!);
   if (m.trees.length) {

@@ -2,11 +2,11 @@
  * The write side of the no-op manifest (format and soundness argument: noop-manifest.ts).
  * Called by a build that ended clean, under the workspace lock.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sha256 } from "../hash.js";
 import type { ReadLog } from "../read-log.js";
+import type { OutputState, StatEntry } from "./state-index.js";
 import { NOOP_FORMAT, NOOP_FORMAT_VERSION, type NoopManifest, type Stamp } from "./noop-manifest.js";
 import { nativeStatStamps, nativeStatStampsFile } from "./stat-stamps.js";
 
@@ -25,14 +25,12 @@ export interface NoopFacts {
   /** What the load and the checker read, probed, listed and ran. */
   readonly log: ReadLog;
   /** Recorded outputs of every selected action (state index entries). */
-  readonly outputs: readonly { readonly p: string; readonly z: number; readonly m: number; readonly i: number; readonly t?: 1; readonly g?: string }[];
+  readonly outputs: readonly OutputState[];
   /** Source inputs of every selected action with their stat-cache entry (undefined: none). */
-  readonly sources: readonly (readonly [path: string, stamp: { readonly z: number; readonly m: number; readonly i: number } | undefined])[];
+  readonly sources: readonly (readonly [path: string, entry: StatEntry | undefined])[];
   /** The engine's own code files, and when this process started (ms since the epoch). */
   readonly engineFiles: readonly string[];
   readonly processStart: number;
-  /** Clock (tests pass a fake). */
-  readonly now?: () => number;
 }
 
 export type NoopWrite = { readonly written: true } | { readonly written: false; readonly why: string };
@@ -52,19 +50,18 @@ export function writeNoopManifest(file: string, facts: NoopFacts): NoopWrite {
     rmSync(file, { force: true });
     return { written: false, why };
   };
-  const now = (facts.now ?? Date.now)();
   const files: [string, ...Stamp][] = [];
   const absent: string[] = [];
-  for (const [abs, digest] of facts.log.reads) {
-    if (digest === null) {
+  for (const [abs, seen] of facts.log.reads) {
+    if (seen === null) {
       if (statSync(abs, { throwIfNoEntry: false })) return refuse(`${abs} appeared during the build`);
       absent.push(abs);
       continue;
     }
     const s = stampOf(abs);
     if (!s) return refuse(`${abs} vanished during the build`);
-    if (s[1] > now - RACY_MS) return refuse(`${abs} was modified less than ${RACY_MS} ms ago`);
-    if (sha256(readFileSync(abs, "utf8")) !== digest) return refuse(`${abs} changed during the build`);
+    if (s[0] !== seen.stamp[0] || s[1] !== seen.stamp[1] || s[2] !== seen.stamp[2]) return refuse(`${abs} changed during the build`);
+    if (s[1] > seen.at - RACY_MS) return refuse(`${abs} was modified less than ${RACY_MS} ms before it was read`);
     files.push([abs, ...s]);
   }
   for (const abs of facts.engineFiles) {
