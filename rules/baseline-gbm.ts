@@ -25,7 +25,8 @@ import { FeatureError, loadTabular, splitRows, splitWeeks, takeRows, type Tabula
 import { atThreshold, r6, rocAuc, youdenThreshold } from "../src/ml/metrics.js";
 import { renderShapSummary, type ShapPanel } from "../src/ml/shap-svg.js";
 import { sha256File } from "../src/bundle/manifest.js";
-import { canonicalJson } from "../src/corpus/json.js";
+import { stableStringify } from "../src/engine/hash.js";
+import { HORIZONS_MIN } from "../src/sep/types.js";
 import { optionalNumber, optionalNumberList, optionalString } from "../src/corpus/params.js";
 
 /** Format version of baseline_report.json and features.json. */
@@ -54,7 +55,7 @@ export default defineRule({
     const modelDir = ctx.outputs.model;
     if (!reportOut || !modelDir) throw new RuleError('baseline-gbm: declare outputs "report" (json) and "model" (directory, trailing /)');
     const horizons = optionalNumberList(ctx.params, "horizons", [15, 60]);
-    for (const h of horizons) if (![5, 15, 30, 60, 90, 240, 360].includes(h)) throw new RuleError(`param "horizons": ${h} is not a corpus horizon (5, 15, 30, 60, 90, 240, 360)`);
+    for (const h of horizons) if (!(HORIZONS_MIN as readonly number[]).includes(h)) throw new RuleError(`param "horizons": ${h} is not a corpus horizon (${HORIZONS_MIN.join(", ")})`);
     const runMode = optionalString(ctx.params, "run_mode", "rolling");
     // Which corpus source to learn from; default: every source except merged legacy exports.
     const source = optionalString(ctx.params, "source", "");
@@ -169,7 +170,7 @@ export default defineRule({
       models: modelFiles,
       label: "1 when roc_forward_pct_{h} > 0, else 0",
     };
-    await writeFile(join(modelDir, "features.json"), canonicalJson(features));
+    await writeFile(join(modelDir, "features.json"), stableStringify(features));
     await writeFile(join(modelDir, "shap_summary.svg"), renderShapSummary(`Baseline XGBoost: mean |SHAP| per feature (${runMode}, test weeks)`, panels));
     const report = {
       format: "dagbuild.baseline_report",
@@ -185,7 +186,7 @@ export default defineRule({
       horizons: perHorizon,
     };
     const tmp = `${reportOut}.tmp-${process.pid}`;
-    await writeFile(tmp, canonicalJson(report));
+    await writeFile(tmp, stableStringify(report));
     await rename(tmp, reportOut);
   },
 });

@@ -15,7 +15,8 @@ import { rename, writeFile } from "node:fs/promises";
 import { defineRule, RuleError } from "../src/engine/rule.js";
 import { DEFAULT_LEAD_LAG_METRICS, fitLeadLag, LEAD_LAG_VERSION, leadLagRows, renderLeadLagCsv } from "../src/corpus/lead-lag.js";
 import { sha256File } from "../src/bundle/manifest.js";
-import { canonicalJson } from "../src/corpus/json.js";
+import { stableStringify } from "../src/engine/hash.js";
+import { HORIZONS_MIN } from "../src/sep/types.js";
 import { optionalNumber, optionalNumberList, optionalString, optionalStringList } from "../src/corpus/params.js";
 import { STRUCTURE_METRICS } from "../src/corpus/gate-source.js";
 
@@ -36,7 +37,7 @@ export default defineRule({
     const runMode = optionalString(ctx.params, "run_mode", "rolling");
     const metrics = optionalStringList(ctx.params, "metrics", DEFAULT_LEAD_LAG_METRICS);
     for (const m of metrics) if (!(STRUCTURE_METRICS as readonly string[]).includes(m)) throw new RuleError(`param "metrics": unknown structure metric "${m}"`);
-    const horizons = optionalNumberList(ctx.params, "horizons", [5, 15, 30, 60, 90, 240, 360]);
+    const horizons = optionalNumberList(ctx.params, "horizons", [...HORIZONS_MIN]);
     const { rows, weeks: used } = await leadLagRows(corpus, { run_mode: runMode, weeks, metrics, horizons });
     if (rows.length === 0) throw new RuleError(`lead-lag: the corpus has no "${runMode}" rows`);
     const inputs: Record<string, string> = {};
@@ -53,7 +54,7 @@ export default defineRule({
       horizons: fitLeadLag(rows, metrics, horizons),
     };
     await atomicWrite(csvOut, renderLeadLagCsv(rows, metrics, horizons));
-    await atomicWrite(jsonOut, canonicalJson(model));
+    await atomicWrite(jsonOut, stableStringify(model));
     ctx.log(`lead-lag: ${rows.length} instrument-weeks over ${used.length} weeks`);
   },
 });

@@ -17,8 +17,8 @@ import { defineRule, RuleError } from "../src/engine/rule.js";
 import { corpusFacts, mondays, renderStatus } from "../src/corpus/status-report.js";
 import { sha256File } from "../src/bundle/manifest.js";
 import { optionalStringList, requireString } from "../src/corpus/params.js";
+import { INSTRUMENTS } from "../src/market/instruments.js";
 
-const MAJORS = ["AUD_USD", "EUR_USD", "GBP_USD", "NZD_USD", "USD_CAD", "USD_CHF", "USD_JPY"];
 
 export default defineRule({
   describe: "Stage 1 status report (coverage, sizes, baseline, blockers)",
@@ -33,7 +33,7 @@ export default defineRule({
     if (weeks.length === 0) weeks = mondays(requireString(ctx.params, "week_first"), requireString(ctx.params, "week_last"));
     const expected = {
       weeks,
-      instruments: optionalStringList(ctx.params, "instruments", MAJORS),
+      instruments: optionalStringList(ctx.params, "instruments", [...INSTRUMENTS]),
       modes: optionalStringList(ctx.params, "modes", ["rolling", "isolation"]),
     };
     let bytes = 0;

@@ -25,11 +25,6 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest("hex");
 }
 
-/** SHA-256 hex of bytes. */
-export function sha256Bytes(b: Uint8Array | string): string {
-  return createHash("sha256").update(b).digest("hex");
-}
-
 /** One manifest entry. */
 export interface ManifestEntry {
   readonly name: string;
@@ -50,16 +45,4 @@ export function renderManifest(archive: ManifestEntry, inner: readonly ManifestE
     ...[...inner].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((e) => `${e.sha256}  ${e.name}`),
   ];
   return lines.join("\n") + "\n";
-}
-
-/** Parses a manifest back (comments skipped); a malformed line is an error naming its number. */
-export function parseManifest(text: string, file: string): ManifestEntry[] {
-  const out: ManifestEntry[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (line === "" || line.startsWith("#")) return;
-    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
-    if (!m) throw new Error(`${file}:${i + 1}: not a sha256sum line`);
-    out.push({ sha256: m[1]!, name: m[2]! });
-  });
-  return out;
 }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { BuildHint } from "./fast-noop.js";
+import { UsageError } from "./args.js";
 
 /** Each command module exports `run(argv): Promise<number>` (the exit code); build also takes the fast path's hint. */
 export type CommandModule = { run(argv: string[], hint?: BuildHint): Promise<number> };
@@ -58,6 +59,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const mod = (await import(COMMANDS[name]!)) as CommandModule;
     return await mod.run(rest, hint);
+  } catch (e) {
+    // Every command parses flags through args.ts: a bad one is a message and exit 2, not a trace.
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`dagbuild${isCommand && name !== "build" ? ` ${name}` : ""}: ${e.message}\n`);
+    return 2;
   } finally {
     hint?.release(); // the build released it already unless it stopped early
   }

@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import type { ActionIO, ActionSpec, HostResult } from "./hosts/host.js";
 import { RuleError, type Rule, type RuleContext } from "./rule.js";
 import { compiledModulePath } from "./fingerprint.js";
+import { shq } from "./shell-quote.js";
 
 /** Absolute staging paths of the declared outputs; directory outputs are created empty. */
 export function stagingOutputs(spec: ActionSpec, staging: string): Record<string, string> {
@@ -117,9 +118,6 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
   return { ok: true };
 }
 
-function shq(s: string): string {
-  return /^[A-Za-z0-9_./=:,+-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
-}
 
 /**
  * Substitutes `{out}` (the first output), `{out.NAME}`, `{deps}` (every input) and

@@ -525,7 +525,6 @@ interface Expanded {
   readonly targets: Map<string, string[]>;
   readonly order: string[];
   readonly producers: ReadonlyMap<string, string>;
-  readonly ids: readonly string[];
 }
 
 const EMPTY_PARTITION: Readonly<Record<string, string>> = Object.freeze({});
@@ -872,7 +871,6 @@ function expand(
     targets: targetIds,
     order: order.map((k) => ids[k]!),
     producers: new ProducerView(slots, (s) => ids[slotAction[s]!]!),
-    ids,
   };
 }
 

@@ -147,12 +147,6 @@ export function forEachPartition(axes: readonly Axis[], fn: (idx: Int32Array) =>
   }
 }
 
-/** Number of partitions of a product of axes. */
-export function partitionCount(axes: readonly Axis[]): number {
-  let n = 1;
-  for (const a of axes) n *= a.ids.length;
-  return n;
-}
 
 /** `target` or `target[axis=value,...]`, axes in the target's partition order. */
 export function actionId(target: string, axes: readonly Axis[], idx: ArrayLike<number>): string {

@@ -15,7 +15,7 @@ import { createHost } from "./hosts/index.js";
 import { safeName, type WorkspacePaths } from "./workspace.js";
 import type { OutputState } from "./cache/state-index.js";
 import type { Artifact } from "./cache/cas.js";
-import type { RecordedOutput } from "./cache/action-cache.js";
+import { ACTION_RECORD_VERSION, type RecordedOutput } from "./cache/action-cache.js";
 import { formatReason } from "./fingerprint.js";
 import { hashFile } from "./hash.js";
 import { treeSignature } from "./cache/tree-signature.js";
@@ -207,10 +207,11 @@ export async function runBuild(
     const c = graph.hosts[name];
     return c?.jobs ?? (c?.transport === "ssh" ? 2 : opts.jobs);
   };
+  const isLocal = (host: string) => (graph.hosts[host]?.transport ?? "local") === "local";
+  /** No free slot on `host` (local hosts also share the `-j` slots). */
+  const hostFull = (host: string) => (isLocal(host) && localRunning >= opts.jobs) || (running.get(host) ?? 0) >= hostJobs(host);
   const fits = (node: ActionNode): boolean => {
-    const local = (graph.hosts[node.host]?.transport ?? "local") === "local";
-    if (local && localRunning >= opts.jobs) return false;
-    if ((running.get(node.host) ?? 0) >= hostJobs(node.host)) return false;
+    if (hostFull(node.host)) return false;
     const cap = graph.hosts[node.host]?.resources ?? {};
     for (const [r, n] of Object.entries(node.resources)) {
       const limit = cap[r];
@@ -221,7 +222,7 @@ export async function runBuild(
     return true;
   };
   const take = (node: ActionNode, sign: 1 | -1) => {
-    if ((graph.hosts[node.host]?.transport ?? "local") === "local") localRunning += sign;
+    if (isLocal(node.host)) localRunning += sign;
     running.set(node.host, (running.get(node.host) ?? 0) + sign);
     for (const [r, n] of Object.entries(node.resources)) resUsed.set(`${node.host}\0${r}`, (resUsed.get(`${node.host}\0${r}`) ?? 0) + sign * n);
   };
@@ -269,7 +270,7 @@ export async function runBuild(
         if (!ok) log("cache blobs vanished; running instead\n");
       }
       if (!ok) {
-        if (node.rule.kind === "module" && (graph.hosts[node.host]?.transport ?? "local") === "local") {
+        if (node.rule.kind === "module" && isLocal(node.host)) {
           const stale = checker.rules.staleCompiled(node.rule.module);
           if (stale) {
             const msg = `${stale} changed since it was compiled (rule ${node.rule.module}): run \`npm run build\` first`;
@@ -346,7 +347,6 @@ export async function runBuild(
     });
     inflight.add(p);
   };
-  const isLocal = (host: string) => (graph.hosts[host]?.transport ?? "local") === "local";
   const startWhatFits = () => {
     for (const [host, q] of queues) {
       // Actions held back by a resource limit are stepped over, but only a bounded number.
@@ -359,7 +359,7 @@ export async function runBuild(
           queuedCount--;
           continue;
         }
-        if ((isLocal(host) && localRunning >= opts.jobs) || (running.get(host) ?? 0) >= hostJobs(host)) break;
+        if (hostFull(host)) break;
         if (!fits(graph.actions.get(r.id)!)) {
           blocked++;
           continue;
@@ -478,7 +478,7 @@ function commit(
   }
   if (!restored) {
     checker.ac.put({
-      version: 1,
+      version: ACTION_RECORD_VERSION,
       key: decision.key,
       id: node.id,
       material: decision.material,

@@ -25,7 +25,6 @@ export interface Ref {
 export interface Template {
   readonly raw: string;
   readonly parts: readonly (string | Ref)[];
-  readonly hasRefs: boolean;
 }
 
 const REF = /^([A-Za-z_][A-Za-z0-9_]*)(?:([+-])(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_]*(?:\.(?:start|end))?))?$/;
@@ -34,7 +33,6 @@ const REF = /^([A-Za-z_][A-Za-z0-9_]*)(?:([+-])(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_
 export function parseTemplate(raw: string): Template {
   const parts: (string | Ref)[] = [];
   let lit = "";
-  let hasRefs = false;
   let i = 0;
   while (i < raw.length) {
     const ch = raw[i]!;
@@ -57,7 +55,6 @@ export function parseTemplate(raw: string): Template {
         lit = "";
         const shift = m[2] ? (m[2] === "-" ? -1 : 1) * Number(m[3]) : 0;
         parts.push(m[4] !== undefined ? { name: m[1]!, shift, prop: m[4], raw: body } : { name: m[1]!, shift, raw: body });
-        hasRefs = true;
         i = end + 1;
         continue;
       }
@@ -66,7 +63,7 @@ export function parseTemplate(raw: string): Template {
     i++;
   }
   if (lit) parts.push(lit);
-  return { raw, parts, hasRefs };
+  return { raw, parts };
 }
 
 /** Where a template is used: decides which references are allowed. */
@@ -96,8 +93,6 @@ export interface Bound {
   readonly constant?: string;
   /** Axes not in the target's partition (deps only): slots `partition.length + i`. */
   readonly free: readonly Axis[];
-  /** True when some slot is shifted (may evaluate to undefined). */
-  readonly shifted: boolean;
   /**
    * The template with every slot replaced by `X`. Axis values contain no `/`, no glob
    * characters and are never `.` or `..` (schema), so a path property of the skeleton
@@ -113,7 +108,6 @@ export interface Bound {
 export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: string[]): Bound | undefined {
   const parts: (string | Slot)[] = [];
   const free: Axis[] = [];
-  let shifted = false;
   const before = errors.length;
   const push = (s: string) => {
     const last = parts[parts.length - 1];
@@ -200,20 +194,17 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
       if (f < 0) f = free.push(axis) - 1;
       slot = scope.partition.length + f;
     }
-    if (p.shift !== 0) {
-      if (usage !== "dep") {
-        errors.push(`\`{${p.raw}}\`: shifted partitions are only allowed in deps`);
-        continue;
-      }
-      shifted = true;
+    if (p.shift !== 0 && usage !== "dep") {
+      errors.push(`\`{${p.raw}}\`: shifted partitions are only allowed in deps`);
+      continue;
     }
     parts.push({ slot, shift: p.shift, vals });
   }
   if (errors.length > before) return undefined;
   const skeleton = parts.map((p) => (typeof p === "string" ? p : "X")).join("");
-  if (parts.length === 0) return { parts, constant: "", free, shifted, skeleton };
-  if (parts.length === 1 && typeof parts[0] === "string") return { parts, constant: parts[0], free, shifted, skeleton };
-  return { parts, free, shifted, skeleton };
+  if (parts.length === 0) return { parts, constant: "", free, skeleton };
+  if (parts.length === 1 && typeof parts[0] === "string") return { parts, constant: parts[0], free, skeleton };
+  return { parts, free, skeleton };
 }
 
 /** Substitutes one partition; undefined when a shift leaves the axis range. */
@@ -233,7 +224,3 @@ export function evaluate(b: Bound, idx: ArrayLike<number>): string | undefined {
   return s;
 }
 
-/** Names referenced by a template (for "used but undefined" style checks). */
-export function refNames(t: Template): string[] {
-  return t.parts.filter((p): p is Ref => typeof p !== "string").map((p) => p.name);
-}

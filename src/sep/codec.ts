@@ -12,8 +12,6 @@ import type { CodecMeta } from "./types.js";
 export const WINDOW = 64;
 /** Candles between window starts. */
 export const STRIDE = 16;
-/** Bits per window. */
-export const WINDOW_BITS = WINDOW * 8;
 
 /** Window start indices: 0, 16, 32, ... while start + 64 <= n. */
 export function windowStarts(n: number): number[] {

@@ -430,12 +430,6 @@ export function parseGateLines(text: string, file: string): ParsedGate[] {
   return out;
 }
 
-/** Reads and parses a gate JSONL file. */
-export async function readGateFile(path: string): Promise<ParsedGate[]> {
-  const { readFile } = await import("node:fs/promises");
-  return parseGateLines(await readFile(path, "utf8"), path);
-}
-
 export { HORIZON_KEYS };
 
 /** Re-exported so record consumers need one import. */

@@ -8,7 +8,8 @@ import type { Candle } from "../market/candle.js";
 import type { GateRecord } from "./records.js";
 import { replayInstrument } from "./replay.js";
 import { rocSummary, type RocSummary } from "./roc-summary.js";
-import { MAX_HORIZON_MIN, REPLAY_STATE_VERSION, type Profile, type ReplayState, type RunMode } from "./types.js";
+import { MAX_HORIZON_MIN, type Profile, type ReplayState, type RunMode } from "./types.js";
+import { emptyReplayState } from "./state.js";
 
 /** Inputs of one week. */
 export interface WeekInput {
@@ -36,7 +37,7 @@ export interface WeekOutput {
 /** Replays one week over every instrument. */
 export function replayWeek(input: WeekInput): WeekOutput {
   const carried = input.mode === "rolling" ? input.state?.instruments ?? {} : {};
-  const next: ReplayState = { version: REPLAY_STATE_VERSION, instruments: {} };
+  const next = emptyReplayState();
   // Instruments absent this week keep their state (rolling): a quiet week must not reset them.
   for (const [k, v] of Object.entries(carried)) next.instruments[k] = v;
   const gates: GateRecord[] = [];
@@ -61,11 +62,9 @@ export function replayWeek(input: WeekInput): WeekOutput {
     next.instruments[inst] = r.state;
     for (const g of r.gates) gates.push(g);
   }
-  const sorted: ReplayState = { version: REPLAY_STATE_VERSION, instruments: {} };
-  for (const k of Object.keys(next.instruments).sort()) sorted.instruments[k] = next.instruments[k]!;
   return {
     gates,
     summary: rocSummary(gates, { mode: input.mode, week_start: input.weekStart, week_end: input.weekEnd }),
-    state: sorted,
+    state: next, // formatReplayState writes the keys sorted
   };
 }

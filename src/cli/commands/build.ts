@@ -3,7 +3,7 @@
  * Exit codes: 0 ok, 1 build failed, 2 pipeline or usage error, 75 workspace locked, 130 interrupted.
  */
 import { rmSync } from "node:fs";
-import { parseArgs, UsageError } from "../args.js";
+import { parseArgs } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
 import { plan, untouchedBy } from "../../engine/plan.js";
 import { runBuild } from "../../engine/scheduler.js";
@@ -18,16 +18,7 @@ import type { Session } from "../session.js";
 import type { StatEntry } from "../../engine/cache/state-index.js";
 
 export async function run(argv: string[], hint?: BuildHint): Promise<number> {
-  let o;
-  try {
-    o = parseArgs(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`dagbuild: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const o = parseArgs(argv); // a UsageError is reported by main
   // A real build reads the state index only once it holds the workspace lock; it alone writes
   // a no-op manifest, so it alone logs what the load and the checker read.
   const log = new ReadLog();

@@ -35,21 +35,13 @@ function files(dir: string): { path: string; size: number; mtime: number; name: 
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let o;
   let maxSize = Infinity;
   let maxAgeMs = Infinity;
-  try {
-    o = parseArgs(argv, { "max-size": "value", "max-age": "value" });
-    if (o.extra["max-size"]) maxSize = parseSize(o.extra["max-size"]);
-    if (o.extra["max-age"]) maxAgeMs = Number(o.extra["max-age"]) * 86_400_000;
-    if (Number.isNaN(maxAgeMs)) throw new UsageError("--max-age expects a number of days");
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`dagbuild gc: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  // A UsageError is reported by main ("dagbuild gc: ...", exit 2).
+  const o = parseArgs(argv, { "max-size": "value", "max-age": "value" });
+  if (o.extra["max-size"]) maxSize = parseSize(o.extra["max-size"]);
+  if (o.extra["max-age"]) maxAgeMs = Number(o.extra["max-age"]) * 86_400_000;
+  if (Number.isNaN(maxAgeMs)) throw new UsageError("--max-age expects a number of days");
   const s = await openSession(o, { lock: "gc" });
   if (typeof s === "number") return s;
   try {
@@ -66,11 +58,11 @@ export async function run(argv: string[]): Promise<number> {
       for (const out of Object.values(st.o)) liveBlobs.add(out.d);
     }
     const now = Date.now();
-    const candidates = [
-      ...files(s.paths.cas).filter((f) => !liveBlobs.has(f.name)),
-      ...files(s.paths.ac).filter((f) => !liveRecords.has(f.name)),
-    ].sort((a, b) => a.mtime - b.mtime);
-    let total = [...files(s.paths.cas), ...files(s.paths.ac)].reduce((n, f) => n + f.size, 0);
+    // Each directory is listed (and every entry stat'ed) once.
+    const blobs = files(s.paths.cas);
+    const records = files(s.paths.ac);
+    const candidates = [...blobs.filter((f) => !liveBlobs.has(f.name)), ...records.filter((f) => !liveRecords.has(f.name))].sort((a, b) => a.mtime - b.mtime);
+    let total = [...blobs, ...records].reduce((n, f) => n + f.size, 0);
     let freed = 0;
     let removed = 0;
     for (const f of candidates) {

@@ -12,11 +12,12 @@ export async function run(argv: string[]): Promise<number> {
   const p = plan(s.checker, sel.ids);
   const byId = new Map(p.items.map((i) => [i.id, i]));
   const rows: { target: string; fresh: number; stale: number; missing: number }[] = [];
+  const selected = new Set(sel.ids);
   for (const [target, ids] of s.graph.targets) {
     const row = { target, fresh: 0, stale: 0, missing: 0 };
     let any = false;
     for (const id of ids) {
-      if (!sel.ids.includes(id)) continue;
+      if (!selected.has(id)) continue;
       any = true;
       const it = byId.get(id);
       if (!it) row.fresh++;

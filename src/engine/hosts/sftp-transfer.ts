@@ -77,10 +77,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** POSIX shell single-quoting (remote command lines). */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * Uploads `localPath` to `remoteFinal` atomically: fastPut to `<final>.part-<tag>`, check the

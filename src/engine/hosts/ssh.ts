@@ -23,6 +23,7 @@ import SftpClient from "ssh2-sftp-client";
 import ssh2 from "ssh2";
 import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { hostFacts, type HostFacts } from "../host-facts.js";
+import { shq } from "../shell-quote.js";
 import type { HostConfig } from "../graph-types.js";
 import { HostError, type ActionIO, type ActionSpec, type Host, type HostEnv, type HostResult } from "./host.js";
 import { checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, lookupName, parseKnownHosts } from "./known-hosts.js";
@@ -33,13 +34,12 @@ import {
   downloadBlob,
   isConnectionError,
   sha256File,
-  shq,
   sleep,
   uploadBlob,
 } from "./sftp-transfer.js";
 
-/** The ssh variant of HostConfig (`retries` is read defensively: older configs lack it). */
-export type SshHostConfig = Extract<HostConfig, { transport: "ssh" }> & { readonly retries?: number };
+/** The ssh variant of HostConfig. */
+export type SshHostConfig = Extract<HostConfig, { transport: "ssh" }>;
 
 /** Knobs for tests and tuning; defaults suit real networks. */
 export interface SshHostOptions {
@@ -166,12 +166,12 @@ class SshHost implements Host {
 
   // ---------------------------------------------------------------- prepare
 
-  prepare(signal: AbortSignal): Promise<void> {
-    this.prepared ??= this.doPrepare(signal);
+  prepare(_signal: AbortSignal): Promise<void> {
+    this.prepared ??= this.doPrepare();
     return this.prepared;
   }
 
-  private async doPrepare(_signal: AbortSignal): Promise<void> {
+  private async doPrepare(): Promise<void> {
     const conn = await this.connectOrExplain();
     const node = shq(this.node);
     // Exit codes 97-99 are ours: each names one setup step that is missing on the host.
