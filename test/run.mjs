@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Test driver: runs every compiled uvu file (dist/test/**/*.test.js) in its own Node process
-// (isolation: each file may start servers and change cwd), two at a time, then prints one
-// summary line `N passed, N failed, N skipped` that CI reads. Fails when no test ran.
+// (isolation: each file may start servers and change cwd), up to 4 at a time (TEST_JOBS), then
+// prints one summary line `N passed, N failed[, N skipped]` that CI reads. Fails when no test ran.
 // Usage: node test/run.mjs [substring filter...]
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";

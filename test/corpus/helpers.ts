@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Rule, RuleContext } from "../../src/engine/rule.js";
+import { withTimeout } from "../helpers/timeout.js";
 
 /** A fresh temp workspace. */
 export function tempRoot(tag: string): string {
@@ -53,10 +54,3 @@ export async function runRule(
 }
 
 /** Rejects when `p` takes longer than `ms`. */
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const guard = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
-}

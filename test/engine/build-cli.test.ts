@@ -228,7 +228,8 @@ test("16. shell rules with {deps} / {out} / {out.NAME} templates", () => {
   const r = buildOk(ws);
   assert.equal(ranIds(ws), ["split"]);
   assert.equal(r.starts.get("split")?.reason.kind, "rule-changed");
-  assert.ok(!exists(ws, "out/with space/cat.txt.tmp"));
+  // Exactly the declared outputs: staging never lands beside them.
+  assert.equal(listFiles(ws, "out"), ["out/head.txt", "out/tail.txt", "out/upper/a.txt", "out/upper/b.txt", "out/with space/cat.txt"]);
 });
 
 test.run();

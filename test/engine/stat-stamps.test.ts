@@ -85,13 +85,14 @@ for (const [name, impl] of impls) {
   });
 }
 
-test("both implementations agree as changes pile up", () => {
+// With one implementation (no native helper) this checks only that the first change stays first.
+test(`${impls.map(([n]) => n).join(" and ")}: the first change stays the first mismatch as changes pile up`, () => {
   const w = workspace(200);
   for (let round = 0; round < 5; round++) {
     const k = 3 + round * 37;
     CHANGES[round % CHANGES.length]![1](w.root, w.paths[k]!);
     const answers = impls.map(([, impl]) => impl(w.root, w.paths, w.stamps));
-    assert.ok(answers.every((a) => a === answers[0]), `round ${round}: ${answers}`);
+    if (impls.length > 1) assert.ok(answers.every((a) => a === answers[0]), `round ${round}: the implementations disagree: ${answers}`);
     assert.is(answers[0], 3, "the first change stays the first mismatch");
   }
 });

@@ -13,6 +13,7 @@ import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { withTimeout } from "./timeout.js";
 
 export const SSHD = "/usr/sbin/sshd";
 
@@ -61,14 +62,6 @@ export interface Sshd {
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** Resolves `p` or rejects after `ms` with a message naming `what` (ssh calls can hang). */
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

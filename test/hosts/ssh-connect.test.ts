@@ -10,7 +10,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { HostError } from "../../src/engine/hosts/host.js";
 import { createSshHost, type SshHostOptions } from "../../src/engine/hosts/ssh.js";
-import { makeWorkdir, sshdMissing, startSshd, stopAll, withTimeout, type Sshd } from "../helpers/sshd.js";
+import { makeWorkdir, sshdMissing, startSshd, stopAll, type Sshd } from "../helpers/sshd.js";
+import { withTimeout } from "../helpers/timeout.js";
 import { hostFacts } from "../../src/engine/host-facts.js";
 import { STUB_SCRIPT, recordingEnv, sshConfig } from "./ssh-fixture.js";
 

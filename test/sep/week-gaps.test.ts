@@ -26,9 +26,16 @@ function lastGate(tail: typeof all) {
 }
 
 test("a holiday gap after the week: late-Friday labels are Friday's close, complete", () => {
-  const g = lastGate(all.filter((k) => k.t >= E + DAY)); // next data only on Tuesday
+  const tail = all.filter((k) => k.t >= E + DAY); // next data only on Tuesday
+  const g = lastGate(tail);
   assert.is(g.label_complete, true);
-  for (const h of ["5", "60", "360"]) assert.type(g.roc_forward_pct[h], "number", `horizon ${h}`);
+  const fridayClose = week.at(-1)!.c;
+  for (const h of [5, 60, 360]) {
+    const target = g.ts_ms + h * 60_000;
+    const asof = [...week, ...tail].filter((k) => k.t <= target).at(-1)!;
+    assert.is(asof.c, fridayClose, `horizon ${h} falls in the gap`);
+    assert.ok(Math.abs(g.roc_forward_pct[String(h)]! - 100 * (fridayClose / g.price_close - 1)) < 1e-12, `horizon ${h}: Friday's close`);
+  }
 });
 
 test("no data after the week: labels past the data are incomplete, not invented", () => {
