@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
-import type { RuleRef } from "./graph-types.js";
+import type { OutputDecl, RuleRef } from "./graph-types.js";
 import { canonicalJson, sha256 } from "./hash.js";
 import type { ReadLog } from "./read-log.js";
 
@@ -41,11 +41,18 @@ export interface KeyMaterial {
  * a 100k-action build is dominated by this.
  */
 export function actionKey(m: KeyMaterial): string {
-  return keyOf(staticHash(m.v, m.rule, m.params, m.tools), outputsLine(m.outputs), inputsLine(m.inputs));
+  return keyOf(staticHash(m.v, m.rule, m.params, m.tools), outputsLine(m.outputs), inputsLine(m.inputs, entryPath, entryDigest)!);
 }
 
 export function staticHash(v: number, rule: KeyMaterial["rule"], params: KeyMaterial["params"], tools: KeyMaterial["tools"]): string {
   return sha256(canonicalJson({ v, rule, params, tools }));
+}
+
+/** The declared outputs as keyed: name → path, with "/" after a directory. */
+export function keyedOutputs(outputs: Readonly<Record<string, OutputDecl>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, o] of Object.entries(outputs)) out[name] = o.dir ? `${o.path}/` : o.path;
+  return out;
 }
 
 /** The declared outputs part of a key: names sorted. */
@@ -55,16 +62,27 @@ export function outputsLine(outputs: KeyMaterial["outputs"]): string {
   return s;
 }
 
-/** The inputs part of a key: names sorted, files in declared (sorted) order. */
-export function inputsLine(inputs: KeyMaterial["inputs"]): string {
+/**
+ * The inputs part of a key: names sorted, files in declared (sorted) order. One writer for
+ * both the key material (`actionKey`) and the checker's quick key straight from an action's
+ * deps, so the two can never disagree; undefined when `digestOf` does not know a file yet.
+ */
+export function inputsLine<T>(groups: Readonly<Record<string, readonly T[]>>, pathOf: (t: T) => string, digestOf: (t: T) => string | undefined): string | undefined {
   let s = "";
-  for (const name of Object.keys(inputs).sort()) {
+  for (const name of Object.keys(groups).sort()) {
     s += name + "\0";
-    for (const [path, digest] of inputs[name]!) s += path + "\0" + digest + "\0";
+    for (const t of groups[name]!) {
+      const digest = digestOf(t);
+      if (digest === undefined) return undefined;
+      s += pathOf(t) + "\0" + digest + "\0";
+    }
     s += "\n";
   }
   return s;
 }
+
+const entryPath = (e: readonly [string, string]) => e[0];
+const entryDigest = (e: readonly [string, string]) => e[1];
 
 export function keyOf(staticPart: string, outputs: string, inputs: string): string {
   return sha256(staticPart + "\n" + outputs + "\n" + inputs);

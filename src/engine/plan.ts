@@ -6,8 +6,8 @@
  */
 import { statSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import type { ActionNode, Graph } from "./graph-types.js";
-import { actionKey, diffMaterial, keyOf, KEY_SCHEMA_VERSION, staticHash, type KeyMaterial, type Reason } from "./fingerprint.js";
+import type { ActionNode, DepRef, Graph } from "./graph-types.js";
+import { actionKey, diffMaterial, inputsLine, keyedOutputs, keyOf, KEY_SCHEMA_VERSION, outputsLine, staticHash, type KeyMaterial, type Reason } from "./fingerprint.js";
 import { RuleHasher } from "./fingerprint.js";
 import type { ActionState, StateIndex, OutputState } from "./cache/state-index.js";
 import type { ActionCache, ActionRecord } from "./cache/action-cache.js";
@@ -118,15 +118,13 @@ export class Checker {
       }
       inputs[name] = list;
     }
-    const outputs: Record<string, string> = {};
-    for (const [name, o] of Object.entries(node.outputs)) outputs[name] = o.dir ? `${o.path}/` : o.path;
     const material: KeyMaterial = {
       v: KEY_SCHEMA_VERSION,
       rule: { ...node.rule, hash: this.rules.hash(node.rule) },
       params: node.params,
       tools: node.tools,
       inputs,
-      outputs,
+      outputs: keyedOutputs(node.outputs),
     };
     return { material };
   }
@@ -146,27 +144,19 @@ export class Checker {
     return h;
   }
 
+  // An action's outputs line never changes within a build: computed once per action.
+  private readonly outputsMemo = new WeakMap<object, string>();
+
   /**
    * The fast path of a no-op build: the action's key from its static part and its input
    * digests, without building the key material (which is only needed when it is stale).
+   * Equal to `actionKey` of the material whenever every input is known (tested).
    */
-  private quickKey(node: ActionNode, lookup: OutputLookup): string | undefined {
-    let outs = "";
-    for (const name of Object.keys(node.outputs).sort()) {
-      const o = node.outputs[name]!;
-      outs += name + "\0" + (o.dir ? `${o.path}/` : o.path) + "\0";
-    }
-    let line = "";
-    for (const name of Object.keys(node.deps).sort()) {
-      line += name + "\0";
-      for (const dep of node.deps[name]!) {
-        const d = dep.kind === "output" ? lookup(dep.path) : this.sourceDigest(dep.path);
-        if (!d) return undefined;
-        line += dep.path + "\0" + d.digest + "\0";
-      }
-      line += "\n";
-    }
-    return keyOf(this.staticPart(node), outs, line);
+  quickKey(node: ActionNode, lookup: OutputLookup): string | undefined {
+    let outs = this.outputsMemo.get(node.outputs);
+    if (outs === undefined) this.outputsMemo.set(node.outputs, (outs = outputsLine(keyedOutputs(node.outputs))));
+    const line = inputsLine(node.deps, depPath, (dep) => (dep.kind === "output" ? lookup(dep.path) : this.sourceDigest(dep.path))?.digest);
+    return line === undefined ? undefined : keyOf(this.staticPart(node), outs, line);
   }
 
   /** Decides one action whose inputs are all known (or reports it waiting / missing). */
@@ -295,6 +285,8 @@ export class Checker {
     return undefined;
   }
 }
+
+const depPath = (d: DepRef) => d.path;
 
 /** When the run that made a record started (ms since the epoch). */
 export function runStart(rec: ActionRecord): number {

@@ -1,7 +1,14 @@
 // Directory outputs and deps on files inside them; sources edited while their action runs.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { buildOk, dryRun, makeWs, read, write, spawnCli, waitFor, exists } from "../helpers/rig.js";
+import { buildInProcess, buildOk, dryRun, makeWs, read, write, spawnCli, waitFor, exists } from "../helpers/rig.js";
+import { loadGraph } from "../../src/engine/graph.js";
+import { Checker, dirAware } from "../../src/engine/plan.js";
+import { actionKey } from "../../src/engine/fingerprint.js";
+import { StateIndex } from "../../src/engine/cache/state-index.js";
+import { ActionCache } from "../../src/engine/cache/action-cache.js";
+import { Cas } from "../../src/engine/cache/cas.js";
+import { workspacePaths } from "../../src/engine/workspace.js";
 
 const DIRS = `version: 1
 targets:
@@ -51,6 +58,47 @@ targets:
   write(ws, "src.txt", "bbb\n");
   buildOk(ws);
   assert.is(read(ws, "out/a.txt"), "bbb\n");
+});
+
+test("the checker's quick key equals the key of the full material for every kind of dep and output", async () => {
+  const ws = makeWs(
+    `version: 1
+axes:
+  p: [a, b]
+targets:
+  gen:
+    outputs: ["gen/"]
+    deps: [src/a.txt]
+    run: "mkdir -p {out} && cp src/a.txt {out}/x.txt"
+  leaf:
+    partition: [p]
+    outputs: { main: "out/leaf/{p}.txt", side: "out/side/{p}.txt" }
+    deps: { src: "src/{p}.txt", inside: gen/x.txt, whole: "gen/" }
+    run: "cat {deps.src} > {out.main} && cp {deps.src} {out.side}"
+  agg:
+    outputs: [out/agg.txt]
+    deps: ["out/leaf/{p}.txt", "src/*.txt"]
+    run: "cat {deps} > {out}"
+`,
+    { fake: false, files: { "src/a.txt": "a\n", "src/b.txt": "b\n" } },
+  );
+  await buildInProcess(ws);
+  const loaded = await loadGraph(ws);
+  if (!loaded.ok) throw new Error("load failed");
+  const graph = loaded.graph;
+  const paths = workspacePaths(graph.root);
+  const checker = new Checker(graph, StateIndex.load(paths.state), new ActionCache(paths.ac), new Cas(paths.cas));
+  const lookup = dirAware(graph, (p) => {
+    const producer = graph.producers.get(p);
+    return producer ? checker.recordedOutput(producer, p) : undefined;
+  });
+  for (const id of graph.order) {
+    const node = graph.actions.get(id)!;
+    const m = checker.material(node, lookup);
+    if (!("material" in m)) throw new Error(`${id}: inputs unknown`);
+    assert.is(checker.quickKey(node, lookup), actionKey(m.material), id);
+    assert.is(checker.state.actions.get(id)?.k, actionKey(m.material), `${id}: as recorded`);
+  }
 });
 
 test.run();
