@@ -265,6 +265,7 @@ export async function runBuild(
     try {
       mkdirSync(staging, { recursive: true });
       let ok = false;
+      let verified: Readonly<Record<string, Artifact>> | undefined; // output digests the host checked
       if (restore) {
         ok = Object.values(restore.outputs).every((o) => checker.cas.restore(o, join(staging, o.path)));
         if (!ok) log("cache blobs vanished; running instead\n");
@@ -289,7 +290,7 @@ export async function runBuild(
           fail(id, "host-unavailable", msg, logFile, tail);
           return;
         }
-        const result = await host.run(spec, staging, { log, signal: opts.signal });
+        const result = await host.run(spec, staging, { log, signal: opts.signal, verified: (o) => (verified = o) });
         if (!result.ok) {
           if (result.kind === "cancelled" || opts.signal.aborted) {
             settled.set(id, { kind: "failed" });
@@ -317,7 +318,7 @@ export async function runBuild(
       }
       // A restore brings back outputs as old as the run that made them (final_after compares that).
       const startedAt = restored && decision.restorable ? runStart(decision.restorable) : t0;
-      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt);
+      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt, verified);
       (restored ? summary.restored : summary.built).push(id);
       sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
       finishOk(id);
@@ -447,6 +448,7 @@ function commit(
   durationMs: number,
   restored: boolean,
   startedAt: number,
+  verified: Readonly<Record<string, Artifact>> | undefined,
 ): { changed: boolean } {
   const root = checker.graph.root;
   const recorded: Record<string, RecordedOutput> = {};
@@ -456,7 +458,7 @@ function commit(
   for (const [name, decl] of Object.entries(node.outputs)) {
     const staged = join(staging, decl.path);
     // A restore copied blobs out of the CAS under digests it recorded: no need to hash them again.
-    const art: Artifact = (restored ? decision.restorable?.outputs[name] : undefined) ?? checker.cas.putPath(staged);
+    const art: Artifact = (restored ? decision.restorable?.outputs[name] : undefined) ?? checker.cas.putPath(staged, verified?.[name]);
     const final = join(root, decl.path);
     mkdirSync(dirname(final), { recursive: true });
     if (decl.dir) {

@@ -57,15 +57,19 @@ export class Cas {
     return digest;
   }
 
-  /** Stores a file or directory; returns its artifact description. */
-  putPath(path: string): Artifact {
+  /**
+   * Stores a file or directory; returns its artifact description. `known`: digests already
+   * verified against these very files (a directory's tree must list exactly its files), so
+   * nothing is hashed again; the directory's own digest is always computed from its tree.
+   */
+  putPath(path: string, known?: Artifact): Artifact {
     if (lstatSync(path).isDirectory()) {
-      const tree = hashTree(path);
+      const tree = known?.tree ?? hashTree(path);
       for (const e of tree) this.putFile(join(path, e.rel), e);
       const digest = this.putBytes(treeManifest(tree));
       return { digest, size: tree.reduce((s, e) => s + e.size, 0), tree };
     }
-    return this.putFile(path);
+    return this.putFile(path, known);
   }
 
   /** Copies a stored artifact to `dest` (a file, or a directory for a tree). False if absent. */

@@ -5,6 +5,7 @@
  * engine then hashes them, stores them in the CAS and moves them into place atomically.
  */
 import type { RuleRef } from "../graph-types.js";
+import type { Artifact } from "../cache/cas.js";
 
 /** A file of a directory input or output, relative to the directory. */
 export interface TreeEntry {
@@ -42,6 +43,11 @@ export interface ActionIO {
   /** Log output of the action (stdout and stderr interleaved). */
   log(chunk: string): void;
   readonly signal: AbortSignal;
+  /**
+   * Told the digests of the staged outputs, by output name, when the host already verified
+   * them while staging (a remote host hashes every file it fetches): commit does not hash again.
+   */
+  verified?(outputs: Readonly<Record<string, Artifact>>): void;
 }
 
 /** Outcome of running an action on a host; expected failures are values, not throws. */

@@ -272,6 +272,8 @@ class SshHost implements Host {
         }
         await this.fetchOutputs(conn, spec, result, staging, placed);
         void this.removeRemote(runDir);
+        // fetchOutputs checked every staged file against these digests.
+        if (result.outputs) io.verified?.(result.outputs);
         return { ok: true };
       } catch (err) {
         lastError = err;
