@@ -18,7 +18,7 @@
  * reported test number is out of sample. Label = 1 when the forward return is > 0.
  */
 import { join, relative } from "node:path";
-import { rename, stat, writeFile } from "node:fs/promises";
+import { stat, writeFile } from "node:fs/promises";
 import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
 import { Booster, DMatrix, loadXgboost, XgboostUnavailableError } from "../src/ml/xgboost.js";
 import { FeatureError, loadTabular, splitRows, splitWeeks, takeRows, type TabularData } from "../src/ml/features.js";
@@ -28,6 +28,7 @@ import { sha256File } from "../src/bundle/manifest.js";
 import { stableStringify } from "../src/engine/hash.js";
 import { HORIZONS_MIN } from "../src/sep/types.js";
 import { optionalNumber, optionalNumberList, optionalString } from "../src/corpus/params.js";
+import { writeAtomic } from "../src/io/write-atomic.js";
 
 /** Format version of baseline_report.json and features.json. */
 export const BASELINE_REPORT_VERSION = 1;
@@ -185,8 +186,6 @@ export default defineRule({
       purged_rows: rows.purged,
       horizons: perHorizon,
     };
-    const tmp = `${reportOut}.tmp-${process.pid}`;
-    await writeFile(tmp, stableStringify(report));
-    await rename(tmp, reportOut);
+    await writeAtomic(reportOut, stableStringify(report));
   },
 });

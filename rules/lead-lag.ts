@@ -11,7 +11,6 @@
  *          model     `output/ml_corpus/lead_lag_model.json` (OLS coef, stderr, t per horizon)
  */
 import { relative } from "node:path";
-import { rename, writeFile } from "node:fs/promises";
 import { defineRule, RuleError } from "../src/engine/rule.js";
 import { DEFAULT_LEAD_LAG_METRICS, fitLeadLag, LEAD_LAG_VERSION, leadLagRows, renderLeadLagCsv } from "../src/corpus/lead-lag.js";
 import { sha256File } from "../src/bundle/manifest.js";
@@ -19,12 +18,7 @@ import { stableStringify } from "../src/engine/hash.js";
 import { HORIZONS_MIN } from "../src/sep/types.js";
 import { optionalNumber, optionalNumberList, optionalString, optionalStringList } from "../src/corpus/params.js";
 import { STRUCTURE_METRICS } from "../src/corpus/gate-source.js";
-
-async function atomicWrite(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
-}
+import { writeAtomic } from "../src/io/write-atomic.js";
 
 export default defineRule({
   describe: "lead-lag features (CSV) and OLS model (JSON) over the last 26 weeks",
@@ -53,8 +47,8 @@ export default defineRule({
       rows: rows.length,
       horizons: fitLeadLag(rows, metrics, horizons),
     };
-    await atomicWrite(csvOut, renderLeadLagCsv(rows, metrics, horizons));
-    await atomicWrite(jsonOut, stableStringify(model));
+    await writeAtomic(csvOut, renderLeadLagCsv(rows, metrics, horizons));
+    await writeAtomic(jsonOut, stableStringify(model));
     ctx.log(`lead-lag: ${rows.length} instrument-weeks over ${used.length} weeks`);
   },
 });

@@ -12,12 +12,13 @@
  * Outputs: status  `output/Stage1_status_{span_end}.md`
  */
 import { relative } from "node:path";
-import { readFile, rename, stat, writeFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { defineRule, RuleError } from "../src/engine/rule.js";
 import { corpusFacts, mondays, renderStatus } from "../src/corpus/status-report.js";
 import { sha256File } from "../src/bundle/manifest.js";
 import { optionalStringList, requireString } from "../src/corpus/params.js";
 import { INSTRUMENTS } from "../src/market/instruments.js";
+import { writeAtomic } from "../src/io/write-atomic.js";
 
 
 export default defineRule({
@@ -55,8 +56,6 @@ export default defineRule({
     }
     const commands = optionalStringList(ctx.params, "commands", ["dagbuild stage1", "dagbuild verify output/ml_corpus"]);
     const text = renderStatus({ spanEnd, corpusName: relative(ctx.root, corpus[0]!), expected, facts, baseline, artifacts, commands });
-    const tmp = `${out}.tmp-${process.pid}`;
-    await writeFile(tmp, text);
-    await rename(tmp, out);
+    await writeAtomic(out, text);
   },
 });

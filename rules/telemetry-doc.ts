@@ -6,10 +6,10 @@
  * Outputs: doc     `docs/telemetry_schema.md`
  */
 import { relative } from "node:path";
-import { rename, writeFile } from "node:fs/promises";
 import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
 import { readSchema, renderTelemetryDoc } from "../src/corpus/telemetry-doc.js";
 import { sha256File } from "../src/bundle/manifest.js";
+import { writeAtomic } from "../src/io/write-atomic.js";
 
 export default defineRule({
   describe: "docs/telemetry_schema.md from the corpus schema",
@@ -18,8 +18,6 @@ export default defineRule({
     const out = ctx.outputs.doc ?? ctx.outputs["0"];
     if (!out) throw new RuleError('telemetry-doc: declare an output named "doc"');
     const { columns, rows } = await readSchema(corpus);
-    const tmp = `${out}.tmp-${process.pid}`;
-    await writeFile(tmp, renderTelemetryDoc(relative(ctx.root, corpus), await sha256File(corpus), rows, columns));
-    await rename(tmp, out);
+    await writeAtomic(out, renderTelemetryDoc(relative(ctx.root, corpus), await sha256File(corpus), rows, columns));
   },
 });

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { renderManifest, sha256File } from "./manifest.js";
 import { writeDeterministicTgz, type TarFile } from "./tarball.js";
+import { writeAtomic } from "../io/write-atomic.js";
+import { sha256 } from "../engine/hash.js";
 
 /** Format version of BUNDLE_INDEX.json. */
 export const BUNDLE_INDEX_VERSION = 1;
@@ -71,7 +73,8 @@ export async function buildBundle(opts: {
       files: files.map((f) => ({ bytes: f.bytes, input: f.input, path: f.path, sha256: f.sha256 })),
     };
     const indexPath = join(scratch, "BUNDLE_INDEX.json");
-    await writeFile(indexPath, JSON.stringify(index, null, 2) + "\n");
+    const indexText = JSON.stringify(index, null, 2) + "\n";
+    await writeFile(indexPath, indexText);
     const tarFiles: TarFile[] = [
       { name: `${opts.stem}/BUNDLE_INDEX.json`, source: indexPath },
       ...files.map((f) => ({ name: `${opts.stem}/${f.path}`, source: f.source })),
@@ -79,13 +82,10 @@ export async function buildBundle(opts: {
     await writeDeterministicTgz(opts.archive, tarFiles);
     const archiveSha256 = await sha256File(opts.archive);
     const inner = [
-      { name: `${opts.stem}/BUNDLE_INDEX.json`, sha256: await sha256File(indexPath) },
+      { name: `${opts.stem}/BUNDLE_INDEX.json`, sha256: sha256(indexText) }, // hashed as written, not read back
       ...files.map((f) => ({ name: `${opts.stem}/${f.path}`, sha256: f.sha256 })),
     ];
-    const tmp = `${opts.manifest}.tmp-${process.pid}`;
-    await writeFile(tmp, renderManifest({ name: `${opts.stem}.tgz`, sha256: archiveSha256 }, inner));
-    const { rename } = await import("node:fs/promises");
-    await rename(tmp, opts.manifest);
+    await writeAtomic(opts.manifest, renderManifest({ name: `${opts.stem}.tgz`, sha256: archiveSha256 }, inner));
     return { files, archiveSha256 };
   } finally {
     await rm(scratch, { recursive: true, force: true });

@@ -10,7 +10,7 @@
  * hours are marked incomplete. `--state-in` continues a rolling chain (ignored in isolation).
  * Exit 0 on success, 2 on bad usage or bad input (a located message on stderr).
  */
-import { readFile, rename, writeFile, unlink } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { CandleDataError, validateCandles } from "../../sep/candle-check.js";
 import { parseCandleJson } from "../../sep/candle-json.js";
 import { DEFAULT_PROFILE, loadProfile, ProfileError } from "../../sep/profile.js";
@@ -19,6 +19,7 @@ import { replayInstrument } from "../../sep/replay.js";
 import { formatReplayState, parseReplayState, StateFileError } from "../../sep/state.js";
 import { REPLAY_STATE_VERSION, type ReplayState, type RunMode } from "../../sep/types.js";
 import type { Candle } from "../../market/candle.js";
+import { writeAtomic } from "../../io/write-atomic.js";
 
 const USAGE =
   "usage: dagbuild replay --candles FILE --instrument X [--profile P] [--mode rolling|isolation] " +
@@ -38,18 +39,6 @@ function parseArgs(argv: string[]): Record<string, string> {
     out[m[1]!] = v;
   }
   return out;
-}
-
-/** Writes via a temp file and rename, so a failure leaves nothing half-written. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
 }
 
 async function readCandleFile(path: string): Promise<Candle[]> {
