@@ -208,7 +208,7 @@ interface Located {
  * Finds every JSON object that is a direct array element, with its line, in one pass; used to
  * put a line number on each candle (JSON.parse keeps no positions).
  */
-function locateArrayObjects(text: string): Located[] {
+export function locateArrayObjects(text: string): Located[] {
   const out: Located[] = [];
   const stack: { kind: number; start: number; line: number }[] = [];
   let line = 1;
@@ -233,7 +233,8 @@ function locateArrayObjects(text: string): Located[] {
   return out;
 }
 
-function lineAt(text: string, offset: number): number {
+/** 1-based line of a character offset. */
+export function lineAt(text: string, offset: number): number {
   let line = 1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
   return line;

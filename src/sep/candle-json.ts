@@ -8,35 +8,7 @@
 import type { Candle } from "../market/candle.js";
 import { parseTimestamp } from "../market/weeks.js";
 import { CandleDataError, validateCandles } from "./candle-check.js";
-
-/** Offsets of objects whose parent is an array, in document order (string-aware scan). */
-function arrayElementOffsets(text: string): number[] {
-  const out: number[] = [];
-  const stack: string[] = [];
-  let inStr = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (inStr) {
-      if (ch === 92) i++; // backslash: skip the escaped char
-      else if (ch === 34) inStr = false;
-      continue;
-    }
-    if (ch === 34) inStr = true;
-    else if (ch === 91) stack.push("[");
-    else if (ch === 123) {
-      if (stack[stack.length - 1] === "[") out.push(i);
-      stack.push("{");
-    } else if (ch === 93 || ch === 125) stack.pop();
-  }
-  return out;
-}
-
-/** 1-based line of an offset. */
-function lineAt(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
+import { lineAt, locateArrayObjects } from "../market/files.js";
 
 /** Parses candle JSON text; `file` labels errors. Validates the candles (candle-check.ts). */
 export function parseCandleJson(text: string, file: string): Candle[] {
@@ -57,9 +29,9 @@ export function parseCandleJson(text: string, file: string): Candle[] {
     rest = true;
   } else throw new CandleDataError(file, 0, "(file)", "expected a JSON array of candles or an object with a candles array", 1);
 
-  const offsets = arrayElementOffsets(text);
-  // Lines are cached lazily: only an error needs them.
-  const lineOfRow = (i: number): number | undefined => (offsets[i] !== undefined ? lineAt(text, offsets[i]!) : undefined);
+  // Located only when an error needs a line (one scan, then cached).
+  let located: ReturnType<typeof locateArrayObjects> | undefined;
+  const lineOfRow = (i: number): number | undefined => (located ??= locateArrayObjects(text))[i]?.line;
   const out: Candle[] = [];
   const rowsKept: number[] = [];
   for (let i = 0; i < rows.length; i++) {
