@@ -5,6 +5,9 @@
  * whichever record shape it was read from.
  */
 import type { CodecMeta, GateRecord } from "./gate-source.js";
+import { decodePlanes, type DecodedBitplanes } from "../sep/codec.js";
+
+export type { DecodedBitplanes };
 
 /** `clamp(floor(10*hazard), 0, 9)`. */
 export function hazardDecile(hazard: number): number {
@@ -60,26 +63,9 @@ export function mondayOf(tsMs: number): string {
   return new Date(monday * DAY_MS).toISOString().slice(0, 10);
 }
 
-/** Per-candle estimates decoded from a gate's 64 codec bytes (oldest candle first). */
-export interface DecodedBitplanes {
-  readonly dir: number[]; // 1 = close >= previous close
-  readonly abs_delta_est: number[]; // (move + 0.5)/8 * delta_scale
-  readonly atr_ratio_est: number[]; // (range + 0.5)/4 * atr_scale
-  readonly liquidity: number[]; // 1 = narrow bar (h - l <= spread_split)
-  readonly volume_est: number[]; // volume_split * (1.25 | 0.75)
-}
-
 /** Decodes `bits_b64` with its codec meta (gate-spec §4); throws on a wrong byte count. */
 export function decodeBitplanes(bitsB64: string, meta: CodecMeta): DecodedBitplanes {
   const bytes = Buffer.from(bitsB64, "base64");
   if (bytes.length !== 64) throw new Error(`bits_b64 decodes to ${bytes.length} bytes, expected 64`);
-  const out: DecodedBitplanes = { dir: [], abs_delta_est: [], atr_ratio_est: [], liquidity: [], volume_est: [] };
-  for (const b of bytes) {
-    out.dir.push(b >> 7);
-    out.abs_delta_est.push((((b >> 4) & 7) + 0.5) / 8 * meta.delta_scale);
-    out.atr_ratio_est.push((((b >> 2) & 3) + 0.5) / 4 * meta.atr_scale);
-    out.liquidity.push((b >> 1) & 1);
-    out.volume_est.push(meta.volume_split * (b & 1 ? 1.25 : 0.75));
-  }
-  return out;
+  return decodePlanes(bytes, meta);
 }

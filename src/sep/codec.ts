@@ -99,18 +99,37 @@ export interface DecodedCandle {
   volume_est: number;
 }
 
-/** Decodes a window's bytes back to estimates. */
-export function decodeWindow(bytes: Uint8Array, meta: CodecMeta): DecodedCandle[] {
-  const out: DecodedCandle[] = [];
+/** Per-candle estimates of a window as planes, one array per field (oldest candle first). */
+export interface DecodedBitplanes {
+  readonly dir: number[]; // 1 = close >= previous close
+  readonly abs_delta_est: number[]; // (move + 0.5)/8 * delta_scale
+  readonly atr_ratio_est: number[]; // (range + 0.5)/4 * atr_scale
+  readonly liquidity: number[]; // 1 = narrow bar (h - l <= spread_split)
+  readonly volume_est: number[]; // volume_split * (1.25 | 0.75)
+}
+
+/** Decodes a window's bytes to estimate planes (spec section 4): the one place the formulas live. */
+export function decodePlanes(bytes: Uint8Array, meta: CodecMeta): DecodedBitplanes {
+  const out: DecodedBitplanes = { dir: [], abs_delta_est: [], atr_ratio_est: [], liquidity: [], volume_est: [] };
   for (const b of bytes) {
-    const f = unpackByte(b);
-    out.push({
-      direction: f.dir,
-      abs_delta_est: ((f.move + 0.5) / 8) * meta.delta_scale,
-      atr_ratio_est: ((f.range + 0.5) / 4) * meta.atr_scale,
-      liquidity: f.liquidity,
-      volume_est: meta.volume_split * (f.volume ? 1.25 : 0.75),
-    });
+    // The fields of unpackByte, without an object per candle (the corpus decodes every gate).
+    out.dir.push((b >> 7) & 1);
+    out.abs_delta_est.push(((((b >> 4) & 7) + 0.5) / 8) * meta.delta_scale);
+    out.atr_ratio_est.push(((((b >> 2) & 3) + 0.5) / 4) * meta.atr_scale);
+    out.liquidity.push((b >> 1) & 1);
+    out.volume_est.push(meta.volume_split * (b & 1 ? 1.25 : 0.75));
   }
   return out;
+}
+
+/** Decodes a window's bytes back to estimates, one record per candle. */
+export function decodeWindow(bytes: Uint8Array, meta: CodecMeta): DecodedCandle[] {
+  const p = decodePlanes(bytes, meta);
+  return p.dir.map((direction, i) => ({
+    direction,
+    abs_delta_est: p.abs_delta_est[i]!,
+    atr_ratio_est: p.atr_ratio_est[i]!,
+    liquidity: p.liquidity[i]!,
+    volume_est: p.volume_est[i]!,
+  }));
 }
