@@ -45,6 +45,7 @@ import {
 import { schemaValidators, validateSource } from "./schema.js";
 import { bindTemplate, evaluate, parseTemplate, type Bound, type Scope, type Slot } from "./templates.js";
 import { resolveToolVersions, shellRunner, type CommandRunner, type ToolDecl } from "./tool-versions.js";
+import { resolveArgs } from "./select.js";
 
 /** Options of `loadGraph`. */
 export interface LoadOptions {
@@ -1105,16 +1106,10 @@ function checkDefaults(
   ex: Expanded,
   diags: Diagnostic[],
 ): void {
-  const names = ex.targets;
+  // Resolved exactly as a target named on the command line is (select.ts).
+  const { unknown } = resolveArgs(ex, defaults);
   defaults.forEach((d, i) => {
-    if (names.has(d)) return;
-    const path = normalizeRel(d);
-    if (path !== undefined && ex.producers.has(path)) return;
-    if (ex.actions.has(d)) return;
-    if (path !== undefined) {
-      const prefix = path + "/";
-      for (const p of ex.producers.keys()) if (p.startsWith(prefix)) return;
-    }
+    if (!unknown.includes(d)) return;
     const at = Array.isArray(asRecord(main.data).default) ? main.loc(["default", i]) : main.loc(["default"]);
     diags.push(diag("unknown-target", `default \`${d}\` names no target, action, output or directory of outputs`, at));
   });

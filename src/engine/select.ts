@@ -16,7 +16,7 @@ function norm(arg: string): string {
 }
 
 /** Resolves arguments to root action ids (without closure). */
-export function resolveArgs(graph: Graph, args: readonly string[]): { roots: string[]; unknown: string[]; hints: Record<string, string[]> } {
+export function resolveArgs(graph: Pick<Graph, "targets" | "actions" | "producers">, args: readonly string[]): { roots: string[]; unknown: string[]; hints: Record<string, string[]> } {
   const roots = new Set<string>();
   const unknown: string[] = [];
   const hints: Record<string, string[]> = {};
