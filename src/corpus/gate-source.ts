@@ -78,9 +78,7 @@ export function readGateLine(line: string, file: string, lineNo: number): GateRe
     p = parseGateLine(line, file, lineNo);
   } catch (e) {
     if (e instanceof GateRecordError) {
-      const prefix = `${file}:${lineNo}: field "${e.field}": `;
-      const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-      throw new GateParseError(file, lineNo, e.field === "(line)" ? null : e.field, detail);
+      throw new GateParseError(file, lineNo, e.field === "(line)" ? null : e.field, e.detail);
     }
     throw e;
   }

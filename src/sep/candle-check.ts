@@ -12,7 +12,8 @@ export class CandleDataError extends Error {
     /** 1-based row (JSON array element or parquet row). */
     readonly row: number,
     readonly field: string,
-    detail: string,
+    /** What is wrong with the field (the message without its location). */
+    readonly detail: string,
     /** 1-based text line when the source is a text file. */
     readonly line?: number,
   ) {

@@ -80,8 +80,7 @@ function validateCandlesMapped(
   } catch (e) {
     if (!(e instanceof CandleDataError)) throw e;
     const row = rows[e.row - 1]!;
-    const detail = e.message.slice(e.message.indexOf(`field "${e.field}": `) + `field "${e.field}": `.length);
     const names: Record<string, string> = { o: "open", h: "high", l: "low", c: "close", t: "time" };
-    throw new CandleDataError(file, row + 1, names[e.field] ?? e.field, detail, lineOfRow(row));
+    throw new CandleDataError(file, row + 1, names[e.field] ?? e.field, e.detail, lineOfRow(row));
   }
 }

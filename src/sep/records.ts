@@ -122,7 +122,8 @@ export class GateRecordError extends Error {
     readonly file: string,
     readonly line: number,
     readonly field: string,
-    detail: string,
+    /** What is wrong with the field (the message without its location). */
+    readonly detail: string,
   ) {
     super(`${file}:${line}: field "${field}": ${detail}`);
     this.name = "GateRecordError";
