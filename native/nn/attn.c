@@ -1,0 +1,278 @@
+/*
+ * Transformer kernels: LayerNorm, the multi-head attention core, ReLU, positional encodings
+ * and mean pooling (argument lists in attn.h; semantics in docs/nn-engine.md).
+ *
+ * The hot loops are written as axpy over a contiguous row (y[i] += a * x[i]) rather than as
+ * dot products: an axpy vectorises without reassociating any sum, so each element sees the
+ * same operations in the same order at every SIMD width, and the native and wasm builds give
+ * the same bits. Reductions (row sums, maxima) stay sequential for the same reason.
+ */
+#include "attn.h"
+#include "nn_math.h"
+
+#include <stddef.h>
+
+/* y[i] += a * x[i] */
+static inline void axpy(float *y, float a, const float *x, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static inline void zero(float *y, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) y[i] = 0.0f;
+}
+
+/* ---------------------------------------------------------------- LayerNorm */
+
+void nn_layernorm_fwd(float *base, const int32_t *ia, const float *fa) {
+  const float *x = base + ia[0], *gamma = base + ia[2], *beta = base + ia[3];
+  float *y = base + ia[1], *mean = base + ia[4];
+  const ptrdiff_t N = ia[5], D = ia[6];
+  float *rstd = mean + N;
+  const float eps = fa[0];
+  for (ptrdiff_t n = 0; n < N; n++) {
+    const float *xr = x + n * D;
+    float *yr = y + n * D;
+    float s = 0.0f;
+    for (ptrdiff_t j = 0; j < D; j++) s += xr[j];
+    const float m = s / (float)D;
+    float v = 0.0f; /* two passes: no cancellation from E[x²] − E[x]² */
+    for (ptrdiff_t j = 0; j < D; j++) {
+      const float c = xr[j] - m;
+      v += c * c;
+    }
+    const float r = 1.0f / nn_sqrtf(v / (float)D + eps);
+    mean[n] = m;
+    rstd[n] = r;
+    for (ptrdiff_t j = 0; j < D; j++) yr[j] = (xr[j] - m) * r * gamma[j] + beta[j];
+  }
+}
+
+/*
+ * With x̂ = (x − μ)·r and g = dy·γ: dx = r·(g − mean(g) − x̂·mean(g·x̂)).
+ * Split into an accumulate loop, a reduction loop and a write loop so the first and last
+ * vectorise; dx is written last, so it may alias dy.
+ */
+void nn_layernorm_bwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *x = base + ia[0], *dy = base + ia[1], *gamma = base + ia[2], *mean = base + ia[3];
+  float *dx = base + ia[4], *dgamma = base + ia[5], *dbeta = base + ia[6];
+  const ptrdiff_t N = ia[7], D = ia[8];
+  const float *rstd = mean + N;
+  for (ptrdiff_t n = 0; n < N; n++) {
+    const float *xr = x + n * D, *dyr = dy + n * D;
+    float *dxr = dx + n * D;
+    const float m = mean[n], r = rstd[n];
+    for (ptrdiff_t j = 0; j < D; j++) {
+      dgamma[j] += dyr[j] * ((xr[j] - m) * r);
+      dbeta[j] += dyr[j];
+    }
+    float sg = 0.0f, sgx = 0.0f;
+    for (ptrdiff_t j = 0; j < D; j++) {
+      const float g = dyr[j] * gamma[j];
+      sg += g;
+      sgx += g * ((xr[j] - m) * r);
+    }
+    const float mg = sg / (float)D, mgx = sgx / (float)D;
+    for (ptrdiff_t j = 0; j < D; j++) dxr[j] = r * (dyr[j] * gamma[j] - mg - (xr[j] - m) * r * mgx);
+  }
+}
+
+/* ---------------------------------------------------------------- attention */
+
+/* dst[c·L + s] = src[s·D + c] for c < dh, s < L: one head's [L, dh] block, transposed. */
+static void transpose_head(float *dst, const float *src, ptrdiff_t L, ptrdiff_t D, ptrdiff_t dh) {
+  for (ptrdiff_t s = 0; s < L; s++)
+    for (ptrdiff_t c = 0; c < dh; c++) dst[c * L + s] = src[s * D + c];
+}
+
+/*
+ * Per sample b and head j: S = Q_j K_jᵀ accumulated one column of Q at a time against the
+ * transposed K (an axpy over the L keys), then a row softmax of S/√dh written to P, then
+ * O_j[t] = Σ_s P[t, s] V_j[s] as axpys over dh.
+ */
+void nn_attention_fwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *q = base + ia[0], *k = base + ia[1], *v = base + ia[2];
+  float *o = base + ia[3], *p = base + ia[4], *kt = base + ia[5];
+  const ptrdiff_t B = ia[6], L = ia[7], D = ia[8], H = ia[9], dh = D / H;
+  const float scale = 1.0f / nn_sqrtf((float)dh);
+  for (ptrdiff_t b = 0; b < B; b++) {
+    for (ptrdiff_t j = 0; j < H; j++) {
+      const ptrdiff_t off = b * L * D + j * dh;
+      transpose_head(kt, k + off, L, D, dh);
+      for (ptrdiff_t t = 0; t < L; t++) {
+        float *pr = p + ((b * H + j) * L + t) * L;
+        const float *qr = q + off + t * D;
+        zero(pr, L);
+        for (ptrdiff_t c = 0; c < dh; c++) axpy(pr, qr[c], kt + c * L, L);
+        float mx = pr[0];
+        for (ptrdiff_t s = 1; s < L; s++) mx = pr[s] > mx ? pr[s] : mx;
+        for (ptrdiff_t s = 0; s < L; s++) pr[s] = nn_expf((pr[s] - mx) * scale);
+        float sum = 0.0f;
+        for (ptrdiff_t s = 0; s < L; s++) sum += pr[s];
+        const float inv = 1.0f / sum;
+        for (ptrdiff_t s = 0; s < L; s++) pr[s] *= inv;
+        float *orow = o + off + t * D;
+        zero(orow, dh);
+        for (ptrdiff_t s = 0; s < L; s++) axpy(orow, pr[s], v + off + s * D, dh);
+      }
+    }
+  }
+}
+
+/*
+ * With dP = dO Vᵀ and dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √dh:
+ * dV = Pᵀ dO, dQ = dS K, dK = dSᵀ Q, all accumulated row by row of the query (t) as axpys.
+ */
+void nn_attention_bwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *q = base + ia[0], *k = base + ia[1], *v = base + ia[2], *p = base + ia[3];
+  const float *dout = base + ia[4];
+  float *dq = base + ia[5], *dk = base + ia[6], *dv = base + ia[7], *vt = base + ia[8];
+  const ptrdiff_t B = ia[9], L = ia[10], D = ia[11], H = ia[12], dh = D / H;
+  float *dp = vt + L * dh;
+  const float scale = 1.0f / nn_sqrtf((float)dh);
+  for (ptrdiff_t b = 0; b < B; b++) {
+    for (ptrdiff_t j = 0; j < H; j++) {
+      const ptrdiff_t off = b * L * D + j * dh;
+      transpose_head(vt, v + off, L, D, dh);
+      for (ptrdiff_t t = 0; t < L; t++) {
+        zero(dq + off + t * D, dh);
+        zero(dk + off + t * D, dh);
+        zero(dv + off + t * D, dh);
+      }
+      for (ptrdiff_t t = 0; t < L; t++) {
+        const float *pr = p + ((b * H + j) * L + t) * L;
+        const float *dor = dout + off + t * D;
+        zero(dp, L);
+        for (ptrdiff_t c = 0; c < dh; c++) axpy(dp, dor[c], vt + c * L, L);
+        for (ptrdiff_t s = 0; s < L; s++) axpy(dv + off + s * D, pr[s], dor, dh);
+        float dot = 0.0f;
+        for (ptrdiff_t s = 0; s < L; s++) dot += pr[s] * dp[s];
+        for (ptrdiff_t s = 0; s < L; s++) dp[s] = pr[s] * (dp[s] - dot) * scale; /* dp now holds dS */
+        float *dqr = dq + off + t * D;
+        const float *qr = q + off + t * D;
+        for (ptrdiff_t s = 0; s < L; s++) {
+          axpy(dqr, dp[s], k + off + s * D, dh);
+          axpy(dk + off + s * D, dp[s], qr, dh);
+        }
+      }
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- ReLU */
+
+void nn_relu_fwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *x = base + ia[0];
+  float *y = base + ia[1];
+  const ptrdiff_t n = ia[2];
+  for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void nn_relu_bwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *y = base + ia[0], *dy = base + ia[1];
+  float *dx = base + ia[2];
+  const ptrdiff_t n = ia[3];
+  for (ptrdiff_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+/* ---------------------------------------------------------------- positions and pooling */
+
+void nn_add_pos_fwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  float *x = base + ia[0];
+  const float *p = base + ia[1];
+  const ptrdiff_t B = ia[2], LD = (ptrdiff_t)ia[3] * ia[4];
+  for (ptrdiff_t b = 0; b < B; b++) axpy(x + b * LD, 1.0f, p, LD);
+}
+
+void nn_add_pos_bwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *dx = base + ia[0];
+  float *dp = base + ia[1];
+  const ptrdiff_t B = ia[2], LD = (ptrdiff_t)ia[3] * ia[4];
+  for (ptrdiff_t b = 0; b < B; b++) axpy(dp, 1.0f, dx + b * LD, LD);
+}
+
+void nn_mean_pool_fwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *x = base + ia[0];
+  float *y = base + ia[1];
+  const ptrdiff_t B = ia[2], L = ia[3], D = ia[4];
+  for (ptrdiff_t b = 0; b < B; b++) {
+    float *yr = y + b * D;
+    zero(yr, D);
+    for (ptrdiff_t t = 0; t < L; t++) axpy(yr, 1.0f, x + (b * L + t) * D, D);
+    for (ptrdiff_t c = 0; c < D; c++) yr[c] /= (float)L;
+  }
+}
+
+void nn_mean_pool_bwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *dy = base + ia[0];
+  float *dx = base + ia[1];
+  const ptrdiff_t B = ia[2], L = ia[3], D = ia[4];
+  for (ptrdiff_t b = 0; b < B; b++)
+    for (ptrdiff_t t = 0; t < L; t++)
+      for (ptrdiff_t c = 0; c < D; c++) dx[(b * L + t) * D + c] = dy[b * D + c] / (float)L;
+}
+
+/* ---------------------------------------------------------------- sinusoidal encoding */
+
+/*
+ * The encoding is a constant the TypeScript side, the tfjs reference and the ONNX export also
+ * compute (with Math.sin in double). Computing it here in double (IEEE operations only, no
+ * libm: the wasm build has none) and rounding once to float gives the same float32 values
+ * except where the double lies within ~1e-16 of a float rounding boundary.
+ */
+
+/* e^x for |x| ≤ ~700: x = k·ln2 + r, |r| ≤ ln2/2, Taylor to degree 14 (error < 1e-17). */
+static double pe_exp(double x) {
+  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  const double kd = x * 1.44269504088896338700e+00;
+  const int64_t k = (int64_t)(kd < 0 ? kd - 0.5 : kd + 0.5);
+  const double r = (x - (double)k * ln2_hi) - (double)k * ln2_lo;
+  double s = 1.0;
+  for (int i = 14; i >= 1; i--) s = 1.0 + s * r / (double)i;
+  union { double d; uint64_t u; } two_k = { .u = (uint64_t)(k + 1023) << 52 };
+  return s * two_k.d;
+}
+
+/* sin and cos of one angle a ≥ 0 (a < 2^19·π/2): Cody-Waite reduction by π/2 (fdlibm's
+ * three-part constants, each product exact), then Taylor series on |r| ≤ π/4. */
+static void pe_sincos(double a, double *sn, double *cs) {
+  const double pio2_1 = 1.57079632673412561417e+00, pio2_2 = 6.07710050630396597660e-11,
+               pio2_3 = 2.02226624871116645580e-21;
+  const int64_t n = (int64_t)(a * 6.36619772367581382433e-01 + 0.5);
+  const double r = ((a - (double)n * pio2_1) - (double)n * pio2_2) - (double)n * pio2_3;
+  const double r2 = r * r;
+  double s = 1.0, c = 1.0;
+  for (int i = 17; i >= 3; i -= 2) s = 1.0 - s * r2 / ((double)i * (double)(i - 1));
+  for (int i = 18; i >= 2; i -= 2) c = 1.0 - c * r2 / ((double)i * (double)(i - 1));
+  s *= r;
+  switch (n & 3) {
+    case 0: *sn = s; *cs = c; break;
+    case 1: *sn = c; *cs = -s; break;
+    case 2: *sn = -s; *cs = -c; break;
+    default: *sn = -c; *cs = s; break;
+  }
+}
+
+void nn_sinusoid_pe(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  float *out = base + ia[0];
+  const ptrdiff_t L = ia[1], D = ia[2];
+  const double ln10000 = 9.21034037197618273607e+00;
+  for (ptrdiff_t i2 = 0; i2 < D; i2 += 2) {
+    const double div = pe_exp((double)i2 / (double)D * ln10000);
+    for (ptrdiff_t t = 0; t < L; t++) {
+      double sn, cs;
+      pe_sincos((double)t / div, &sn, &cs);
+      out[t * D + i2] = (float)sn;
+      if (i2 + 1 < D) out[t * D + i2 + 1] = (float)cs;
+    }
+  }
+}
