@@ -267,8 +267,21 @@ export async function runBuild(
       let ok = false;
       let verified: Readonly<Record<string, Artifact>> | undefined; // output digests the host checked
       if (restore) {
-        ok = Object.values(restore.outputs).every((o) => checker.cas.restore(o, join(staging, o.path)));
-        if (!ok) log("cache blobs vanished; running instead\n");
+        // Every output is tried (each restore verifies its blobs and quarantines bad ones).
+        const problems: string[] = [];
+        for (const o of Object.values(restore.outputs)) {
+          const r = checker.cas.restore(o, join(staging, o.path));
+          if (!r.ok) problems.push(r.message);
+        }
+        ok = problems.length === 0;
+        if (!ok) {
+          const msg = `${id}: ${problems.join("; ")}; running instead`;
+          log(`${msg}\n`);
+          sink.emit({ type: "note", message: msg });
+          rmSync(staging, { recursive: true, force: true });
+          mkdirSync(staging, { recursive: true });
+          sink.emit({ type: "action-start", id, host: node.host, reason: decision.reason, restore: false });
+        }
       }
       if (!ok) {
         if (node.rule.kind === "module" && isLocal(node.host)) {

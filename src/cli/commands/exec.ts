@@ -9,7 +9,7 @@
  *      {"version":1,"ok":true,"outputs":{name:{path,digest,size,dir,tree?}}} or {"version":1,"ok":false,"message"}.
  * Exit: 0 ok, 1 rule failed, 2 bad spec or missing input blob.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, chmodSync, constants } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ActionSpec } from "../../engine/hosts/host.js";
 import { executeSpec } from "../../engine/exec.js";
@@ -54,16 +54,16 @@ export async function run(argv: string[]): Promise<number> {
         const entries = f.tree ? f.tree.map((e) => ({ dest: join(dest, e.rel), digest: e.digest, exec: e.executable })) : [{ dest, digest: f.digest, exec: false }];
         for (const e of entries) {
           if (existsSync(e.dest) && statSync(e.dest).isFile() && hashFile(e.dest).digest === e.digest) continue;
-          if (!cas.has(e.digest)) {
-            const message = `input ${f.path} (sha256 ${e.digest}) is not in the remote CAS`;
+          mkdirSync(dirname(e.dest), { recursive: true });
+          const tmp = `${e.dest}.tmp${process.pid}`;
+          // Verified while copied: a corrupt blob is quarantined (the next run uploads it again).
+          const got = cas.copyOut(e.digest, tmp, e.exec ? 0o755 : 0o644);
+          if (got !== "ok") {
+            const message = got === "missing" ? `input ${f.path} (sha256 ${e.digest}) is not in the remote CAS` : `input ${f.path}: the remote CAS blob ${e.digest} is corrupt (moved to ${cas.quarantineDir}); run the build again`;
             process.stderr.write(`dagbuild exec: ${message}\n`);
             writeResult({ version: 1, ok: false, message });
             return 2;
           }
-          mkdirSync(dirname(e.dest), { recursive: true });
-          const tmp = `${e.dest}.tmp${process.pid}`;
-          copyFileSync(cas.blobPath(e.digest), tmp, constants.COPYFILE_FICLONE);
-          if (e.exec) chmodSync(tmp, 0o755);
           renameSync(tmp, e.dest);
         }
       }

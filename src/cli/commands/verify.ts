@@ -3,12 +3,18 @@
  * Without --rebuild: every output on disk is re-hashed and compared with its record.
  * With --rebuild: every selected action is executed again into a scratch directory (nothing
  * is committed) and its outputs' digests compared with the record: a reproducibility check.
- * Exit 0 when everything matches, 1 otherwise.
+ * Either way every CAS blob the current records use is re-hashed: a corrupt one is moved to
+ * cache/quarantine/ and, when the output in the workspace still has the recorded content,
+ * stored again from it (REPAIRED); otherwise it is reported (CORRUPT) and the next build that
+ * needs it runs the action instead of restoring. Holds the workspace lock (it writes the CAS).
+ * Exit 0 when everything matches (repaired blobs included), 1 otherwise.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "../args.js";
-import { openSession, selectOrReport } from "../session.js";
+import { openSession, selectOrReport, type Session } from "../session.js";
+import type { ActionRecord } from "../../engine/cache/action-cache.js";
+import { hashFile } from "../../engine/hash.js";
 import { describePath } from "../../engine/cache/cas.js";
 import { createHost } from "../../engine/hosts/index.js";
 import { toSpec } from "../../engine/scheduler.js";
@@ -18,11 +24,48 @@ import type { Host } from "../../engine/hosts/host.js";
 
 export async function run(argv: string[]): Promise<number> {
   const o = parseArgs(argv, { rebuild: "bool" });
-  const s = await openSession(o);
+  const s = await openSession(o, { lock: "verify" });
   if (typeof s === "number") return s;
-  const sel = selectOrReport(s.graph, o.positional);
+  try {
+    return await verify(s, o.positional, o.extra.rebuild === "true");
+  } finally {
+    s.release();
+  }
+}
+
+/**
+ * Re-hashes every blob of `rec` (one action's current record); repairs a bad or missing one
+ * from the workspace file when that still has the blob's content. Returns the problems left.
+ */
+function checkBlobs(s: Session, id: string, rec: ActionRecord): number {
+  let bad = 0;
+  for (const out of Object.values(rec.outputs)) {
+    const blobs = out.tree ? out.tree.map((e) => ({ digest: e.digest, file: join(s.graph.root, out.path, e.rel), what: `${out.path}/${e.rel}` })) : [{ digest: out.digest, file: join(s.graph.root, out.path), what: out.path }];
+    for (const b of blobs) {
+      const got = s.checker.cas.check(b.digest);
+      if (got === "ok") continue;
+      let repaired = false;
+      try {
+        if (statSync(b.file).isFile() && hashFile(b.file).digest === b.digest) {
+          s.checker.cas.putFile(b.file);
+          repaired = true;
+        }
+      } catch {
+        // the output is gone: nothing to repair from
+      }
+      if (repaired) process.stdout.write(`REPAIRED ${id}: ${b.what}: cache blob ${b.digest.slice(0, 12)} was ${got}, stored again from the workspace\n`);
+      else if (got === "corrupt") {
+        process.stdout.write(`CORRUPT  ${id}: ${b.what}: cache blob ${b.digest.slice(0, 12)} moved to ${s.checker.cas.quarantineDir}; the next build runs the action instead of restoring it\n`);
+        bad++;
+      }
+    }
+  }
+  return bad;
+}
+
+async function verify(s: Session, targets: string[], rebuild: boolean): Promise<number> {
+  const sel = selectOrReport(s.graph, targets);
   if (typeof sel === "number") return sel;
-  const rebuild = o.extra.rebuild === "true";
   let bad = 0;
   let checked = 0;
   const hosts = new Map<string, Host>();
@@ -37,6 +80,8 @@ export async function run(argv: string[]): Promise<number> {
       continue;
     }
     checked++;
+    const rec = s.checker.ac.get(st.k);
+    if (rec) bad += checkBlobs(s, id, rec);
     if (!rebuild) {
       for (const out of Object.values(st.o)) {
         let now: string;

@@ -3,9 +3,15 @@
  * the contents. A directory output is stored as its files' blobs plus a tree manifest blob
  * (canonical JSON, format version 1) whose digest is the directory's digest.
  * Blobs are written to a temp name and renamed, so a reader never sees half a blob.
+ *
+ * A blob is trusted only as far as it hashes to its name: every copy out of the store
+ * (`restore`, `copyOut`) hashes while it copies, and a blob that does not match (a flipped
+ * bit, a torn write after a power loss, a hand edit) is moved to `cache/quarantine/` (kept
+ * for inspection, never served again) and reported, so the caller runs the action instead.
  */
-import { constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync, chmodSync, lstatSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { closeSync, copyFileSync, constants, existsSync, mkdirSync, openSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, lstatSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { basename, dirname, join } from "node:path";
 import { canonicalJson, hashFile, sha256 } from "../hash.js";
 import type { TreeEntry } from "../hosts/host.js";
 
@@ -18,7 +24,15 @@ export interface Artifact {
   readonly tree?: readonly TreeEntry[];
 }
 
+/** What copying a blob out of the store found. */
+export type CopyOutcome = "ok" | "missing" | "corrupt";
+
+/** Outcome of restoring an artifact: on failure, what was wrong (blobs missing or quarantined). */
+export type RestoreResult = { readonly ok: true } | { readonly ok: false; readonly message: string };
+
 let tmpCounter = 0;
+const CHUNK = 1 << 20;
+let copyBuffer: Buffer | undefined;
 
 export class Cas {
   constructor(readonly dir: string) {}
@@ -31,11 +45,81 @@ export class Cas {
     return existsSync(this.blobPath(digest));
   }
 
+  /** Where bad blobs are moved: `quarantine/` beside the store (`cache/quarantine/`). */
+  get quarantineDir(): string {
+    return join(dirname(this.dir), "quarantine");
+  }
+
+  /**
+   * Moves the blob of `digest` out of the store to `quarantine/<digest>.<ms>.<pid>`; returns
+   * that path (undefined when it was gone already: another reader moved it first).
+   */
+  quarantine(digest: string): string | undefined {
+    const to = join(this.quarantineDir, `${digest}.${Date.now()}.${process.pid}.${tmpCounter++}`);
+    mkdirSync(this.quarantineDir, { recursive: true });
+    try {
+      renameSync(this.blobPath(digest), to);
+      return to;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Copies blob `digest` to `dest` (created with `mode`), hashing while copying. A blob whose
+   * content does not hash to its name is quarantined and `dest` removed: "corrupt".
+   */
+  copyOut(digest: string, dest: string, mode = 0o644): CopyOutcome {
+    let src: number;
+    try {
+      src = openSync(this.blobPath(digest), "r");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+      throw e;
+    }
+    let good: boolean;
+    try {
+      copyBuffer ??= Buffer.allocUnsafe(CHUNK);
+      const h = createHash("sha256");
+      const out = openSync(dest, "w", mode);
+      try {
+        for (;;) {
+          const n = readSync(src, copyBuffer, 0, CHUNK, null);
+          if (n === 0) break;
+          h.update(copyBuffer.subarray(0, n));
+          for (let off = 0; off < n; ) off += writeSync(out, copyBuffer, off, n - off);
+        }
+      } finally {
+        closeSync(out);
+      }
+      good = h.digest("hex") === digest;
+    } finally {
+      closeSync(src);
+    }
+    if (good) return "ok";
+    unlinkSync(dest);
+    this.quarantine(digest);
+    return "corrupt";
+  }
+
+  /** Re-hashes the blob of `digest`: "ok", "missing", or "corrupt" (quarantined). */
+  check(digest: string): CopyOutcome {
+    const p = this.blobPath(digest);
+    if (!existsSync(p)) return "missing";
+    if (hashFile(p).digest === digest) return "ok";
+    this.quarantine(digest);
+    return "corrupt";
+  }
+
   /** Copies a file into the store under its digest (known or computed). */
   putFile(path: string, known?: { digest: string; size: number }): { digest: string; size: number } {
     const { digest, size } = known ?? hashFile(path);
     const dest = this.blobPath(digest);
-    if (!existsSync(dest)) {
+    // A blob of the wrong size (torn, truncated) is replaced; one of the right size but wrong
+    // content is caught when it is next copied out (hashing every put would double the cost).
+    const have = statSync(dest, { throwIfNoEntry: false });
+    if (!have || have.size !== size) {
       mkdirSync(dirname(dest), { recursive: true });
       const tmp = `${dest}.tmp${process.pid}.${tmpCounter++}`;
       // A copy, not a hard link: a user editing the output in place must not corrupt the blob.
@@ -72,23 +156,32 @@ export class Cas {
     return this.putFile(path, known);
   }
 
-  /** Copies a stored artifact to `dest` (a file, or a directory for a tree). False if absent. */
-  restore(artifact: { digest: string; tree?: readonly TreeEntry[] }, dest: string): boolean {
+  /**
+   * Copies a stored artifact to `dest` (a file, or a directory for a tree), verifying every
+   * blob as it is copied. Every blob is tried, so one restore quarantines all the bad ones of
+   * an artifact (the rerun that follows then stores good copies of each).
+   */
+  restore(artifact: { path?: string; digest: string; tree?: readonly TreeEntry[] }, dest: string): RestoreResult {
+    const what = artifact.path ?? basename(dest);
     if (artifact.tree) {
-      if (!artifact.tree.every((e) => this.has(e.digest))) return false;
+      if (!artifact.tree.every((e) => this.has(e.digest))) return { ok: false, message: `blobs of ${what} are missing from the cache` };
       mkdirSync(dest, { recursive: true });
+      const bad: string[] = [];
       for (const e of artifact.tree) {
         const p = join(dest, e.rel);
         mkdirSync(dirname(p), { recursive: true });
-        copyFileSync(this.blobPath(e.digest), p, constants.COPYFILE_FICLONE);
-        if (e.executable) chmodSync(p, 0o755);
+        const got = this.copyOut(e.digest, p, e.executable ? 0o755 : 0o644);
+        if (got !== "ok") bad.push(`${e.rel} (${got})`);
       }
-      return true;
+      return bad.length === 0 ? { ok: true } : { ok: false, message: this.problem(what, bad.some((b) => b.endsWith("(corrupt)")), bad.join(", ")) };
     }
-    if (!this.has(artifact.digest)) return false;
     mkdirSync(dirname(dest), { recursive: true });
-    copyFileSync(this.blobPath(artifact.digest), dest, constants.COPYFILE_FICLONE);
-    return true;
+    const got = this.copyOut(artifact.digest, dest);
+    return got === "ok" ? { ok: true } : { ok: false, message: this.problem(what, got === "corrupt") };
+  }
+
+  private problem(what: string, corrupt: boolean, detail?: string): string {
+    return `cache blob of ${what} ${corrupt ? `is corrupt (moved to ${this.quarantineDir})` : "vanished"}${detail ? `: ${detail}` : ""}`;
   }
 }
 
