@@ -7,7 +7,7 @@ import { loadGraph } from "../engine/graph.js";
 import { renderDiagnostics } from "../engine/diagnostics.js";
 import type { Graph } from "../engine/graph-types.js";
 import { Checker } from "../engine/plan.js";
-import { StateIndex } from "../engine/cache/state-index.js";
+import { StateIndex, StateIndexError } from "../engine/cache/state-index.js";
 import { ActionCache } from "../engine/cache/action-cache.js";
 import { Cas } from "../engine/cache/cas.js";
 import { workspacePaths, type WorkspacePaths } from "../engine/workspace.js";
@@ -71,7 +71,17 @@ export async function openSession(
     }
     release = lock.release;
   }
-  const checker = new Checker(graph, StateIndex.load(paths.state), new ActionCache(paths.ac), new Cas(paths.cas), forced, log);
+  let state: StateIndex;
+  try {
+    state = StateIndex.load(paths.state);
+  } catch (e) {
+    if (!(e instanceof StateIndexError)) throw e;
+    release();
+    process.stderr.write(`dagbuild: ${e.message}\n`);
+    return 2;
+  }
+  if (state.notice) process.stderr.write(state.notice + "\n");
+  const checker = new Checker(graph, state, new ActionCache(paths.ac), new Cas(paths.cas), forced, log);
   return { graph, paths, checker, release };
 }
 

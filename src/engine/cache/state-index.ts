@@ -9,8 +9,16 @@
  *   {"x":"<action id>"}                                              action forgotten (clean)
  *   {"s":"<path>","d":"<sha256>","z":size,"m":mtimeMs,"i":ino}       stat cache of a source file
  * with Out = {"p":path,"d":digest,"z":size,"m":mtimeMs,"i":ino,"t":1 if directory,"g":stat signature}.
- * Later lines win. A torn last line (kill -9 during an append) is ignored. The log is rewritten
- * (temp + rename) when superseded lines exceed a quarter of the live entries.
+ * Later lines win. A torn last line (kill -9 during an append) is ignored, and terminated
+ * with a newline before this process appends, so the next entry is never glued onto it; an
+ * unreadable line makes the next flush compact the log. The log is rewritten (temp + rename)
+ * when superseded lines exceed a quarter of the live entries.
+ *
+ * A first line that is not this header is never appended to: a newer version is refused
+ * (`StateIndexError`: a newer dagbuild's state must not be clobbered by an older one); anything
+ * else (garbage, an older version) is reported in `notice`, read as empty, and moved aside to
+ * `<file>.bad-<ms>` when this process first writes, so the next build starts afresh (every
+ * action restores from its record or reruns; never a wrong no-op).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -47,22 +55,56 @@ export interface StatEntry {
   readonly i: number;
 }
 
+/** A state index this engine must not read or write (written by a newer version). */
+export class StateIndexError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "StateIndexError";
+  }
+}
+
 export class StateIndex {
   readonly actions = new Map<string, ActionState>();
   readonly stats = new Map<string, StatEntry>();
+  /** Set when the file on disk was not a readable index of this version (said to the user). */
+  notice: string | undefined;
   private lines = 0;
   private pendingStats: string[] = [];
+  /** What the first write must do to the file: nothing, terminate a torn line, or replace it. */
+  private repair: "none" | "terminate" | "replace" | "header" = "none";
+  /** Some line did not parse: compact at the next flush. */
+  private damaged = false;
 
   private constructor(readonly file: string) {}
 
-  /** Loads the index (missing file = empty; unknown version = empty with a note). */
+  /**
+   * Loads the index (missing or empty file = empty). Throws StateIndexError for an index of a
+   * newer version; another header = empty, with `notice` saying so.
+   */
   static load(file: string): StateIndex {
     const idx = new StateIndex(file);
     if (!existsSync(file)) return idx;
     const text = readFileSync(file, "utf8");
+    if (text.length === 0) {
+      idx.repair = "header"; // created, then killed before the header was written
+      return idx;
+    }
     const nl = text.indexOf("\n");
-    if (text.slice(0, nl) !== HEADER) return idx; // another version: start afresh (a full rebuild, never a wrong no-op)
-    const body = text.slice(nl + 1);
+    const first = nl < 0 ? text : text.slice(0, nl);
+    if (first !== HEADER) {
+      const version = headerVersion(first);
+      if (version !== undefined && version > STATE_FORMAT_VERSION)
+        throw new StateIndexError(file, `${file}: state index version ${version}, written by a newer dagbuild (this one reads version ${STATE_FORMAT_VERSION}); build with that version, or remove the file to start afresh`);
+      idx.repair = "replace";
+      const what = version !== undefined ? `an older state index (version ${version})` : `not a dagbuild state index (first line ${JSON.stringify(first.slice(0, 60))})`;
+      idx.notice = `dagbuild: ${file} is ${what}: starting afresh (actions restore from their records or rerun); the old file is kept as ${file}.bad-<time>`;
+      return idx;
+    }
+    if (!text.endsWith("\n")) idx.repair = "terminate";
+    const body = nl < 0 ? "" : text.slice(nl + 1);
     let records: Record<string, unknown>[];
     try {
       // One JSON.parse of the whole log is several times faster than one per line.
@@ -75,6 +117,7 @@ export class StateIndex {
           records.push(JSON.parse(line));
         } catch {
           // a torn write (kill -9 during an append): the record is lost, its action rebuilds
+          idx.damaged = true;
         }
       }
     }
@@ -88,11 +131,24 @@ export class StateIndex {
     return idx;
   }
 
+  /** Makes the file safe to append to (once per process: only the lock holder writes). */
   private ensureFile(): void {
-    if (!existsSync(this.file)) {
+    if (this.ready) return;
+    this.moveAsideBad();
+    if (this.repair === "terminate") appendFileSync(this.file, "\n");
+    else if (this.repair !== "none" || !existsSync(this.file)) {
       mkdirSync(dirname(this.file), { recursive: true });
       writeFileSync(this.file, HEADER + "\n");
     }
+    this.repair = "none";
+    this.ready = true;
+  }
+
+  private ready = false;
+
+  /** A file that is not an index of this version is kept for inspection, never overwritten. */
+  private moveAsideBad(): void {
+    if (this.repair === "replace" && existsSync(this.file)) renameSync(this.file, `${this.file}.bad-${Date.now()}`);
   }
 
   /** Records an action's result durably (called after its outputs are in place). */
@@ -128,7 +184,7 @@ export class StateIndex {
     }
     // The no-op path parses this file: keep superseded lines to a quarter of the live ones.
     const live = this.actions.size + this.stats.size;
-    if (this.lines > live + Math.max(1000, live / 4)) this.compact();
+    if (this.damaged || this.lines > live + Math.max(1000, live / 4)) this.compact();
   }
 
   /** Rewrites the log with only the live entries (temp + rename: never a torn index). */
@@ -139,7 +195,21 @@ export class StateIndex {
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp${process.pid}`;
     writeFileSync(tmp, out.join("\n") + "\n");
+    this.moveAsideBad();
     renameSync(tmp, this.file);
     this.lines = out.length - 1;
+    this.damaged = false;
+    this.repair = "none";
+    this.ready = true;
+  }
+}
+
+/** The version of a header-like first line (`{"format":"dagbuild-state","version":N}`), if it is one. */
+function headerVersion(line: string): number | undefined {
+  try {
+    const h = JSON.parse(line) as { format?: unknown; version?: unknown };
+    return h && h.format === "dagbuild-state" && typeof h.version === "number" ? h.version : undefined;
+  } catch {
+    return undefined;
   }
 }
