@@ -9,8 +9,7 @@
  * every buffer is 8-byte aligned (readers may map them in place), and sorted JSON keys, so the
  * same tensors always give the same bytes.
  */
-import { open, readFile } from "node:fs/promises";
-import { writeAtomic } from "../io/write-atomic.js";
+import { open, readFile, rename, unlink } from "node:fs/promises";
 
 /** The dtypes we write and read, with their element types. */
 export type SafeDtype = "F32" | "F64" | "U8" | "I32" | "I64";
@@ -50,8 +49,8 @@ function sortedJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Serialises tensors (in the given order) and string metadata to safetensors bytes. */
-export function encodeSafetensors(tensors: ReadonlyArray<readonly [string, SafeTensor]>, metadata: Readonly<Record<string, string>> = {}): Buffer {
+/** The header bytes (length prefix + padded JSON) for tensors laid out contiguously in order. */
+function encodeHeader(tensors: ReadonlyArray<readonly [string, SafeTensor]>, metadata: Readonly<Record<string, string>>): Buffer {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -60,28 +59,44 @@ export function encodeSafetensors(tensors: ReadonlyArray<readonly [string, SafeT
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) throw new SafetensorsError(`tensor "${name}": shape [${t.shape.join(", ")}] holds ${n} values, data has ${t.data.length}`);
     if (!(t.data instanceof CTOR[t.dtype])) throw new SafetensorsError(`tensor "${name}": data is not a ${t.dtype} array`);
-    const bytes = t.data.byteLength;
-    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
-    offset += bytes;
+    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
   }
   let json = sortedJson(header);
   json += " ".repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const head = Buffer.from(json, "utf8");
-  const out = Buffer.allocUnsafe(8 + head.length + offset);
-  out.writeBigUInt64LE(BigInt(head.length), 0);
-  head.copy(out, 8);
-  let at = 8 + head.length;
-  for (const [, t] of tensors) {
-    // Typed arrays are little-endian on every platform Node runs on that we support.
-    Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(out, at);
-    at += t.data.byteLength;
-  }
-  return out;
+  const head = Buffer.alloc(8 + Buffer.byteLength(json));
+  head.writeBigUInt64LE(BigInt(head.length - 8), 0);
+  head.write(json, 8, "utf8");
+  return head;
 }
 
-/** Writes a safetensors file atomically. */
+// Typed arrays are little-endian on every platform Node supports here (x86-64, arm64).
+function bytesOf(t: SafeTensor): Buffer {
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+/** Serialises tensors (in the given order) and string metadata to safetensors bytes. */
+export function encodeSafetensors(tensors: ReadonlyArray<readonly [string, SafeTensor]>, metadata: Readonly<Record<string, string>> = {}): Buffer {
+  return Buffer.concat([encodeHeader(tensors, metadata), ...tensors.map(([, t]) => bytesOf(t))]);
+}
+
+/** Writes a safetensors file atomically, streaming the buffers (no second copy of large tensors). */
 export async function writeSafetensors(path: string, tensors: ReadonlyArray<readonly [string, SafeTensor]>, metadata: Readonly<Record<string, string>> = {}): Promise<void> {
-  await writeAtomic(path, encodeSafetensors(tensors, metadata));
+  const head = encodeHeader(tensors, metadata);
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    const fh = await open(tmp, "w");
+    try {
+      await fh.write(head);
+      for (const [, t] of tensors) if (t.data.byteLength) await fh.write(bytesOf(t));
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** A parsed safetensors file: tensors by name (copies, aligned) and the metadata. */
