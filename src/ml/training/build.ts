@@ -94,16 +94,34 @@ async function writeWindows(outDir: string, d: DenseRows, ws: WindowSet, meta: R
 export type BuildLog = (line: string) => void;
 
 /** Builds the training data from one corpus parquet into `outDir` (which must exist and be empty). */
-export async function buildTrainingData(opts: { corpus: string; outDir: string; params: TrainingParams; inputs: InputDigests; log?: BuildLog }): Promise<TrainingSummary> {
+export async function buildTrainingData(opts: {
+  corpus: string;
+  outDir: string;
+  params: TrainingParams;
+  inputs: InputDigests;
+  log?: BuildLog;
+  /** Wall time per phase (benchmarks); never written into the outputs. */
+  onPhase?: (phase: "select" | "fit" | "parquet" | "read" | "windows", ms: number) => void;
+}): Promise<TrainingSummary> {
   const { params: p, outDir } = opts;
   const log = opts.log ?? (() => undefined);
+  let t = performance.now();
+  const phase = (name: Parameters<NonNullable<typeof opts.onPhase>>[0]) => {
+    const now = performance.now();
+    opts.onPhase?.(name, now - t);
+    t = now;
+  };
   return withDuckDb(async (conn) => {
     const base = await loadBase(conn, opts.corpus, p);
     const splits = makeSplits(await baseWeeks(conn), p.split, p.backtest_span ?? undefined);
     const counts = await assignSplits(conn, splits, purgeLimits(splits), (p.horizon + p.embargo_min) * 60_000);
+    phase("select");
     const chosen = await chooseFeatures(conn, base.cols, p);
+    phase("fit");
     await writeSplitParquets(conn, chosen.features, chosen.codes, p, (s) => join(outDir, `${s}.parquet`));
+    phase("parquet");
     const dense = await readDense(conn, chosen.features, p);
+    phase("read");
     const summaryFeatures = chosen.features.map((f: FeatureColumn) => ({ name: f.name, kind: f.kind, center: f.center, scale: f.scale }));
     const meta = {
       format: "dagbuild.ml_training.seq",
@@ -120,6 +138,7 @@ export async function buildTrainingData(opts: { corpus: string; outDir: string; 
       files.push(...(await writeWindows(outDir, dense, ws, meta)));
       windows[`seq${L}`] = { ...(Object.fromEntries(SPLIT_NAMES.map((s) => [s, ws.ends[s].length])) as Record<SplitName, number>), skipped: ws.skipped };
     }
+    phase("windows");
     const summary: TrainingSummary = {
       format: "dagbuild.ml_training",
       version: FEATURES_FORMAT_VERSION,
