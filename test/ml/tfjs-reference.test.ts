@@ -10,36 +10,9 @@ import * as tfAll from "@tensorflow/tfjs";
 import { initParams, paramLayout, type ModelConfig } from "../../src/ml/nn/config.js";
 import { loadTfjs, referenceForward, referenceLossAndGrads, referenceTrain, type Tf } from "../../src/ml/nn/tfjs-reference.js";
 import { forward64, loss64 } from "./nn-f64.js";
+import { perturbedParams, randomData, rng } from "./nn-fixtures.js";
 
 const tf = tfAll as unknown as Tf;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** initParams plus noise on every tensor, so zero biases and unit gains cannot hide a layout bug. */
-export function perturbedParams(c: ModelConfig, seed: number, scale = 0.3): Float32Array {
-  const p = initParams(c, seed);
-  const r = rng(seed * 7919 + 1);
-  for (let i = 0; i < p.length; i++) p[i]! += scale * (2 * r() - 1);
-  return p;
-}
-
-function randomData(c: ModelConfig, n: number, seed: number) {
-  const r = rng(seed);
-  const X = Float32Array.from({ length: n * c.seq_len * c.n_features }, () => 2 * r() - 1);
-  const ySign = Float32Array.from({ length: n }, () => (r() < 0.5 ? 0 : 1));
-  // Magnitudes in [-2, 2], so both branches of the Huber loss are used.
-  const yMag = Float32Array.from({ length: n }, () => 4 * r() - 2);
-  return { X, ySign, yMag };
-}
 
 const CONFIGS: Record<string, ModelConfig> = {
   "lstm 1 layer": { kind: "lstm", seq_len: 5, n_features: 3, units: 4, layers: 1, magnitude: false },
