@@ -195,6 +195,7 @@ function quantiles(values: Float64Array, qs: readonly number[]): { q: number[]; 
 export function calibration(prob: Column, y: Column, bins = CALIBRATION_BINS): { ece: number; bins: CalibrationBin[] } {
   const n = prob.length;
   checkLabels("calibration", y, n);
+  checkFinite("calibration", "probability", prob);
   const cnt = new Float64Array(bins), sumP = new Float64Array(bins), sumY = new Float64Array(bins);
   for (let i = 0; i < n; i++) {
     const p = prob[i]!;
