@@ -27,7 +27,9 @@ export type DiagnosticKind =
   | "unknown-tool"
   | "unknown-variable"
   | "unknown-axis"
-  | "params-file";
+  | "params-file"
+  | "param-value"
+  | "invalid-utf8";
 
 /** An expected error found while loading; rendered in one place (diagnostics.ts). */
 export interface Diagnostic {

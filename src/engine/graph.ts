@@ -130,9 +130,12 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
       if (typeof pattern !== "string") return;
       const at = main.loc(["include", i]);
       const rel = normalizeRel(pattern);
+      if (rel === undefined) {
+        diags.push(diag("include-missing", `include \`${pattern}\` is outside the workspace (${absRoot}): includes must be workspace-relative`, at));
+        return;
+      }
       let files: string[];
-      if (rel === undefined) files = [];
-      else if (isGlob(rel)) files = globFiles(absRoot, compileGlob(rel), io);
+      if (isGlob(rel)) files = globFiles(absRoot, compileGlob(rel), io);
       else files = io.stat(joinAbs(absRoot, rel)) === "file" ? [rel] : [];
       if (files.length === 0) {
         diags.push(diag("include-missing", isGlob(pattern) ? `include \`${pattern}\` matches no file` : `included file \`${pattern}\` not found`, at));
@@ -158,7 +161,8 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
     const at = main.loc(["hosts_file"]);
     const rel = normalizeRel(top.hosts_file);
     const src = rel === undefined ? undefined : readSource(absRoot, rel, io, diags);
-    if (!src) diags.push(diag("include-missing", `hosts_file \`${top.hosts_file}\` not found`, at));
+    if (rel === undefined) diags.push(diag("include-missing", `hosts_file \`${top.hosts_file}\` is outside the workspace (${absRoot})`, at));
+    else if (!src) diags.push(diag("include-missing", `hosts_file \`${top.hosts_file}\` not found`, at));
     else if (src.data === undefined) globalBad = true;
     else {
       noteErrors(src, validateSource(validators, src, "hosts", diags));
@@ -413,6 +417,11 @@ function compileParams(
   let dynamic = false;
   // Each leaf string becomes a Bound; the shape is rebuilt per partition only when dynamic.
   const compile = (v: unknown, path: (string | number)[]): unknown => {
+    if (typeof v === "number" && !keyableNumber(v)) {
+      cx.diags.push(badParam(v, path, src.loc([...base, "params", ...path])));
+      ok = false;
+      return v;
+    }
     if (typeof v === "string") {
       const b = bind(v, "param", src.loc([...base, "params", ...path]));
       if (!b) {
@@ -432,8 +441,12 @@ function compileParams(
   const pf = data.params_file as { file: string; keys: string[] } | undefined;
   if (pf) {
     const rel = normalizeRel(pf.file);
-    let fsrc = rel === undefined ? null : cx.paramsFiles.get(rel);
-    if (fsrc === undefined && rel !== undefined) {
+    if (rel === undefined) {
+      cx.diags.push(diag("params-file", `params file \`${pf.file}\` is outside the workspace (${cx.absRoot})`, src.loc([...base, "params_file", "file"])));
+      return undefined;
+    }
+    let fsrc = cx.paramsFiles.get(rel);
+    if (fsrc === undefined) {
       const n = cx.diags.length;
       fsrc = readSource(cx.absRoot, rel, cx.io, cx.diags) ?? null;
       if (cx.diags.length > n) fsrc = null; // syntax errors already reported, in that file
@@ -454,7 +467,13 @@ function compileParams(
           { message: "set in params here", loc: src.loc([...base, "params", k], true) },
         ]));
         ok = false;
-      } else shape[k] = fileData[k];
+      } else {
+        for (const [path, v] of unkeyableNumbers(fileData[k], [k])) {
+          cx.diags.push(badParam(v, path, fsrc!.loc(path)));
+          ok = false;
+        }
+        shape[k] = fileData[k];
+      }
     });
   }
   if (!ok) return undefined;
@@ -473,6 +492,30 @@ function compileParams(
     return v;
   };
   return (idx) => build(shape, idx) as Record<string, unknown>;
+}
+
+/**
+ * A number the action key can tell apart from every other value. Keys hash canonical JSON,
+ * where NaN and ±Infinity have no spelling (they would read as null) and -0 reads as 0, while
+ * the rule would see the real value: such params are refused rather than keyed ambiguously.
+ */
+function keyableNumber(v: number): boolean {
+  return Number.isFinite(v) && !Object.is(v, -0);
+}
+
+/** Every number below `v` that `keyableNumber` refuses, with its data path. */
+function unkeyableNumbers(v: unknown, path: (string | number)[]): [(string | number)[], number][] {
+  if (typeof v === "number") return keyableNumber(v) ? [] : [[path, v]];
+  if (Array.isArray(v)) return v.flatMap((x, i) => unkeyableNumbers(x, [...path, i]));
+  if (isRecord(v)) return Object.entries(v).flatMap(([k, x]) => unkeyableNumbers(x, [...path, k]));
+  return [];
+}
+
+function badParam(v: number, path: readonly (string | number)[], at: Loc): Diagnostic {
+  const name = "params" + path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("");
+  const shown = Object.is(v, -0) ? "-0" : String(v);
+  const hint = Object.is(v, -0) ? "write 0" : "pass it as a string (e.g. \"" + shown + "\") and parse it in the rule";
+  return diag("param-value", `${name} is ${shown}, which an action key cannot tell from ${Object.is(v, -0) ? "0" : "null"}: ${hint}`, at);
 }
 
 /** A partition-dependent string inside params (a class, so user data cannot be mistaken for it). */

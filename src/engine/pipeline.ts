@@ -6,12 +6,19 @@
  * so any later check can point at `file:line:col` of the offending node by its data path.
  * File-system access goes through `LoadIO` so tests can use fakes.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode, type Pair, type YAMLMap } from "yaml";
 import { diag } from "./diagnostics.js";
 import type { Diagnostic, Loc } from "./graph-types.js";
 
 export { nodeLoadIO, type LoadIO } from "./load-io.js";
-import type { LoadIO } from "./load-io.js";
+import { InvalidUtf8Error, type LoadIO } from "./load-io.js";
+
+/**
+ * How many times aliases may be resolved (the yaml library's count: resolutions of an anchor
+ * times the alias depth inside it). Ordinary reuse of a defaults block stays far below; a
+ * chain of aliases to aliases (an exponential "billion laughs") stops here, in milliseconds.
+ */
+export const MAX_ALIAS_COUNT = 10_000;
 
 /** A data path into a YAML document: map keys and sequence indexes. */
 export type DataPath = readonly (string | number)[];
@@ -77,7 +84,19 @@ export function parseSource(file: string, text: string, diags: Diagnostic[]): So
     }
     return at(best);
   };
-  return { file, data: ok ? doc.toJS({ maxAliasCount: -1 }) : undefined, loc };
+  let data: unknown;
+  if (ok) {
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      if (!(e instanceof ReferenceError)) throw e;
+      // Located at the first alias: the expansion is a property of the aliases as a whole.
+      let first: number | undefined;
+      visit(doc, { Alias: (_k, n) => ((first = n.range?.[0]), visit.BREAK) });
+      diags.push(diag("yaml-syntax", `YAML aliases expand too far (over ${MAX_ALIAS_COUNT} alias resolutions; an alias of aliases of aliases?): ${firstLine(e.message)}`, at(first ?? 0)));
+    }
+  }
+  return { file, data, loc };
 }
 
 function keyValue(k: unknown): string | undefined {
@@ -97,7 +116,15 @@ function firstLine(s: string): string {
 
 /** Reads and parses a workspace-relative file; undefined when it does not exist. */
 export function readSource(root: string, file: string, io: LoadIO, diags: Diagnostic[]): SourceFile | undefined {
-  const text = io.readFile(joinAbs(root, file));
+  let text: string | undefined;
+  try {
+    text = io.readFile(joinAbs(root, file));
+  } catch (e) {
+    if (!(e instanceof InvalidUtf8Error)) throw e;
+    // Parsed as unreadable (data undefined): every reader stops at this file's own error.
+    diags.push(diag("invalid-utf8", `${e.message}: pipeline files must be UTF-8`, { file, line: e.line, col: e.col }));
+    return { file, data: undefined, loc: () => ({ file, line: e.line, col: e.col }) };
+  }
   if (text === undefined) return undefined;
   return parseSource(file, text, diags);
 }
