@@ -19,6 +19,7 @@ export type IngestFailure =
   | "truncated"
   | "bad-archive"
   | "output-not-empty"
+  | "bad-record"
   | "aborted";
 
 /** Details of an IngestError; every field but `kind` is optional. */

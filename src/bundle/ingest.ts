@@ -148,7 +148,7 @@ export async function ingestBundle(opts: IngestOptions): Promise<IngestSummary> 
 export async function findIngestedCorpus(dir: string, opts: { verify?: boolean } = {}): Promise<{ corpus: string; ingest: IngestRecord }> {
   const ingest = await readIngestRecord(dir);
   if (!ingest.corpus) {
-    throw new IngestError(`${join(dir, INGEST_FILE)}: the ingested bundle ${ingest.bundle.name} holds no corpus (output/ml_corpus/gates_*.parquet)`, { kind: "missing-member" });
+    throw new IngestError(`${join(dir, INGEST_FILE)}: the ingested bundle ${ingest.bundle.name} holds no corpus (output/ml_corpus/gates_*.parquet)`, { kind: "missing-member", member: "output/ml_corpus/gates_*.parquet" });
   }
   const corpus = join(dir, ingest.corpus.path);
   const st = await stat(corpus).catch(() => null);
@@ -179,16 +179,16 @@ export async function readIngestRecord(dir: string): Promise<IngestRecord> {
   try {
     rec = JSON.parse(await readFile(file, "utf8")) as Partial<IngestRecord>;
   } catch (e) {
-    throw new IngestError(`${file}: not a readable ingest record (${(e as Error).message})`, { kind: "missing-member", member: INGEST_FILE });
+    throw new IngestError(`${file}: not a readable ingest record (${(e as Error).message})`, { kind: "bad-record", member: INGEST_FILE });
   }
   if (rec.format !== INGEST_FORMAT || rec.version !== INGEST_VERSION) {
     throw new IngestError(`${file}: format ${JSON.stringify(rec.format)} version ${JSON.stringify(rec.version)}, expected ${INGEST_FORMAT} version ${INGEST_VERSION}`, {
-      kind: "malformed-manifest",
+      kind: "bad-record",
       member: INGEST_FILE,
     });
   }
   if (rec.corpus !== null && (typeof rec.corpus?.path !== "string" || unsafePathReason(rec.corpus.path))) {
-    throw new IngestError(`${file}: field "corpus" must be null or name a relative path, got ${JSON.stringify(rec.corpus)}`, { kind: "malformed-manifest", member: INGEST_FILE });
+    throw new IngestError(`${file}: field "corpus" must be null or name a relative path, got ${JSON.stringify(rec.corpus)}`, { kind: "bad-record", member: INGEST_FILE });
   }
   return rec as IngestRecord;
 }
@@ -304,6 +304,7 @@ class Extraction {
       // Unpack reports a damaged archive (TAR_BAD_ARCHIVE) as "error", entry problems as "warn".
       unpack.on("error", (e: Error & { tarCode?: string; entry?: ReadEntry }) => this.tarProblem(e.tarCode ?? "TAR_ERROR", e.message, e.entry));
       unpack.on("close", () => {
+        stopped = true; // a failure found from here on has nothing left to stop
         this.signal?.removeEventListener("abort", onAbort);
         resolve();
       });

@@ -180,6 +180,17 @@ test("a raw tar with the same files (as GNU tar would write them) ingests too", 
   assert.ok(readFileSync(join(c.outDir, "docs/telemetry_schema.md")).equals(FILES["docs/telemetry_schema.md"]!));
 });
 
+test("the corpus locator refuses a directory that no ingest wrote", async () => {
+  const c = caseDir("no-ingest");
+  await findIngestedCorpus(c.outParent).then(
+    () => assert.unreachable("should refuse"),
+    (e: IngestError) => {
+      assert.is(e.kind, "bad-record");
+      assert.match(e.message, "INGEST.json");
+    },
+  );
+});
+
 test("an output directory that is not empty is refused before anything is read", async () => {
   const c = await goodBundle("not-empty");
   mkdirSync(c.outDir);
