@@ -113,22 +113,24 @@ function dense3(tf: Tf, x: Tensor3D, w: Tensor, b: Tensor | null): Tensor3D {
   return tf.reshape(y, [B, L, K]);
 }
 
-/** Time step t of [B, L, K] as [B, K]. */
-function step(tf: Tf, z: Tensor3D, t: number): Tensor2D {
-  const [B, , K] = z.shape;
-  return tf.reshape(tf.slice(z, [0, t, 0], [B, 1, K]), [B, K]);
+/**
+ * [B, L, K] as L tensors [B, K]. One unstack rather than a slice per step: a slice's gradient
+ * pads back to the full [B, L, K], so L slices would cost L full-size tensors in the backward pass.
+ */
+function steps(tf: Tf, z: Tensor3D): Tensor2D[] {
+  return tf.unstack(z, 1) as Tensor2D[];
 }
 
 /** One LSTM layer over x [B, L, I]: the whole hidden sequence [B, L, H] and the last h. */
 function lstmLayer(tf: Tf, x: Tensor3D, k: Tensor, rk: Tensor, bias: Tensor, H: number): { seq: Tensor3D; last: Tensor2D } {
   const [B, L] = x.shape;
   // The input projection of all steps in one matMul; only h·recurrent_kernel is sequential.
-  const xz = dense3(tf, x, k, bias);
+  const xz = steps(tf, dense3(tf, x, k, bias));
   let h = tf.zeros([B, H]) as Tensor2D;
   let c = tf.zeros([B, H]) as Tensor2D;
   const hs: Tensor2D[] = [];
   for (let t = 0; t < L; t++) {
-    const z = tf.add(step(tf, xz, t), tf.matMul(h, rk as Tensor2D));
+    const z = tf.add(xz[t]!, tf.matMul(h, rk as Tensor2D));
     const [zi, zf, zc, zo] = tf.split(z, 4, 1); // gate order i, f, c, o
     const i = tf.sigmoid(zi!);
     const f = tf.sigmoid(zf!);
@@ -145,12 +147,12 @@ function lstmLayer(tf: Tf, x: Tensor3D, k: Tensor, rk: Tensor, bias: Tensor, H: 
 function gruLayer(tf: Tf, x: Tensor3D, k: Tensor, rk: Tensor, bias: Tensor, H: number): { seq: Tensor3D; last: Tensor2D } {
   const [B, L] = x.shape;
   const [bIn, bRec] = tf.unstack(bias, 0); // bias [2, 3H]: row 0 input, row 1 recurrent
-  const xz = dense3(tf, x, k, bIn!);
+  const xz = steps(tf, dense3(tf, x, k, bIn!));
   let h = tf.zeros([B, H]) as Tensor2D;
   const hs: Tensor2D[] = [];
   for (let t = 0; t < L; t++) {
     const hz = tf.add(tf.matMul(h, rk as Tensor2D), bRec!);
-    const [xzz, xzr, xzh] = tf.split(step(tf, xz, t), 3, 1); // gate order z, r, h
+    const [xzz, xzr, xzh] = tf.split(xz[t]!, 3, 1); // gate order z, r, h
     const [hzz, hzr, hzh] = tf.split(hz, 3, 1);
     const z = tf.sigmoid(tf.add(xzz!, hzz!));
     const r = tf.sigmoid(tf.add(xzr!, hzr!));
