@@ -1,0 +1,495 @@
+/**
+ * The model graphs of the CPU engine (docs/nn-engine.md): for each config kind, the forward
+ * and backward pass over one chunk of at most `chunk` samples, as a fixed list of kernel calls
+ * on one arena. Every activation, cache and gradient buffer is allocated once per (config,
+ * chunk); a call list is built once per chunk length (full chunks and the batch's short tail),
+ * so a training step allocates nothing and runs the same float operations in the same order
+ * every time.
+ *
+ * Layout of the arena: the parameters [P] and their gradient [P] in paramLayout order, then
+ * the chunk's inputs, then the activations. Kernels write input gradients and accumulate
+ * parameter gradients, so a chunk starts by zeroing its gradient region.
+ */
+import { headWidth, paramLayout, sinusoidalPositions, type ModelConfig, type ParamLayout, type RecurrentConfig, type TransformerConfig } from "./config.js";
+import { loadKernels, type Arena } from "./kernels.js";
+
+/** A kernel build: the N-API addon or the WebAssembly module. */
+export type Backend = "native" | "wasm";
+
+/** Samples per chunk of data parallelism unless told otherwise (docs/nn-engine.md). */
+export const DEFAULT_CHUNK = 32;
+
+/** Options of a chunk model. */
+export interface ChunkModelOptions {
+  readonly backend: Backend | "auto";
+  /** The most samples one call handles. */
+  readonly chunk: number;
+  readonly magnitudeLoss: "huber" | "mse";
+  readonly magnitudeWeight: number;
+}
+
+/** Summed (not averaged) losses of the samples of one chunk. */
+export interface ChunkLoss {
+  /** sign + magnitudeWeight · mag. */
+  readonly total: number;
+  readonly sign: number;
+  readonly mag: number;
+}
+
+/** One model instance on one arena: what a thread computes a chunk with. */
+export interface ChunkModel {
+  readonly config: ModelConfig;
+  readonly backend: Backend;
+  readonly chunk: number;
+  readonly nParams: number;
+  /** Copies a full parameter vector (paramLayout order) into the arena. */
+  setParams(p: Float32Array): void;
+  /**
+   * Copies samples [from, from + n) of a batch into the chunk's input buffers: X rows of
+   * L·F floats, 0/1 sign labels, scaled magnitude targets.
+   */
+  loadInputs(X: Float32Array, from: number, n: number, ySign: ArrayLike<number>, yMag: ArrayLike<number>): void;
+  /**
+   * Forward and backward over the loaded n samples: the gradient of
+   * scale · Σ_samples (bce + magnitudeWeight · magnitude loss), written to the gradient region.
+   */
+  trainChunk(n: number, scale: number): ChunkLoss;
+  /** Forward only over the loaded n samples. */
+  forwardChunk(n: number): void;
+  /** Copies the gradient of the last trainChunk out. */
+  readGrad(dst: Float32Array): void;
+  /** Copies the last pass's sign logits (and magnitude predictions) to out[at .. at + n). */
+  readOutputs(sign: Float32Array, mag: Float32Array, at: number, n: number): void;
+  /** The sign logits of the last pass (a view; valid until the next pass). */
+  signView(n: number): Float32Array;
+  /** Releases the arena. */
+  dispose(): void;
+}
+
+/** One prepared kernel call. */
+interface Call {
+  readonly name: string;
+  readonly ia: Int32Array;
+  readonly fa: Float32Array;
+}
+
+/** A bump allocator over float offsets, aligned to 64 bytes; the arena is sized from its total. */
+class Regions {
+  total = 0;
+  alloc(n: number): number {
+    const at = this.total;
+    this.total += Math.ceil(Math.max(n, 1) / 16) * 16;
+    return at;
+  }
+}
+
+const NO_FA = new Float32Array(0);
+
+/** The call lists of one graph, built for a given chunk length n. */
+interface Graph {
+  /** Offsets (floats, relative to the model's region start). */
+  readonly x: number;
+  readonly ySign: number;
+  readonly yMag: number;
+  readonly zSign: number;
+  readonly zMag: number;
+  readonly lossSign: number;
+  readonly lossMag: number;
+  /** Calls once after the arena exists (constants such as sinusoidal positions). */
+  setup(): Call[];
+  forward(n: number): Call[];
+  /** Loss and backward; `scale` is patched per call into fa[0] of the loss calls. */
+  backward(n: number): { calls: Call[]; lossCalls: Call[] };
+}
+
+/** Builds calls with offsets shifted by the region base. */
+class Builder {
+  /** pOff and gOff are region-relative, like every offset handed to call(). */
+  constructor(
+    readonly base: number,
+    readonly layout: ParamLayout,
+    readonly pOff: number,
+    readonly gOff: number,
+  ) {}
+  /** Offset of a named parameter. */
+  p(name: string): number {
+    const at = this.layout.offsets.get(name);
+    if (at === undefined) throw new Error(`model graph: no parameter "${name}"`);
+    return this.pOff + at;
+  }
+  /** Offset of a named parameter's gradient. */
+  g(name: string): number {
+    return this.gOff + this.layout.offsets.get(name)!;
+  }
+  /** A call; `offs` are region-relative offsets (-1 stays -1), `dims` are passed through. */
+  call(name: string, offs: number[], dims: number[], fa: number[] | Float32Array = NO_FA): Call {
+    const ia = new Int32Array(offs.length + dims.length);
+    offs.forEach((o, i) => (ia[i] = o < 0 ? -1 : o + this.base));
+    dims.forEach((d, i) => (ia[offs.length + i] = d));
+    return { name, ia, fa: fa instanceof Float32Array ? fa : Float32Array.from(fa) };
+  }
+}
+
+/** The two heads and the losses, shared by every kind. */
+function headsGraph(c: ModelConfig, r: Regions, chunk: number, opts: ChunkModelOptions) {
+  const W = headWidth(c);
+  const o = {
+    feat: r.alloc(chunk * W),
+    dfeat: r.alloc(chunk * W),
+    dfeat2: r.alloc(chunk * W),
+    ySign: r.alloc(chunk),
+    yMag: r.alloc(chunk),
+    zSign: r.alloc(chunk),
+    zMag: r.alloc(chunk),
+    dzSign: r.alloc(chunk),
+    dzMag: r.alloc(chunk),
+    lossSign: r.alloc(1),
+    lossMag: r.alloc(1),
+  };
+  const forward = (b: Builder, n: number): Call[] => {
+    const calls = [b.call("dense_fwd", [o.feat, b.p("head_sign.kernel"), b.p("head_sign.bias"), o.zSign], [n, W, 1])];
+    if (c.magnitude) calls.push(b.call("dense_fwd", [o.feat, b.p("head_mag.kernel"), b.p("head_mag.bias"), o.zMag], [n, W, 1]));
+    return calls;
+  };
+  /** Loss calls (fa[0] is the scale, patched per step) and the heads' backward into dfeat. */
+  const backward = (b: Builder, n: number): { lossCalls: Call[]; calls: Call[] } => {
+    const lossCalls = [b.call("bce_logits", [o.zSign, o.ySign, o.dzSign, o.lossSign], [n], [1])];
+    if (c.magnitude) {
+      lossCalls.push(
+        opts.magnitudeLoss === "huber"
+          ? b.call("huber", [o.zMag, o.yMag, o.dzMag, o.lossMag], [n], [1, 1])
+          : b.call("mse", [o.zMag, o.yMag, o.dzMag, o.lossMag], [n], [1]),
+      );
+    }
+    const calls = [b.call("dense_bwd", [o.feat, b.p("head_sign.kernel"), o.dzSign, b.g("head_sign.kernel"), b.g("head_sign.bias"), o.dfeat], [n, W, 1])];
+    if (c.magnitude) {
+      calls.push(
+        b.call("dense_bwd", [o.feat, b.p("head_mag.kernel"), o.dzMag, b.g("head_mag.kernel"), b.g("head_mag.bias"), o.dfeat2], [n, W, 1]),
+        b.call("add", [o.dfeat, o.dfeat2, o.dfeat], [n * W]),
+      );
+    }
+    return { lossCalls, calls };
+  };
+  return { o, forward, backward };
+}
+
+function recurrentGraph(c: RecurrentConfig, r: Regions, chunk: number, opts: ChunkModelOptions, b: () => Builder): Graph {
+  const T = c.seq_len;
+  const H = c.units;
+  const lstm = c.kind === "lstm";
+  const x = r.alloc(chunk * T * c.n_features);
+  const layers = Array.from({ length: c.layers }, () => ({
+    hs: r.alloc(chunk * T * H),
+    cache: r.alloc((lstm ? 6 : 4) * chunk * T * H),
+    dhs: r.alloc(chunk * T * H),
+  }));
+  const scratch = r.alloc(lstm ? 4 * chunk * T * H + 4 * H * H + 2 * chunk * H : 6 * chunk * T * H + 3 * H * H + chunk * H);
+  const heads = headsGraph(c, r, chunk, opts);
+  const k = c.kind;
+  const top = layers[c.layers - 1]!;
+  return {
+    x,
+    ySign: heads.o.ySign,
+    yMag: heads.o.yMag,
+    zSign: heads.o.zSign,
+    zMag: heads.o.zMag,
+    lossSign: heads.o.lossSign,
+    lossMag: heads.o.lossMag,
+    setup: () => [],
+    forward(n) {
+      const B = b();
+      const calls: Call[] = [];
+      layers.forEach((L, l) => {
+        const I = l === 0 ? c.n_features : H;
+        const input = l === 0 ? x : layers[l - 1]!.hs;
+        calls.push(B.call(`${k}_fwd`, [input, B.p(`${k}${l}.kernel`), B.p(`${k}${l}.recurrent_kernel`), B.p(`${k}${l}.bias`), L.hs, L.cache], [n, T, I, H]));
+      });
+      calls.push(B.call("last_step_fwd", [top.hs, heads.o.feat], [n, T, H]));
+      calls.push(...heads.forward(B, n));
+      return calls;
+    },
+    backward(n) {
+      const B = b();
+      const h = heads.backward(B, n);
+      const calls = [...h.calls, B.call("zero", [top.dhs], [n * T * H]), B.call("last_step_bwd", [heads.o.dfeat, top.dhs], [n, T, H])];
+      for (let l = c.layers - 1; l >= 0; l--) {
+        const L = layers[l]!;
+        const I = l === 0 ? c.n_features : H;
+        const input = l === 0 ? x : layers[l - 1]!.hs;
+        const dx = l === 0 ? -1 : layers[l - 1]!.dhs;
+        calls.push(
+          B.call(
+            `${k}_bwd`,
+            [input, B.p(`${k}${l}.kernel`), B.p(`${k}${l}.recurrent_kernel`), L.hs, L.cache, L.dhs, B.g(`${k}${l}.kernel`), B.g(`${k}${l}.recurrent_kernel`), B.g(`${k}${l}.bias`), dx, scratch],
+            [n, T, I, H],
+          ),
+        );
+      }
+      return { calls, lossCalls: h.lossCalls };
+    },
+  };
+}
+
+function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts: ChunkModelOptions, b: () => Builder): Graph {
+  const L = c.seq_len;
+  const D = c.d_model;
+  const FF = c.ff;
+  const NH = c.heads;
+  const dh = D / NH;
+  const NC = chunk * L; // rows of a full chunk
+  const x = r.alloc(NC * c.n_features);
+  const x0 = r.alloc(NC * D);
+  const pe = c.pos === "sinusoidal" ? r.alloc(L * D) : -1;
+  const layers = Array.from({ length: c.layers }, () => ({
+    a: r.alloc(NC * D),
+    ln1: r.alloc(2 * NC),
+    q: r.alloc(NC * D),
+    k: r.alloc(NC * D),
+    v: r.alloc(NC * D),
+    p: r.alloc(chunk * NH * L * L),
+    ctx: r.alloc(NC * D),
+    x1: r.alloc(NC * D),
+    bn: r.alloc(NC * D),
+    ln2: r.alloc(2 * NC),
+    f1: r.alloc(NC * FF),
+    x2: r.alloc(NC * D),
+  }));
+  const y = r.alloc(NC * D);
+  const lnf = r.alloc(2 * NC);
+  // Backward scratch, shared by the layers (used one layer at a time).
+  const dR = r.alloc(NC * D);
+  const dT = r.alloc(NC * D);
+  const dF = r.alloc(NC * FF);
+  const dC = r.alloc(NC * D);
+  const dq = r.alloc(NC * D);
+  const dk = r.alloc(NC * D);
+  const dv = r.alloc(NC * D);
+  const attnScratch = r.alloc(L * dh + L);
+  const heads = headsGraph(c, r, chunk, opts);
+  const eps = [1e-5];
+  const xin = (l: number) => (l === 0 ? x0 : layers[l - 1]!.x2);
+  const xLast = () => layers.length ? layers[layers.length - 1]!.x2 : x0;
+  return {
+    x,
+    ySign: heads.o.ySign,
+    yMag: heads.o.yMag,
+    zSign: heads.o.zSign,
+    zMag: heads.o.zMag,
+    lossSign: heads.o.lossSign,
+    lossMag: heads.o.lossMag,
+    setup: () => (pe >= 0 ? [b().call("sinusoid_pe", [pe], [L, D])] : []),
+    forward(n) {
+      const B = b();
+      const N = n * L;
+      const calls: Call[] = [B.call("dense_fwd", [x, B.p("proj.kernel"), B.p("proj.bias"), x0], [N, c.n_features, D])];
+      calls.push(B.call("add_pos_fwd", [x0, pe >= 0 ? pe : B.p("pos.embedding")], [n, L, D]));
+      layers.forEach((Y, l) => {
+        const p = `enc${l}`;
+        calls.push(
+          B.call("layernorm_fwd", [xin(l), Y.a, B.p(`${p}.ln1.gamma`), B.p(`${p}.ln1.beta`), Y.ln1], [N, D], eps),
+          B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wq`), B.p(`${p}.attn.bq`), Y.q], [N, D, D]),
+          B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wk`), B.p(`${p}.attn.bk`), Y.k], [N, D, D]),
+          B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wv`), B.p(`${p}.attn.bv`), Y.v], [N, D, D]),
+          B.call("attention_fwd", [Y.q, Y.k, Y.v, Y.ctx, Y.p, attnScratch], [n, L, D, NH]),
+          B.call("dense_fwd", [Y.ctx, B.p(`${p}.attn.wo`), B.p(`${p}.attn.bo`), Y.x1], [N, D, D]),
+          B.call("add", [Y.x1, xin(l), Y.x1], [N * D]),
+          B.call("layernorm_fwd", [Y.x1, Y.bn, B.p(`${p}.ln2.gamma`), B.p(`${p}.ln2.beta`), Y.ln2], [N, D], eps),
+          B.call("dense_fwd", [Y.bn, B.p(`${p}.ff1.kernel`), B.p(`${p}.ff1.bias`), Y.f1], [N, D, FF]),
+          B.call("relu_fwd", [Y.f1, Y.f1], [N * FF]),
+          B.call("dense_fwd", [Y.f1, B.p(`${p}.ff2.kernel`), B.p(`${p}.ff2.bias`), Y.x2], [N, FF, D]),
+          B.call("add", [Y.x2, Y.x1, Y.x2], [N * D]),
+        );
+      });
+      calls.push(B.call("layernorm_fwd", [xLast(), y, B.p("final_ln.gamma"), B.p("final_ln.beta"), lnf], [N, D], eps));
+      calls.push(c.pool === "last" ? B.call("last_step_fwd", [y, heads.o.feat], [n, L, D]) : B.call("mean_pool_fwd", [y, heads.o.feat], [n, L, D]));
+      calls.push(...heads.forward(B, n));
+      return calls;
+    },
+    backward(n) {
+      const B = b();
+      const N = n * L;
+      const h = heads.backward(B, n);
+      const calls: Call[] = [...h.calls];
+      // dT = dLoss/dy (the final LN's output).
+      if (c.pool === "last") calls.push(B.call("zero", [dT], [N * D]), B.call("last_step_bwd", [heads.o.dfeat, dT], [n, L, D]));
+      else calls.push(B.call("mean_pool_bwd", [heads.o.dfeat, dT], [n, L, D]));
+      // dR = dLoss/dx at the top of the residual stream.
+      calls.push(B.call("layernorm_bwd", [xLast(), dT, B.p("final_ln.gamma"), lnf, dR, B.g("final_ln.gamma"), B.g("final_ln.beta")], [N, D]));
+      for (let l = layers.length - 1; l >= 0; l--) {
+        const Y = layers[l]!;
+        const p = `enc${l}`;
+        calls.push(
+          // Feed-forward branch: x2 = x1 + ff2(relu(ff1(LN2(x1)))).
+          B.call("dense_bwd", [Y.f1, B.p(`${p}.ff2.kernel`), dR, B.g(`${p}.ff2.kernel`), B.g(`${p}.ff2.bias`), dF], [N, FF, D]),
+          B.call("relu_bwd", [Y.f1, dF, dF], [N * FF]),
+          B.call("dense_bwd", [Y.bn, B.p(`${p}.ff1.kernel`), dF, B.g(`${p}.ff1.kernel`), B.g(`${p}.ff1.bias`), dT], [N, D, FF]),
+          B.call("layernorm_bwd", [Y.x1, dT, B.p(`${p}.ln2.gamma`), Y.ln2, dT, B.g(`${p}.ln2.gamma`), B.g(`${p}.ln2.beta`)], [N, D]),
+          B.call("axpy", [dT, dR], [N * D], [1]),
+          // Attention branch: x1 = xin + wo(attn(q, k, v)).
+          B.call("dense_bwd", [Y.ctx, B.p(`${p}.attn.wo`), dR, B.g(`${p}.attn.wo`), B.g(`${p}.attn.bo`), dC], [N, D, D]),
+          B.call("attention_bwd", [Y.q, Y.k, Y.v, Y.p, dC, dq, dk, dv, attnScratch], [n, L, D, NH]),
+          B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wq`), dq, B.g(`${p}.attn.wq`), B.g(`${p}.attn.bq`), dT], [N, D, D]),
+          B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wk`), dk, B.g(`${p}.attn.wk`), B.g(`${p}.attn.bk`), dC], [N, D, D]),
+          B.call("axpy", [dC, dT], [N * D], [1]),
+          B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wv`), dv, B.g(`${p}.attn.wv`), B.g(`${p}.attn.bv`), dC], [N, D, D]),
+          B.call("axpy", [dC, dT], [N * D], [1]),
+          B.call("layernorm_bwd", [xin(l), dT, B.p(`${p}.ln1.gamma`), Y.ln1, dT, B.g(`${p}.ln1.gamma`), B.g(`${p}.ln1.beta`)], [N, D]),
+          B.call("axpy", [dT, dR], [N * D], [1]),
+        );
+      }
+      if (c.pos === "learned") calls.push(B.call("add_pos_bwd", [dR, B.g("pos.embedding")], [n, L, D]));
+      calls.push(B.call("dense_bwd", [x, B.p("proj.kernel"), dR, B.g("proj.kernel"), B.g("proj.bias"), -1], [N, c.n_features, D]));
+      return { calls, lossCalls: h.lossCalls };
+    },
+  };
+}
+
+class KernelChunkModel implements ChunkModel {
+  readonly nParams: number;
+  private readonly fwd = new Map<number, Call[]>();
+  private readonly bwd = new Map<number, { calls: Call[]; lossCalls: Call[] }>();
+  private readonly zeroGrad: Call;
+  private readonly per: number;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly backend: Backend,
+    readonly chunk: number,
+    private readonly arena: Arena,
+    private readonly base: number,
+    private readonly graph: Graph,
+    private readonly builder: Builder,
+    private readonly opts: ChunkModelOptions,
+  ) {
+    this.nParams = builder.layout.total;
+    this.per = config.seq_len * config.n_features;
+    this.zeroGrad = builder.call("zero", [builder.gOff], [this.nParams]);
+    for (const call of graph.setup()) this.run(call);
+  }
+
+  private run(c: Call): void {
+    this.arena.call(c.name, c.ia, c.fa);
+  }
+
+  private view(off: number, n: number): Float32Array {
+    const at = this.base + off;
+    return this.arena.f32.subarray(at, at + n);
+  }
+
+  setParams(p: Float32Array): void {
+    this.arena.f32.set(p.subarray(0, this.nParams), this.base + this.builder.pOff);
+  }
+
+  loadInputs(X: Float32Array, from: number, n: number, ySign: ArrayLike<number>, yMag: ArrayLike<number>): void {
+    if (n > this.chunk) throw new Error(`chunk of ${n} samples exceeds the model's ${this.chunk}`);
+    const f = this.arena.f32;
+    const g = this.graph;
+    f.set(X.subarray(from * this.per, (from + n) * this.per), this.base + g.x);
+    for (let i = 0; i < n; i++) {
+      f[this.base + g.ySign + i] = ySign[from + i]!;
+      f[this.base + g.yMag + i] = yMag[from + i]!;
+    }
+  }
+
+  private forwardCalls(n: number): Call[] {
+    let calls = this.fwd.get(n);
+    if (!calls) this.fwd.set(n, (calls = this.graph.forward(n)));
+    return calls;
+  }
+
+  forwardChunk(n: number): void {
+    for (const c of this.forwardCalls(n)) this.run(c);
+  }
+
+  trainChunk(n: number, scale: number): ChunkLoss {
+    let b = this.bwd.get(n);
+    if (!b) this.bwd.set(n, (b = this.graph.backward(n)));
+    this.run(this.zeroGrad);
+    this.forwardChunk(n);
+    b.lossCalls[0]!.fa[0] = scale;
+    if (b.lossCalls[1]) b.lossCalls[1].fa[0] = scale * this.opts.magnitudeWeight;
+    for (const c of b.lossCalls) this.run(c);
+    for (const c of b.calls) this.run(c);
+    const f = this.arena.f32;
+    const sign = f[this.base + this.graph.lossSign]!;
+    const mag = this.config.magnitude ? f[this.base + this.graph.lossMag]! : 0;
+    return { total: sign + this.opts.magnitudeWeight * mag, sign, mag };
+  }
+
+  readGrad(dst: Float32Array): void {
+    dst.set(this.view(this.builder.gOff, this.nParams));
+  }
+
+  readOutputs(sign: Float32Array, mag: Float32Array, at: number, n: number): void {
+    sign.set(this.view(this.graph.zSign, n), at);
+    if (this.config.magnitude) mag.set(this.view(this.graph.zMag, n), at);
+  }
+
+  signView(n: number): Float32Array {
+    return this.view(this.graph.zSign, n);
+  }
+
+  dispose(): void {
+    this.arena.dispose();
+  }
+}
+
+/** Builds a chunk model of `config` on a fresh arena of the requested backend. */
+export async function createChunkModel(config: ModelConfig, opts: ChunkModelOptions): Promise<ChunkModel> {
+  if (!Number.isInteger(opts.chunk) || opts.chunk < 1) throw new Error(`chunk must be a positive integer (got ${opts.chunk})`);
+  const layout = paramLayout(config);
+  const r = new Regions();
+  const pOff = r.alloc(layout.total);
+  const gOff = r.alloc(layout.total);
+  let builder: Builder | null = null;
+  const b = () => builder!;
+  const graph = config.kind === "transformer" ? transformerGraph(config, r, opts.chunk, opts, b) : recurrentGraph(config, r, opts.chunk, opts, b);
+  const kernels = await loadKernels(opts.backend);
+  const arena = kernels.arena(r.total);
+  const base = arena.alloc(r.total);
+  builder = new Builder(base, layout, pOff, gOff);
+  return new KernelChunkModel(config, kernels.backend, opts.chunk, arena, base, graph, builder, opts);
+}
+
+/** Adam's state on an arena of its own: the master parameters, the summed gradient, the moments. */
+export interface AdamState {
+  /** The parameters Adam updates (a view into the arena). */
+  readonly params: Float32Array;
+  /** Where the caller puts the step's gradient (a view into the arena). */
+  readonly grad: Float32Array;
+  /** One Adam update with the current gradient. */
+  step(): void;
+  dispose(): void;
+}
+
+/** Adam (β1 0.9, β2 0.999, ε 1e-8 as PyTorch) over P parameters, run by the adam_step kernel. */
+export async function createAdam(backend: Backend, P: number, o: { lr: number; beta1?: number; beta2?: number; eps?: number }): Promise<AdamState> {
+  const kernels = await loadKernels(backend);
+  const arena = kernels.arena(4 * P + 64);
+  const p = arena.alloc(P);
+  const g = arena.alloc(P);
+  const m = arena.alloc(P);
+  const v = arena.alloc(P);
+  arena.f32.fill(0, m, m + P);
+  arena.f32.fill(0, v, v + P);
+  const ia = Int32Array.from([p, g, m, v, P, 0]);
+  const fa = Float32Array.from([o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, 0]);
+  return {
+    get params() {
+      return arena.f32.subarray(p, p + P);
+    },
+    get grad() {
+      return arena.f32.subarray(g, g + P);
+    },
+    step() {
+      ia[5] = ia[5]! + 1;
+      arena.call("adam_step", ia, fa);
+    },
+    dispose() {
+      arena.dispose();
+    },
+  };
+}
+
+/** Sinusoidal positions as the kernels see them (re-exported for tests). */
+export { sinusoidalPositions };

@@ -1,0 +1,321 @@
+/**
+ * The training loop of the CPU engine: Adam over seeded mini-batches, early stopping on
+ * validation AUC with the best epoch's weights kept, and prediction. The heavy lifting is in
+ * model.ts (the kernels, one chunk of samples at a time) and pool.ts (chunks spread over
+ * worker threads, gradients summed in chunk order); this file only orders the work, so
+ * everything it computes is a pure function of the data, the config and the seed, whatever
+ * the thread count.
+ */
+import { rocAuc } from "../metrics.js";
+import { initParams, paramLayout, type ModelConfig } from "./config.js";
+import { createAdam, DEFAULT_CHUNK, type Backend } from "./model.js";
+import { JOB_PREDICT, JOB_TRAIN, LOSS_SLOTS, TrainPool } from "./pool.js";
+
+/** One split: X [n, L, F] row-major, sign labels 0/1, magnitude targets (raw units). */
+export interface Split {
+  readonly X: Float32Array;
+  readonly ySign: Uint8Array;
+  readonly yMag: Float32Array;
+  readonly n: number;
+}
+
+/** The training and validation splits. */
+export interface TrainData {
+  readonly train: Split;
+  readonly validation: Split;
+}
+
+/** One line of train_log.jsonl. */
+export interface EpochLog {
+  /** 1-based. */
+  readonly epoch: number;
+  /** Mean training loss over the epoch's samples (as computed during the updates). */
+  readonly train_loss: number;
+  /** Mean validation loss with the epoch's final weights. */
+  readonly val_loss: number;
+  readonly val_auc: number;
+  /** Wall time of the epoch, validation included. */
+  readonly seconds: number;
+  /** Training samples per second of the epoch's update phase. */
+  readonly samples_per_s: number;
+}
+
+/** Training settings. */
+export interface TrainOptions {
+  readonly seed: number;
+  /** The most epochs to run. */
+  readonly epochs: number;
+  /** Mini-batch size (default 256). */
+  readonly batch?: number;
+  /** Adam's learning rate (default 1e-3; β1 0.9, β2 0.999, ε 1e-8). */
+  readonly lr?: number;
+  /** Stop after this many epochs without a better validation AUC (default: never stop early). */
+  readonly patience?: number;
+  /** Threads in all, the main thread included (default 1). */
+  readonly threads?: number;
+  /** Kernel backend (default "auto": native when built, else wasm). */
+  readonly backend?: Backend | "auto";
+  readonly magnitudeLoss?: "huber" | "mse";
+  /** Weight of the magnitude loss in the total (default 0.5). */
+  readonly magnitudeWeight?: number;
+  /** At most this many training samples per epoch (the head of each epoch's shuffled order). */
+  readonly maxTrainSamples?: number;
+  /** Samples per chunk of data parallelism (default DEFAULT_CHUNK); part of the result. */
+  readonly chunk?: number;
+  /** Initial parameters (default initParams(config, seed)). */
+  readonly initial?: Float32Array;
+  readonly signal?: AbortSignal;
+  readonly onEpoch?: (e: EpochLog) => void;
+}
+
+/** What trainModel returns. */
+export interface TrainResult {
+  /** The best epoch's parameters (paramLayout order). */
+  readonly params: Float32Array;
+  /** 1-based epoch whose weights were kept. */
+  readonly bestEpoch: number;
+  readonly epochs: EpochLog[];
+  readonly backend: Backend;
+  readonly threads: number;
+  /** Wall time of the whole training, validation included. */
+  readonly seconds: number;
+  /** Training samples per second over all update phases. */
+  readonly samplesPerSec: number;
+  /** The training split's standard deviation of yMag; the magnitude head predicts yMag / magScale (1 without a head). */
+  readonly magScale: number;
+}
+
+/** A problem with the training inputs, naming the field. */
+export class TrainInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TrainInputError";
+  }
+}
+
+/** mulberry32, seeded: the per-epoch shuffles are a pure function of the seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher-Yates shuffle of `order` in place. */
+export function shuffleInPlace(order: Uint32Array, rand: () => number): void {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+}
+
+function checkSplit(config: ModelConfig, s: Split, name: string): void {
+  const per = config.seq_len * config.n_features;
+  if (!Number.isInteger(s.n) || s.n < 0) throw new TrainInputError(`${name}.n must be a non-negative integer (got ${s.n})`);
+  if (s.X.length < s.n * per) throw new TrainInputError(`${name}.X has ${s.X.length} floats; ${s.n} samples of [${config.seq_len}, ${config.n_features}] need ${s.n * per}`);
+  if (s.ySign.length < s.n) throw new TrainInputError(`${name}.ySign has ${s.ySign.length} labels for ${s.n} samples`);
+  if (config.magnitude && s.yMag.length < s.n) throw new TrainInputError(`${name}.yMag has ${s.yMag.length} targets for ${s.n} samples`);
+}
+
+/** Population standard deviation of the first n values, in double; 1 when it is 0 or not finite. */
+export function magnitudeScale(y: Float32Array, n: number): number {
+  if (n === 0) return 1;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += y[i]!;
+  mean /= n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (y[i]! - mean) ** 2;
+  const sd = Math.sqrt(ss / n);
+  return sd > 0 && Number.isFinite(sd) ? sd : 1;
+}
+
+/** Copies samples `order[from .. from + b)` of a split into the pool's shared batch. */
+function gather(pool: TrainPool, s: Split, order: Uint32Array | null, from: number, b: number, per: number, magInv: number): void {
+  const v = pool.views;
+  for (let i = 0; i < b; i++) {
+    const k = order ? order[from + i]! : from + i;
+    v.x.set(s.X.subarray(k * per, (k + 1) * per), i * per);
+    v.ySign[i] = s.ySign[k]!;
+    v.yMag[i] = s.yMag.length > k ? s.yMag[k]! * magInv : 0;
+  }
+}
+
+/** Per-sample loss in double, the same formulas as the kernels (docs/nn-engine.md, "Losses"). */
+function sampleLoss(z: number, y: number, m: number, t: number, magnitude: boolean, huber: boolean, w: number): number {
+  let l = Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
+  if (magnitude) {
+    const d = m - t;
+    const a = Math.abs(d);
+    l += w * (huber ? (a <= 1 ? 0.5 * d * d : a - 0.5) : d * d);
+  }
+  return l;
+}
+
+/** Sign logits and scaled magnitude predictions of a whole split, batch by batch on the pool. */
+function predictSplit(pool: TrainPool, s: Split, batch: number, per: number, magnitude: boolean): { sign: Float32Array; mag: Float32Array | null } {
+  const sign = new Float32Array(s.n);
+  const mag = magnitude ? new Float32Array(s.n) : null;
+  const v = pool.views;
+  for (let at = 0; at < s.n; at += batch) {
+    const b = Math.min(batch, s.n - at);
+    v.x.set(s.X.subarray(at * per, (at + b) * per));
+    pool.run(JOB_PREDICT, b);
+    sign.set(v.outSign.subarray(0, b), at);
+    mag?.set(v.outMag.subarray(0, b), at);
+  }
+  return { sign, mag };
+}
+
+/**
+ * Trains `config` on `data.train` with Adam, one seeded shuffle per epoch, and keeps the
+ * weights of the epoch with the best validation AUC (early stopping after `patience` epochs
+ * without improvement). Deterministic: the same inputs and seed give the same bits for any
+ * `threads`.
+ */
+export async function trainModel(config: ModelConfig, data: TrainData, opts: TrainOptions): Promise<TrainResult> {
+  const t0 = performance.now();
+  checkSplit(config, data.train, "train");
+  checkSplit(config, data.validation, "validation");
+  if (data.train.n === 0) throw new TrainInputError("train.n is 0: nothing to train on");
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new TrainInputError(`epochs must be a positive integer (got ${opts.epochs})`);
+  const batch = opts.batch ?? 256;
+  if (!Number.isInteger(batch) || batch < 1) throw new TrainInputError(`batch must be a positive integer (got ${batch})`);
+  const threads = opts.threads ?? 1;
+  const magnitudeLoss = opts.magnitudeLoss ?? "huber";
+  const magnitudeWeight = opts.magnitudeWeight ?? 0.5;
+  const patience = opts.patience ?? Infinity;
+  const per = config.seq_len * config.n_features;
+  const magScale = config.magnitude ? magnitudeScale(data.train.yMag, data.train.n) : 1;
+  const magInv = 1 / magScale;
+  const P = paramLayout(config).total;
+  const initial = opts.initial ?? initParams(config, opts.seed);
+  if (initial.length !== P) throw new TrainInputError(`initial has ${initial.length} parameters; the config has ${P}`);
+
+  const pool = await TrainPool.create({
+    config,
+    backend: opts.backend ?? "auto",
+    threads,
+    chunk: opts.chunk ?? DEFAULT_CHUNK,
+    batch,
+    magnitudeLoss,
+    magnitudeWeight,
+  });
+  try {
+    const adam = await createAdam(pool.backend, P, { lr: opts.lr ?? 1e-3 });
+    adam.params.set(initial);
+    pool.setParams(adam.params);
+    const rand = mulberry32(opts.seed ^ 0x5eed);
+    const order = new Uint32Array(data.train.n);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    const perEpoch = Math.min(data.train.n, opts.maxTrainSamples ?? Infinity);
+    const valLabels = data.validation.ySign.subarray(0, data.validation.n);
+    const logs: EpochLog[] = [];
+    let best = { auc: -Infinity, epoch: 0, params: Float32Array.from(initial) };
+    let trainSeconds = 0;
+    let trained = 0;
+    const v = pool.views;
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      opts.signal?.throwIfAborted();
+      const te = performance.now();
+      shuffleInPlace(order, rand);
+      let lossSum = 0;
+      for (let at = 0; at < perEpoch; at += batch) {
+        opts.signal?.throwIfAborted();
+        const b = Math.min(batch, perEpoch - at);
+        gather(pool, data.train, order, at, b, per, magInv);
+        const chunks = pool.run(JOB_TRAIN, b);
+        // Sum the chunk gradients in chunk order (the order is the determinism contract).
+        const g = adam.grad;
+        g.set(v.grads.subarray(0, P));
+        for (let c = 1; c < chunks; c++) {
+          const s = v.grads.subarray(c * P, (c + 1) * P);
+          for (let i = 0; i < P; i++) g[i] += s[i]!;
+        }
+        for (let c = 0; c < chunks; c++) lossSum += v.losses[c * LOSS_SLOTS]!;
+        adam.step();
+        pool.setParams(adam.params);
+      }
+      const tTrain = (performance.now() - te) / 1000;
+      trainSeconds += tTrain;
+      trained += perEpoch;
+      const val = predictSplit(pool, data.validation, batch, per, config.magnitude);
+      let valLoss = 0;
+      for (let i = 0; i < data.validation.n; i++) {
+        const t = data.validation.yMag.length > i ? data.validation.yMag[i]! * magInv : 0;
+        valLoss += sampleLoss(val.sign[i]!, valLabels[i]!, val.mag ? val.mag[i]! : 0, t, config.magnitude, magnitudeLoss === "huber", magnitudeWeight);
+      }
+      const auc = data.validation.n > 0 ? rocAuc(val.sign, valLabels) : Number.NaN;
+      const log: EpochLog = {
+        epoch,
+        train_loss: lossSum / perEpoch,
+        val_loss: data.validation.n > 0 ? valLoss / data.validation.n : Number.NaN,
+        val_auc: auc,
+        seconds: (performance.now() - te) / 1000,
+        samples_per_s: perEpoch / tTrain,
+      };
+      logs.push(log);
+      opts.onEpoch?.(log);
+      // NaN (one class in validation) never counts as better; the first epoch is kept then.
+      if (best.epoch === 0 || auc > best.auc) best = { auc: Number.isNaN(auc) ? -Infinity : auc, epoch, params: Float32Array.from(adam.params) };
+      else if (epoch - best.epoch >= patience) break;
+    }
+    adam.dispose();
+    return {
+      params: best.params,
+      bestEpoch: best.epoch,
+      epochs: logs,
+      backend: pool.backend,
+      threads,
+      seconds: (performance.now() - t0) / 1000,
+      samplesPerSec: trained / trainSeconds,
+      magScale,
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Prediction settings. */
+export interface PredictOptions {
+  readonly backend?: Backend | "auto";
+  readonly threads?: number;
+  /** Samples per job (default 1024). */
+  readonly batch?: number;
+  /** The trainer's magScale: magnitude predictions are multiplied back by it (default 1). */
+  readonly magScale?: number;
+  readonly chunk?: number;
+}
+
+/** Sign logits (and unscaled magnitude predictions when the config has the head) of n samples. */
+export async function predict(config: ModelConfig, params: Float32Array, X: Float32Array, n: number, opts: PredictOptions = {}): Promise<{ sign: Float32Array; mag?: Float32Array }> {
+  const split: Split = { X, ySign: new Uint8Array(n), yMag: new Float32Array(0), n };
+  checkSplit({ ...config, magnitude: false }, split, "X");
+  const P = paramLayout(config).total;
+  if (params.length !== P) throw new TrainInputError(`params has ${params.length} values; the config has ${P}`);
+  const batch = opts.batch ?? 1024;
+  const pool = await TrainPool.create({
+    config,
+    backend: opts.backend ?? "auto",
+    threads: opts.threads ?? 1,
+    chunk: opts.chunk ?? DEFAULT_CHUNK,
+    batch,
+    magnitudeLoss: "huber",
+    magnitudeWeight: 0.5,
+  });
+  try {
+    pool.setParams(params);
+    const out = predictSplit(pool, split, batch, config.seq_len * config.n_features, config.magnitude);
+    if (!out.mag) return { sign: out.sign };
+    const s = opts.magScale ?? 1;
+    for (let i = 0; i < n; i++) out.mag[i] = out.mag[i]! * s;
+    return { sign: out.sign, mag: out.mag };
+  } finally {
+    await pool.close();
+  }
+}

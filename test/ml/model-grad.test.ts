@@ -1,0 +1,85 @@
+/**
+ * Whole-model gradients of the CPU engine against central finite differences of its own loss:
+ * every config variant (LSTM 1 and 2 layers, GRU, transformer with learned and sinusoidal
+ * positions, last and mean pooling, with and without the magnitude head, Huber and MSE).
+ * The forward pass is float32, so the step is large (1e-2; the loss is a smooth function of
+ * the weights at that scale) and the tolerance is float32-sized.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { initParams, paramLayout, type ModelConfig } from "../../src/ml/nn/config.js";
+import { prng } from "../helpers/prng.js";
+import { batchEvaluator, randomBatch, TINY } from "./model-helpers.js";
+
+async function checkGradients(c: ModelConfig, seed: number, magnitudeLoss: "huber" | "mse" = "huber"): Promise<void> {
+  const n = 6;
+  const ev = await batchEvaluator(c, randomBatch(c, n, seed), { magnitudeLoss });
+  // Perturb the initial weights so no bias is exactly zero and layer norms are not identity.
+  const g0 = prng(seed + 1);
+  const p = initParams(c, seed);
+  for (let i = 0; i < p.length; i++) p[i] = p[i]! + (g0() - 0.5) * 0.2;
+  const { grad } = ev.lossAndGrad(p);
+  const layout = paramLayout(c);
+  const eps = 1e-2;
+  const pick = prng(seed + 2);
+  const fdAt = (i: number) => {
+    const q = Float32Array.from(p);
+    q[i] = p[i]! + eps;
+    const up = ev.lossAndGrad(q).loss;
+    q[i] = p[i]! - eps;
+    const down = ev.lossAndGrad(q).loss;
+    return (up - down) / (2 * eps);
+  };
+  // Every tensor: up to 4 of its elements (first, last, two random ones).
+  for (const s of layout.specs) {
+    const at = layout.offsets.get(s.name)!;
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    const idx = new Set([at, at + size - 1, at + Math.floor(pick() * size), at + Math.floor(pick() * size)]);
+    for (const i of idx) {
+      const fd = fdAt(i);
+      const err = Math.abs(fd - grad[i]!);
+      assert.ok(err <= 2e-4 + 2e-2 * Math.abs(fd), `${c.kind} ${s.name}[${i - at}]: engine ${grad[i]} vs finite difference ${fd}`);
+    }
+  }
+  // One random direction through all parameters at once.
+  const dir = Float32Array.from({ length: p.length }, () => pick() - 0.5);
+  let dot = 0;
+  for (let i = 0; i < p.length; i++) dot += dir[i]! * grad[i]!;
+  const step = (s: number) => ev.lossAndGrad(Float32Array.from(p, (v, i) => v + s * dir[i]!)).loss;
+  const h = 1e-2;
+  const fdDir = (step(h) - step(-h)) / (2 * h);
+  assert.ok(Math.abs(fdDir - dot) <= 1e-4 + 5e-3 * Math.abs(fdDir), `${c.kind}: directional derivative ${dot} vs ${fdDir}`);
+  ev.model.dispose();
+}
+
+for (const [name, c] of Object.entries(TINY)) {
+  test(`${name}: gradients match finite differences`, async () => {
+    await checkGradients(c, 11);
+  });
+}
+
+test("MSE magnitude loss: gradients match finite differences", async () => {
+  await checkGradients(TINY.gru2mag!, 5, "mse");
+  await checkGradients(TINY.trSinMeanMag!, 6, "mse");
+});
+
+test("a short last chunk reuses the buffers: its gradient equals a model built for that size", async () => {
+  const c = TINY.lstm2mag!;
+  const batch = randomBatch(c, 5, 3);
+  const p = initParams(c, 3);
+  const big = await batchEvaluator(c, batch); // chunk 5
+  const { createChunkModel } = await import("../../src/ml/nn/model.js");
+  const wide = await createChunkModel(c, { backend: "auto", chunk: 8, magnitudeLoss: "huber", magnitudeWeight: 0.5 });
+  wide.setParams(p);
+  wide.loadInputs(batch.X, 0, 5, batch.ySign, batch.yMag);
+  const l = wide.trainChunk(5, 1 / 5);
+  const g = new Float32Array(wide.nParams);
+  wide.readGrad(g);
+  const ref = big.lossAndGrad(p);
+  assert.ok(Math.abs(l.total / 5 - ref.loss) < 1e-6, `loss ${l.total / 5} vs ${ref.loss}`);
+  for (let i = 0; i < g.length; i++) assert.ok(Math.abs(g[i]! - ref.grad[i]!) <= 1e-6 * (1 + Math.abs(ref.grad[i]!)), `grad[${i}]`);
+  wide.dispose();
+  big.model.dispose();
+});
+
+test.run();
