@@ -73,6 +73,7 @@ function closeArrays(got: Float32Array, want: Float32Array, what: string): numbe
 }
 
 test.before(async () => {
+  tf.env().set("IS_TEST", true); // no "install tfjs-node" banner in the test output
   await tf.setBackend("cpu");
 });
 

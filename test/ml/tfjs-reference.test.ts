@@ -29,6 +29,7 @@ function close(actual: number, expected: number, rel: number, abs: number, what:
 }
 
 test.before(async () => {
+  tf.env().set("IS_TEST", true); // no "install tfjs-node" banner in the test output
   await tf.setBackend("cpu");
 });
 
@@ -212,6 +213,31 @@ test("loadTfjs: without tfjs-node-gpu, falls back and says why", async () => {
   assert.ok(["tensorflow", "wasm", "cpu"].includes(auto.backend), auto.backend);
   if (auto.backend !== "tensorflow") assert.match(auto.fallbacks[0]!, /tfjs-node-gpu/);
   await tf.setBackend("cpu");
+});
+
+test("the wasm backend gives the same forward pass and gradients (within float32 tolerance)", async () => {
+  const w = await loadTfjs("wasm");
+  try {
+    if (w.backend !== "wasm") {
+      console.log(`SKIP tfjs wasm backend check: ${w.fallbacks.join("; ")}`);
+      return;
+    }
+    for (const name of ["lstm 2 layers + mag", "gru 1 layer + mag", "transformer sinusoidal/mean + mag"]) {
+      const c = CONFIGS[name]!;
+      const flat = perturbedParams(c, 41);
+      const { X, ySign, yMag } = randomData(c, 3, 42);
+      const fw = referenceForward(w.tf, c, flat, X, 3);
+      const want = forward64(c, flat, X, 3);
+      for (let i = 0; i < 3; i++) close(fw.sign[i]!, want.sign[i]!, 1e-5, 1e-6, `${name} wasm logit ${i}`);
+      const gw = referenceLossAndGrads(w.tf, c, flat, X, ySign, yMag).grads;
+      await tf.setBackend("cpu");
+      const gc = referenceLossAndGrads(tf, c, flat, X, ySign, yMag).grads;
+      await tf.setBackend("wasm");
+      for (let j = 0; j < gc.length; j++) close(gw[j]!, gc[j]!, 1e-4, 1e-6, `${name} wasm d loss / d ${paramName(c, j)}`);
+    }
+  } finally {
+    await tf.setBackend("cpu");
+  }
 });
 
 test("bad inputs are errors that say what is wrong", () => {

@@ -68,6 +68,9 @@ export async function loadTfjs(pref: TfjsPreference = "auto"): Promise<LoadedTfj
   }
   await tf.setBackend("cpu");
   await tf.ready();
+  // PROD silences the cpu backend's "install tfjs-node" banner on first use (it would land in
+  // the progress display); it changes no numerics.
+  tf.env().set("PROD", true);
   return { tf, backend: tf.getBackend(), fallbacks };
 }
 
