@@ -1,2 +1,6 @@
 # Optional native helper of the no-op fast path (see stat_stamps.c); built by scripts/build-native.mjs.
-{ "targets": [ { "target_name": "stat_stamps", "sources": ["stat_stamps.c"], "cflags": ["-O2", "-ffp-contract=off"] } ] }
+# nn: the training engine's kernels (nn/, contract in docs/nn-engine.md), the same C sources as
+# nn.wasm (scripts/build-wasm.mjs) plus the N-API glue; -march=native for this CPU's widest SIMD.
+{ "targets": [ { "target_name": "stat_stamps", "sources": ["stat_stamps.c"], "cflags": ["-O2", "-ffp-contract=off"] },
+  { "target_name": "nn", "sources": ["<!@(node nn/sources.mjs)"],
+    "cflags": ["-O3", "-march=native", "-fno-math-errno", "-std=gnu11", "-Wall", "-Wno-unused-function"] } ] }

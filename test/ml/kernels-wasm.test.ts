@@ -1,0 +1,7 @@
+/** The kernel contract (kernel-contract.ts) on the WebAssembly build (native/nn.wasm). */
+import { test } from "uvu";
+import { loadKernels } from "../../src/ml/nn/kernels.js";
+import { defineKernelContract } from "./kernel-contract.js";
+
+defineKernelContract(test, "wasm", () => loadKernels("wasm"));
+test.run();
