@@ -43,6 +43,9 @@ export class PlainLogger implements EventSink {
           this.line(e.logTail.trimEnd().split("\n").slice(-20).map((l) => `  | ${l}`).join("\n"));
         this.line(`  full log: ${e.logFile}`);
         break;
+      case "action-progress":
+        this.line(`  ${e.message}`);
+        break;
       case "action-cutoff":
         this.total--; // was counted as waiting; its inputs came back unchanged
         break;

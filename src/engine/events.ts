@@ -11,6 +11,8 @@ export type BuildEvent =
   | { readonly type: "action-start"; readonly id: string; readonly host: string; readonly reason: Reason; readonly restore: boolean }
   | { readonly type: "action-done"; readonly id: string; readonly outcome: "built" | "restored"; readonly durationMs: number; readonly changed: boolean }
   | { readonly type: "action-cutoff"; readonly id: string }
+  /** A running action's progress line (an epoch of a training): shown, never needed for correctness. */
+  | { readonly type: "action-progress"; readonly id: string; readonly message: string }
   | { readonly type: "action-failed"; readonly id: string; readonly kind: string; readonly message: string; readonly logFile: string; readonly logTail: string }
   | { readonly type: "action-skipped"; readonly id: string; readonly because: string }
   | { readonly type: "transfer"; readonly entry: TransferEntry }

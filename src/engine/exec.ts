@@ -99,6 +99,10 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
     inputs,
     outputs,
     log: (line) => io.log(line.endsWith("\n") ? line : line + "\n"),
+    progress: (line) => {
+      io.log(line.endsWith("\n") ? line : line + "\n");
+      io.progress?.(line.trimEnd());
+    },
     signal: io.signal,
   };
   try {

@@ -36,6 +36,11 @@ export interface RuleContext {
   readonly outputs: Readonly<Record<string, string>>;
   /** Appends a line to this action's log (cache/logs/). */
   log(line: string): void;
+  /**
+   * A progress line (one epoch of a training, say): appended to the log like `log`, and shown
+   * live by the build's progress display. Optional so hand-made contexts (tests) may omit it.
+   */
+  progress?(line: string): void;
   /** Aborted on Ctrl-C or when the build stops; long loops should check it. */
   readonly signal: AbortSignal;
 }

@@ -3,7 +3,7 @@
  * parallel up to `jobs` and per-host limits, deciding each action only once its inputs are
  * known (early cutoff), committing outputs atomically, recording results last.
  */
-import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { Checker, dirAware, runStart, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
@@ -13,8 +13,8 @@ import { appendTransfer } from "./transfer-log.js";
 import { HostError } from "./hosts/host.js";
 import { createHost } from "./hosts/index.js";
 import { safeName, type WorkspacePaths } from "./workspace.js";
-import type { OutputState } from "./cache/state-index.js";
-import type { Artifact } from "./cache/cas.js";
+import type { ActionState, OutputState } from "./cache/state-index.js";
+import { describePath, type Artifact } from "./cache/cas.js";
 import { ACTION_RECORD_VERSION, type RecordedOutput } from "./cache/action-cache.js";
 import { formatReason } from "./fingerprint.js";
 import { hashFile } from "./hash.js";
@@ -303,7 +303,7 @@ export async function runBuild(
           fail(id, "host-unavailable", msg, logFile, tail);
           return;
         }
-        const result = await host.run(spec, staging, { log, signal: opts.signal, verified: (o) => (verified = o) });
+        const result = await host.run(spec, staging, { log, progress: (line) => sink.emit({ type: "action-progress", id, message: line }), signal: opts.signal, verified: (o) => (verified = o) });
         if (!result.ok) {
           if (result.kind === "cancelled" || opts.signal.aborted) {
             settled.set(id, { kind: "failed" });
@@ -336,6 +336,11 @@ export async function runBuild(
       sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
       finishOk(id);
     } catch (e) {
+      if (e instanceof CommitError) {
+        log(e.message + "\n");
+        fail(id, e.kind, e.message, logFile, tail);
+        return;
+      }
       const msg = (e as Error)?.stack ?? String(e);
       log(msg + "\n");
       fail(id, "internal", (e as Error)?.message ?? String(e), logFile, tail);
@@ -449,8 +454,29 @@ export function toSpec(node: ActionNode, decision: Decision & { status: "stale" 
 }
 
 /**
- * Moves staged outputs into place (each by rename, so a reader sees the old or the new file,
- * never half of one), stores them in the CAS, then writes the action record and the index.
+ * An output that cannot be committed: the wrong kind (a file where a directory was declared,
+ * a symbolic link), or a path in the way that the engine did not create. Nothing was changed.
+ */
+export class CommitError extends Error {
+  constructor(
+    readonly kind: "rule-failed" | "output-blocked",
+    message: string,
+  ) {
+    super(message);
+    this.name = "CommitError";
+  }
+}
+
+/**
+ * Commits an action's staged outputs in three steps, so a failure at any point leaves every
+ * previous output as it was:
+ *   1. check every staged output (declared kind, no symbolic links) and every path it will
+ *      replace (only what the engine made: see `blockedBy`);
+ *   2. store every output in the CAS;
+ *   3. swap them in: each old output is moved aside, the new one renamed into place (a reader
+ *      sees the old or the new file, never half of one); if any step fails, the swapped ones
+ *      are moved back, then the error is reported.
+ * Only then are the action record and the index line written.
  */
 function commit(
   node: ActionNode,
@@ -464,25 +490,24 @@ function commit(
   verified: Readonly<Record<string, Artifact>> | undefined,
 ): { changed: boolean } {
   const root = checker.graph.root;
+  const prev = checker.state.actions.get(node.id);
+  const entries = Object.entries(node.outputs);
+  for (const [, decl] of entries) {
+    const problem = stagedProblem(join(staging, decl.path), decl) ?? blockedBy(join(root, decl.path), decl, prev, checker);
+    if (problem) throw problem;
+  }
+  // A restore copied (and verified) blobs out of the CAS under digests it recorded: no need to hash them again.
+  const arts = entries.map(([name, decl]) => (restored ? decision.restorable?.outputs[name] : undefined) ?? checker.cas.putPath(join(staging, decl.path), verified?.[name]));
+  swapIn(entries.map(([, decl], i) => ({ staged: join(staging, decl.path), final: join(root, decl.path), aside: `${staging}.old-${i}` })));
+
   const recorded: Record<string, RecordedOutput> = {};
   const states: Record<string, OutputState> = {};
-  const prev = checker.state.actions.get(node.id);
-  let changed = false;
-  for (const [name, decl] of Object.entries(node.outputs)) {
-    const staged = join(staging, decl.path);
-    // A restore copied blobs out of the CAS under digests it recorded: no need to hash them again.
-    const art: Artifact = (restored ? decision.restorable?.outputs[name] : undefined) ?? checker.cas.putPath(staged, verified?.[name]);
+  // Outputs replaced on disk (a restore over a hand edit) changed even when their digest did not.
+  const r = decision.reason;
+  let changed = r.kind === "output-missing" || r.kind === "output-modified";
+  entries.forEach(([name, decl], i) => {
+    const art = arts[i]!;
     const final = join(root, decl.path);
-    mkdirSync(dirname(final), { recursive: true });
-    if (decl.dir) {
-      const trash = `${staged}.old`;
-      if (existsSync(final)) renameSync(final, trash);
-      renameSync(staged, final);
-      rmSync(trash, { recursive: true, force: true });
-    } else {
-      if (existsSync(final) && statSync(final).isDirectory()) rmSync(final, { recursive: true, force: true });
-      renameSync(staged, final);
-    }
     const st = statSync(final);
     recorded[name] = { path: decl.path, digest: art.digest, size: art.size, dir: decl.dir, ...(art.tree ? { tree: art.tree } : {}) };
     states[name] = decl.dir
@@ -490,7 +515,7 @@ function commit(
       : { p: decl.path, d: art.digest, z: art.size, m: st.mtimeMs, i: st.ino };
     if (prev?.o[name]?.d !== art.digest) changed = true;
     outputs.set(decl.path, { digest: art.digest, size: art.size });
-  }
+  });
   if (!restored) {
     checker.ac.put({
       version: ACTION_RECORD_VERSION,
@@ -505,4 +530,81 @@ function commit(
   }
   checker.state.recordAction(node.id, node.finalAfter === undefined ? { k: decision.key, o: states } : { k: decision.key, o: states, b: startedAt });
   return { changed };
+}
+
+/** What is wrong with a staged output, if anything: missing, the wrong kind, or a symbolic link. */
+function stagedProblem(staged: string, decl: { path: string; dir: boolean }): CommitError | undefined {
+  const st = lstatSync(staged, { throwIfNoEntry: false });
+  if (!st) return new CommitError("rule-failed", `the rule did not write its output ${decl.path}`);
+  if (st.isSymbolicLink()) return new CommitError("rule-failed", `output ${decl.path} is a symbolic link: outputs must be regular files or directories (a link's target is not part of the build)`);
+  if (decl.dir !== st.isDirectory()) return new CommitError("rule-failed", `output ${decl.path} should be a ${decl.dir ? "directory" : "regular file"}; the rule wrote a ${st.isDirectory() ? "directory" : "file"}`);
+  if (!decl.dir && !st.isFile()) return new CommitError("rule-failed", `output ${decl.path} should be a regular file`);
+  if (decl.dir) {
+    const link = firstSymlink(staged, "");
+    if (link) return new CommitError("rule-failed", `output ${decl.path} contains a symbolic link (${link}): directory outputs may hold only files and directories`);
+  }
+  return undefined;
+}
+
+function firstSymlink(abs: string, rel: string): string | undefined {
+  for (const e of readdirSync(abs, { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isSymbolicLink()) return r;
+    if (e.isDirectory()) {
+      const inner = firstSymlink(join(abs, e.name), r);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether the path an output goes to holds something the engine must not delete. A file at a
+ * file output's path is replaced as always (outputs are the build's). Anything else in the way
+ * (a directory, or a file where a directory goes) is replaced only if the engine made it: this
+ * action's last result recorded that path, or its content is in the CAS (an output whose
+ * index line a crash lost, or another action's). Otherwise it is the user's.
+ */
+function blockedBy(final: string, decl: { path: string; dir: boolean }, prev: ActionState | undefined, checker: Checker): CommitError | undefined {
+  const st = lstatSync(final, { throwIfNoEntry: false });
+  if (!st || (!decl.dir && !st.isDirectory())) return undefined;
+  if (Object.values(prev?.o ?? {}).some((o) => o.p === decl.path)) return undefined;
+  if (!st.isSymbolicLink() && checker.cas.has(describePath(final).digest)) return undefined;
+  const what = st.isSymbolicLink() ? "symbolic link" : st.isDirectory() ? "directory" : "file";
+  return new CommitError("output-blocked", `${decl.path} exists as a ${what} not created by dagbuild (no build recorded it and its content is not in the cache); move it away or remove it, then build again`);
+}
+
+/**
+ * Renames every staged output into place, moving what was there aside first; on any failure
+ * moves the new ones back out and the old ones back in (in reverse), then rethrows. The
+ * set-aside old outputs are deleted once every new one is in place.
+ */
+function swapIn(moves: readonly { staged: string; final: string; aside: string }[]): void {
+  const done: { final: string; staged: string; aside?: string; placed: boolean }[] = [];
+  try {
+    for (const m of moves) {
+      mkdirSync(dirname(m.final), { recursive: true });
+      const step: { final: string; staged: string; aside?: string; placed: boolean } = { final: m.final, staged: m.staged, placed: false };
+      done.push(step);
+      if (lstatSync(m.final, { throwIfNoEntry: false })) {
+        renameSync(m.final, m.aside);
+        step.aside = m.aside;
+      }
+      renameSync(m.staged, m.final);
+      step.placed = true;
+    }
+  } catch (e) {
+    const stuck: string[] = [];
+    for (const step of done.reverse()) {
+      try {
+        if (step.placed) renameSync(step.final, step.staged);
+        if (step.aside) renameSync(step.aside, step.final);
+      } catch (back) {
+        stuck.push(`${step.final}: ${(back as Error).message}`);
+      }
+    }
+    const msg = `cannot put the outputs in place (${(e as Error).message}); the previous outputs were ${stuck.length ? `NOT all restored: ${stuck.join("; ")}` : "restored"}`;
+    throw new CommitError("output-blocked", msg);
+  }
+  for (const step of done) if (step.aside) rmSync(step.aside, { recursive: true, force: true });
 }

@@ -42,6 +42,8 @@ export interface ActionSpec {
 export interface ActionIO {
   /** Log output of the action (stdout and stderr interleaved). */
   log(chunk: string): void;
+  /** A rule's progress line (RuleContext.progress), already in the log; hosts that cannot relay it live leave it there. */
+  progress?(line: string): void;
   readonly signal: AbortSignal;
   /**
    * Told the digests of the staged outputs, by output name, when the host already verified

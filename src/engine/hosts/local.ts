@@ -50,8 +50,9 @@ export class LocalHost implements Host {
         }
         resolve(r);
       };
-      const onMessage = (m: { type: string; chunk?: string; result?: HostResult }) => {
+      const onMessage = (m: { type: string; chunk?: string; line?: string; result?: HostResult }) => {
         if (m.type === "log") io.log(m.chunk!);
+        else if (m.type === "progress") io.progress?.(m.line!);
         else if (m.type === "done") finish(m.result!, true);
       };
       const onError = (e: Error) => finish({ ok: false, kind: "rule-failed", message: e?.stack ?? String(e) }, false);

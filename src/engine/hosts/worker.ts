@@ -27,7 +27,7 @@ port.on("message", async (msg: RunMessage) => {
   log = (chunk) => port.postMessage({ type: "log", chunk });
   const controller = new AbortController();
   try {
-    const result = await executeSpec(msg.spec, msg.root, msg.staging, { log, signal: controller.signal });
+    const result = await executeSpec(msg.spec, msg.root, msg.staging, { log, progress: (line) => port.postMessage({ type: "progress", line }), signal: controller.signal });
     port.postMessage({ type: "done", result });
   } catch (e) {
     port.postMessage({ type: "done", result: { ok: false, kind: "rule-failed", message: (e as Error)?.stack ?? String(e) } });
