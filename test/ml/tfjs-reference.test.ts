@@ -205,6 +205,45 @@ test("referenceTrain: Adam lowers the loss on a learnable task and is determinis
   assert.ok(after < a.epochLosses[0]!);
 });
 
+test("referenceTrain takes the trainer's batches (seeded running shuffle, maxTrainSamples) and textbook Adam steps", () => {
+  const c: ModelConfig = { kind: "lstm", seq_len: 3, n_features: 2, units: 3, layers: 1, magnitude: true };
+  const n = 12;
+  const { X, ySign, yMag } = randomData(c, n, 51);
+  const init = perturbedParams(c, 52);
+  const [lr, b1, b2, eps, seed, batch, perEpoch, epochs] = [0.01, 0.9, 0.999, 1e-8, 7, 5, 10, 2];
+  const got = referenceTrain(tf, c, init, { X, ySign, yMag, n }, { epochs, batchSize: batch, learningRate: lr, shuffleSeed: seed, maxTrainSamples: perEpoch });
+  // By hand: trainer.ts's order (one running Fisher-Yates shuffle, mulberry32(seed ^ 0x5eed)).
+  const rand = rng(seed ^ 0x5eed);
+  const order = Array.from({ length: n }, (_, i) => i);
+  const p = Float64Array.from(init);
+  const m = new Float64Array(p.length);
+  const v = new Float64Array(p.length);
+  const per = c.seq_len * c.n_features;
+  let t = 0;
+  for (let e = 0; e < epochs; e++) {
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (let at = 0; at < perEpoch; at += batch) {
+      const idx = order.slice(at, Math.min(at + batch, perEpoch));
+      const xb = new Float32Array(idx.length * per);
+      idx.forEach((s, k) => xb.set(X.subarray(s * per, (s + 1) * per), k * per));
+      const g = referenceLossAndGrads(tf, c, Float32Array.from(p), xb, Float32Array.from(idx, (s) => ySign[s]!), Float32Array.from(idx, (s) => yMag[s]!)).grads;
+      t++;
+      for (let k = 0; k < p.length; k++) {
+        m[k] = b1 * m[k]! + (1 - b1) * g[k]!;
+        v[k] = b2 * v[k]! + (1 - b2) * g[k]! ** 2;
+        p[k]! -= (lr * (m[k]! / (1 - b1 ** t))) / (Math.sqrt(v[k]! / (1 - b2 ** t)) + eps);
+      }
+    }
+  }
+  assert.is(t, 4);
+  for (let k = 0; k < p.length; k++) close(got.params[k]!, p[k]!, 1e-4, 2e-6, `${paramName(c, k)} after ${t} steps`);
+  // And the steps moved the weights (a no-op trainer would pass nothing above with lr this large).
+  assert.ok(Math.abs(got.params[0]! - init[0]!) > 1e-3);
+});
+
 test("loadTfjs: without tfjs-node-gpu, falls back and says why", async () => {
   const cpu = await loadTfjs("cpu");
   assert.is(cpu.backend, "cpu");

@@ -309,8 +309,13 @@ export interface ReferenceTrainOptions extends LossOptions {
   readonly learningRate?: number;
   /** Adam's ε (default 1e-8, as PyTorch; TensorFlow.js would default to 1e-7). */
   readonly epsilon?: number;
-  /** Seeds the per-epoch shuffle; omit to keep the data's order (benchmarks). */
+  /**
+   * The trainer's seed: each epoch reshuffles one running order with mulberry32(seed ^ 0x5eed),
+   * exactly as trainer.ts does, so both see the same batches. Omit to keep the data's order.
+   */
   readonly shuffleSeed?: number;
+  /** At most this many samples per epoch: the head of the epoch's order (as the trainer). */
+  readonly maxTrainSamples?: number;
   /** Called after each epoch. */
   readonly onEpoch?: (e: { epoch: number; loss: number; seconds: number; samplesPerSec: number }) => void;
 }
@@ -325,31 +330,34 @@ export interface ReferenceTrainResult {
   readonly backend: string;
 }
 
-/** Seeded Fisher-Yates permutation of 0..n-1 (mulberry32, as config.ts). */
-function permutation(n: number, seed: number): Uint32Array {
+/** mulberry32, as config.ts and trainer.ts. */
+function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
-  const rand = () => {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
+}
+
+/** Fisher-Yates shuffle in place (the same draws as trainer.ts's shuffleInPlace). */
+function shuffleInPlace(order: Uint32Array, rand: () => number): void {
+  for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
   }
-  return p;
 }
 
 /**
  * Mini-batch Adam training with tf.train.adam: the benchmark peer and the GPU path. Batches are
- * consecutive runs of `batchSize` samples (the last one may be short) of the data in order, or
- * of a seeded permutation per epoch when `shuffleSeed` is given (epoch e uses seed + e).
+ * consecutive runs of `batchSize` samples (the last one may be short) of the epoch's order: the
+ * data's order, or with `shuffleSeed` the trainer's seeded shuffle (trainer.ts), so with the
+ * same seed, batch size and initial parameters both engines take the same steps. Magnitude
+ * targets are used as given: pass yMag / magScale to match the trainer.
  */
 export function referenceTrain(tf: Tf, config: ModelConfig, initial: Float32Array, data: TrainData, opts: ReferenceTrainOptions): ReferenceTrainResult {
   const per = config.seq_len * config.n_features;
@@ -368,14 +376,18 @@ export function referenceTrain(tf: Tf, config: ModelConfig, initial: Float32Arra
   const xb = new Float32Array(opts.batchSize * per);
   const sb = new Float32Array(opts.batchSize);
   const mb = new Float32Array(opts.batchSize);
+  const order = new Uint32Array(data.n);
+  for (let i = 0; i < data.n; i++) order[i] = i;
+  const rand = opts.shuffleSeed === undefined ? null : mulberry32(opts.shuffleSeed ^ 0x5eed);
+  const perEpoch = Math.min(data.n, opts.maxTrainSamples ?? Infinity);
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     const te = performance.now();
-    const order = opts.shuffleSeed === undefined ? null : permutation(data.n, opts.shuffleSeed + epoch);
+    if (rand) shuffleInPlace(order, rand);
     let sum = 0;
-    for (let at = 0; at < data.n; at += opts.batchSize) {
-      const b = Math.min(opts.batchSize, data.n - at);
+    for (let at = 0; at < perEpoch; at += opts.batchSize) {
+      const b = Math.min(opts.batchSize, perEpoch - at);
       for (let i = 0; i < b; i++) {
-        const s = order ? order[at + i]! : at + i;
+        const s = order[at + i]!;
         xb.set(data.X.subarray(s * per, (s + 1) * per), i * per);
         sb[i] = data.ySign[s]!;
         if (data.yMag) mb[i] = data.yMag[s]!;
@@ -389,14 +401,14 @@ export function referenceTrain(tf: Tf, config: ModelConfig, initial: Float32Arra
       sum += loss.dataSync()[0]! * b;
       loss.dispose();
     }
-    epochLosses.push(sum / data.n);
+    epochLosses.push(sum / perEpoch);
     const seconds = (performance.now() - te) / 1000;
-    opts.onEpoch?.({ epoch, loss: sum / data.n, seconds, samplesPerSec: data.n / seconds });
+    opts.onEpoch?.({ epoch, loss: sum / perEpoch, seconds, samplesPerSec: perEpoch / seconds });
   }
   const seconds = (performance.now() - t0) / 1000;
   const params = new Float32Array(layout.total);
   layout.specs.forEach((s, i) => params.set(vars[i]!.dataSync() as Float32Array, layout.offsets.get(s.name)!));
   for (const v of vars) v.dispose();
   opt.dispose();
-  return { params, epochLosses, seconds, samplesPerSec: (data.n * opts.epochs) / seconds, backend: tf.getBackend() };
+  return { params, epochLosses, seconds, samplesPerSec: (perEpoch * opts.epochs) / seconds, backend: tf.getBackend() };
 }
