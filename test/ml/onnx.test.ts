@@ -135,6 +135,24 @@ test("the same model gives the same bytes; meta and weights change them; metadat
   assert.is(meta.model_digest, "d1");
 });
 
+test("magScale: the magnitude output is the head's times the scale, recorded in the metadata", async () => {
+  const c = CONFIGS["gru 1 layer + mag"]!;
+  const params = perturbedParams(c, 8);
+  const { X } = randomData(c, 5, 9);
+  const bytes = exportOnnx(c, params, {}, { magScale: 2.5 });
+  assert.is(onnxMetadata(bytes)["dagbuild.magnitude_scale"], "2.5");
+  const file = join(dir, "gru_mag_scaled.onnx");
+  writeFileSync(file, bytes);
+  written.push(file);
+  const s = await createScorer(bytes);
+  const got = await s.score(X, 5, c.seq_len, c.n_features);
+  await s.close();
+  const want = referenceForward(tf, c, params, X, 5);
+  closeArrays(got.mag!, Float32Array.from(want.mag!, (m) => m * 2.5), "scaled magnitude");
+  closeArrays(got.logit, want.sign, "logit unchanged");
+  assert.throws(() => exportOnnx(c, params, {}, { magScale: 0 }), /magScale must be a positive/);
+});
+
 test("bad exports and unloadable models are typed errors that say what is wrong", async () => {
   const c = CONFIGS["gru 1 layer"]!;
   assert.throws(() => exportOnnx(c, new Float32Array(3)), (e: unknown) => e instanceof OnnxExportError && /flatParams has 3 floats/.test((e as Error).message));

@@ -4,7 +4,9 @@
  * The file (`model.onnx`), format version 1 (metadata `dagbuild.onnx_format`):
  * - input `x`: float32 [N, L, F] (N symbolic), the same normalised windows the engine trains on;
  * - outputs `sign_logit` [N], `sign_prob` [N] (= Sigmoid(sign_logit)) and, for a config with
- *   `magnitude`, `magnitude` [N] (in the training target's scaled units, as the engine);
+ *   `magnitude`, `magnitude` [N]: the head's output (the trainer's scaled units) times
+ *   `opts.magScale` when given (then in the target's raw units; metadata
+ *   `dagbuild.magnitude_scale` records the factor);
  * - metadata_props, sorted by key: `dagbuild.onnx_format`, `dagbuild.model_config` (the
  *   ModelConfig as sorted-key JSON) and every entry of the caller's `meta` (model digest, input
  *   digests, normaliser, ...).
@@ -36,6 +38,15 @@ export const ONNX_NAMES = { input: "x", logit: "sign_logit", prob: "sign_prob", 
 
 /** Extra metadata_props (string → string); keys may not start with `dagbuild.`. */
 export type ExportMeta = Readonly<Record<string, string>>;
+
+/** Export settings. */
+export interface ExportOptions {
+  /**
+   * Multiply the magnitude head's output by this (the trainer's magScale), so `magnitude` is
+   * in the target's raw units. Omitted: the head's output as it is (no Mul node).
+   */
+  readonly magScale?: number;
+}
 
 /** A bad export request (names the field). */
 export class OnnxExportError extends Error {
@@ -141,7 +152,7 @@ function transformerGraph(g: GraphBuilder, c: TransformerConfig, name: (n: strin
  * The ONNX model for `config` with `flatParams` (paramLayout order), as deterministic bytes.
  * `meta` goes into metadata_props (keys must not start with `dagbuild.`, which the format uses).
  */
-export function exportOnnx(config: ModelConfig, flatParams: Float32Array, meta: ExportMeta = {}): Uint8Array {
+export function exportOnnx(config: ModelConfig, flatParams: Float32Array, meta: ExportMeta = {}, opts: ExportOptions = {}): Uint8Array {
   const layout = paramLayout(config);
   if (flatParams.length !== layout.total) throw new OnnxExportError(`flatParams has ${flatParams.length} floats; the ${config.kind} config needs ${layout.total}`);
   for (const k of Object.keys(meta)) if (k.startsWith("dagbuild.")) throw new OnnxExportError(`meta key "${k}": the dagbuild. prefix is reserved for the format's own metadata`);
@@ -165,11 +176,17 @@ export function exportOnnx(config: ModelConfig, flatParams: Float32Array, meta: 
   g.op("Sigmoid", [ONNX_NAMES.logit], {}, ONNX_NAMES.prob);
   g.io("output", ONNX_NAMES.logit, ["N"]);
   g.io("output", ONNX_NAMES.prob, ["N"]);
+  const props: Record<string, string> = { ...meta, "dagbuild.onnx_format": String(ONNX_FORMAT_VERSION), "dagbuild.model_config": sortedJson(config) };
+  if (opts.magScale !== undefined && !(Number.isFinite(opts.magScale) && opts.magScale > 0)) throw new OnnxExportError(`opts.magScale must be a positive finite number (got ${opts.magScale})`);
   if (config.magnitude) {
-    head("head_mag", ONNX_NAMES.magnitude);
+    if (opts.magScale === undefined) head("head_mag", ONNX_NAMES.magnitude);
+    else {
+      const scaled = head("head_mag", "magnitude_scaled");
+      g.op("Mul", [scaled, g.float("magnitude.scale", [], Float32Array.of(opts.magScale))], {}, ONNX_NAMES.magnitude);
+      props["dagbuild.magnitude_scale"] = String(opts.magScale);
+    }
     g.io("output", ONNX_NAMES.magnitude, ["N"]);
   }
-  const props: Record<string, string> = { ...meta, "dagbuild.onnx_format": String(ONNX_FORMAT_VERSION), "dagbuild.model_config": sortedJson(config) };
   const model = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: "", version: ONNX_OPSET }],
