@@ -49,7 +49,7 @@ test("constant and all-null columns are dropped and listed; every default is rec
   assert.is(why.structure_pinned_alignment, "constant");
   assert.is(why.structure_entropy, "all_null");
   assert.not.ok(fj.features.some((f: any) => f.name === "structure_entropy"));
-  for (const k of ["horizon", "run_mode", "normalise", "stride", "max_gap_min", "seq_lengths", "embargo_min", "onehot", "codes"]) assert.ok(k in fj.params, `params.${k} recorded`);
+  for (const k of ["horizon", "run_mode", "normalise", "stride", "eval_stride", "max_gap_min", "seq_lengths", "embargo_min", "onehot", "codes"]) assert.ok(k in fj.params, `params.${k} recorded`);
   assert.is(fj.params.horizon, 60);
   assert.ok(fj.features.some((f: any) => f.name.startsWith("regime=") && f.kind === "onehot"));
   assert.equal(fj.codes.instrument.vocabulary, ["EUR_USD", "USD_JPY"]);
@@ -116,6 +116,19 @@ test("sequence tensors: X's last step is the parquet row of `row`, labels are it
     assert.equal(JSON.parse(meta.feature_names!), fj.features.map((f: any) => f.name));
     assert.ok(meta.normaliser && meta.params && meta.input_digests);
   }
+});
+
+test("the training stride thins training windows only; validation and test windows end on every gate", () => {
+  const n = 30;
+  const rows = {
+    series: new Int32Array(n),
+    ts_ms: Float64Array.from({ length: n }, (_, i) => i * 60_000),
+    split: Int8Array.from({ length: n }, (_, i) => (i < 20 ? 0 : 1)),
+    splitRow: Int32Array.from({ length: n }, (_, i) => i),
+  };
+  const ws = makeWindows(rows, 4, [5, 1, 1], 3000 * 60_000);
+  assert.equal([...ws.ends.train], [3, 8, 13, 18]);
+  assert.equal([...ws.ends.validation], [23, 24, 25, 26, 27, 28, 29]);
 });
 
 test("a backtest span that overlaps training or validation weeks is an error naming the weeks", async () => {

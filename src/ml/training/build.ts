@@ -134,7 +134,7 @@ export async function buildTrainingData(opts: {
     const files = SPLIT_NAMES.map((s) => `${s}.parquet`);
     const windows: TrainingSummary["counts"]["windows"] = {};
     for (const L of p.seq_lengths) {
-      const ws = makeWindows(dense, L, p.stride, p.max_gap_min * 60_000);
+      const ws = makeWindows(dense, L, [p.stride, p.eval_stride, p.eval_stride], p.max_gap_min * 60_000);
       files.push(...(await writeWindows(outDir, dense, ws, meta)));
       windows[`seq${L}`] = { ...(Object.fromEntries(SPLIT_NAMES.map((s) => [s, ws.ends[s].length])) as Record<SplitName, number>), skipped: ws.skipped };
     }

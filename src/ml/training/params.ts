@@ -27,7 +27,10 @@ export interface TrainingParams {
   /** Extra minutes beyond the horizon a label must stay clear of the next split. */
   readonly embargo_min: number;
   readonly seq_lengths: readonly number[];
+  /** Stride of the training windows. */
   readonly stride: number;
+  /** Stride of the validation and test windows (default 1: every gate is evaluated). */
+  readonly eval_stride: number;
   /** Longest gap (minutes) a window may span; the default admits a weekend close (~48 h) and nothing longer. */
   readonly max_gap_min: number;
 }
@@ -45,7 +48,7 @@ type Raw = Readonly<Record<string, unknown>>;
 const KNOWN = new Set([
   "horizon", "run_mode", "source", "bitplanes", "normalise", "onehot", "codes", "split_train", "split_validation",
   "train_weeks", "validation_weeks", "test_weeks", "train_span", "validation_span", "test_span", "backtest_span",
-  "embargo_min", "seq_lengths", "stride", "max_gap_min",
+  "embargo_min", "seq_lengths", "stride", "eval_stride", "max_gap_min",
 ]);
 
 function num(p: Raw, k: string, dflt: number, ok: (v: number) => boolean, what: string): number {
@@ -127,6 +130,7 @@ export function resolveTrainingParams(p: Raw): TrainingParams {
     embargo_min: num(p, "embargo_min", 0, (v) => v >= 0, "a number of minutes >= 0"),
     seq_lengths: [...new Set(seq as number[])].sort((a, b) => a - b),
     stride: num(p, "stride", 1, (v) => Number.isInteger(v) && v >= 1, "a positive integer"),
+    eval_stride: num(p, "eval_stride", 1, (v) => Number.isInteger(v) && v >= 1, "a positive integer"),
     max_gap_min: num(p, "max_gap_min", 3000, (v) => v > 0, "a positive number of minutes"),
   };
 }

@@ -30,10 +30,12 @@ export interface WindowSet {
 const NAMES: readonly SplitName[] = ["train", "validation", "test"];
 
 /**
- * Enumerates windows of length L with the given stride (counted per series, from each
- * series' first possible end, so a stride is the same whatever the other series hold).
+ * Enumerates windows of length L with a stride per split (train, validation, test), counted
+ * per series from each series' first possible end, so a stride is the same whatever the other
+ * series hold. A single number applies to every split.
  */
-export function makeWindows(rows: SeriesRows, L: number, stride: number, maxGapMs: number): WindowSet {
+export function makeWindows(rows: SeriesRows, L: number, stride: number | readonly [number, number, number], maxGapMs: number): WindowSet {
+  const strides = typeof stride === "number" ? [stride, stride, stride] : stride;
   const n = rows.ts_ms.length;
   const ends: number[][] = [[], [], []];
   const skipped = { gap: 0, earlier_split: 0, purged_label: 0 };
@@ -49,9 +51,9 @@ export function makeWindows(rows: SeriesRows, L: number, stride: number, maxGapM
     }
     const first = i - L + 1;
     if (first < seriesStart) continue;
-    if ((i - (seriesStart + L - 1)) % stride !== 0) continue;
     const k = rows.split[i]!;
     if (k < 0) continue;
+    if ((i - (seriesStart + L - 1)) % strides[k]! !== 0) continue;
     if (first < runStart) {
       skipped.gap++;
       continue;
