@@ -137,6 +137,11 @@ export class Booster {
     }
   }
 
+  /** One boosting iteration (number `iter`, counted from 0): for callers that evaluate as they go. */
+  updateOne(train: DMatrix, iter: number): void {
+    loadXgboost().call("XGBoosterUpdateOneIter", this.handle, iter, train.handle);
+  }
+
   /** Probabilities (binary:logistic), one per row. */
   predict(m: DMatrix): Float32Array {
     return this.predictRaw(m, 0, m.rows);
