@@ -56,6 +56,8 @@
  * scale       ia = [x, n]      fa = [s]     x *= s
  * last_step_fwd ia = [hs, out, B, T, H]     out[b,:] = hs[b,T-1,:] (written)
  * last_step_bwd ia = [dout, dhs, B, T, H]   dhs[b,T-1,:] += dout[b,:] (other steps untouched)
+ * math_probe  ia = [x, y, n, fn]            y = f(x), f = exp, tanh, sigmoid, log, log1p for fn
+ *                                           0..4 (nn_math.h, for its accuracy tests)
  */
 #ifndef NN_H
 #define NN_H

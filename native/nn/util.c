@@ -1,5 +1,6 @@
 /* Small helpers the models need between layers (argument lists in nn.h). */
 #include "nn.h"
+#include "nn_math.h"
 
 #include <stddef.h>
 
@@ -52,4 +53,20 @@ void nn_last_step_bwd(float *base, const int32_t *ia, const float *fa) {
   const ptrdiff_t B = ia[2], T = ia[3], H = ia[4];
   for (ptrdiff_t b = 0; b < B; b++)
     for (ptrdiff_t j = 0; j < H; j++) dhs[(b * T + T - 1) * H + j] += dout[b * H + j];
+}
+
+/* Test probe of nn_math.h (test/ml/kernel-contract.ts measures its accuracy through this). */
+void nn_math_probe(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *x = base + ia[0];
+  float *y = base + ia[1];
+  const ptrdiff_t n = ia[2];
+  switch (ia[3]) {
+    case 0: for (ptrdiff_t i = 0; i < n; i++) y[i] = nn_expf(x[i]); break;
+    case 1: for (ptrdiff_t i = 0; i < n; i++) y[i] = nn_tanhf(x[i]); break;
+    case 2: for (ptrdiff_t i = 0; i < n; i++) y[i] = nn_sigmoidf(x[i]); break;
+    case 3: for (ptrdiff_t i = 0; i < n; i++) y[i] = nn_logf(x[i]); break;
+    case 4: for (ptrdiff_t i = 0; i < n; i++) y[i] = nn_log1pf(x[i]); break;
+    default: break;
+  }
 }

@@ -1,0 +1,96 @@
+/*
+ * GRU over one chunk, Keras reset_after = true (argument lists and cache layout in nn.h).
+ *
+ * Forward: x·kernel + b_in for every row goes into the cache's activation rows; each step then
+ * ADDS h_{t-1}·R + b_rec to the z and r blocks in place (strided GEMM) and WRITES the h block
+ * hz_h = h_{t-1}·R_h + b_rec,h to its own cache rows, because ĥ needs it apart: ĥ = tanh(xz_h +
+ * r⊙hz_h). Backward: d(xz) and d(hz) of every step go to scratch; the recurrence carries
+ * dh_{t-1} = dh_t⊙z + d(hz)_t·Rᵀ; weight gradients are GEMMs after the loop, in (b, t) order.
+ */
+#include "nn.h"
+#include "nn_gemm.h"
+#include "nn_math.h"
+
+#include <stddef.h>
+
+void nn_gru_fwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *x = base + ia[0], *kern = base + ia[1], *rec = base + ia[2], *bias = base + ia[3];
+  float *hs = base + ia[4], *act = base + ia[5];
+  const ptrdiff_t B = ia[6], T = ia[7], I = ia[8], H = ia[9], G = 3 * H;
+  float *hzh = act + B * T * G;
+  const float *brec = bias + G;
+  nn_gemm(B * T, G, I, x, I, 1, kern, G, 1, act, G, 0, bias);
+  for (ptrdiff_t t = 0; t < T; t++) {
+    if (t > 0) {
+      const float *hp = hs + (t - 1) * H;
+      nn_gemm(B, 2 * H, H, hp, T * H, 1, rec, G, 1, act + t * G, T * G, 1, brec);
+      nn_gemm(B, H, H, hp, T * H, 1, rec + 2 * H, G, 1, hzh + t * H, T * H, 0, brec + 2 * H);
+    } else
+      for (ptrdiff_t b = 0; b < B; b++) { /* h_{-1} = 0: hz = b_rec */
+        float *a = act + b * T * G, *q = hzh + b * T * H;
+        for (ptrdiff_t j = 0; j < 2 * H; j++) a[j] += brec[j];
+        for (ptrdiff_t j = 0; j < H; j++) q[j] = brec[2 * H + j];
+      }
+    for (ptrdiff_t b = 0; b < B; b++) {
+      const ptrdiff_t row = (b * T + t) * H;
+      float *a = act + (b * T + t) * G, *h = hs + row;
+      const float *q = hzh + row, *hprev = t > 0 ? hs + row - H : 0;
+      for (ptrdiff_t j = 0; j < H; j++) {
+        const float z = nn_sigmoidf(a[j]), r = nn_sigmoidf(a[H + j]);
+        const float hh = nn_tanhf(a[2 * H + j] + r * q[j]);
+        a[j] = z;
+        a[H + j] = r;
+        a[2 * H + j] = hh;
+        h[j] = (hprev ? z * hprev[j] : 0.0f) + (1.0f - z) * hh;
+      }
+    }
+  }
+}
+
+void nn_gru_bwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *x = base + ia[0], *kern = base + ia[1], *rec = base + ia[2], *hs = base + ia[3];
+  const float *act = base + ia[4], *dhs = base + ia[5];
+  float *dkern = base + ia[6], *drec = base + ia[7], *dbias = base + ia[8];
+  float *dx = ia[9] >= 0 ? base + ia[9] : 0, *dxz = base + ia[10];
+  const ptrdiff_t B = ia[11], T = ia[12], I = ia[13], H = ia[14], G = 3 * H;
+  const float *hzh = act + B * T * G;
+  float *dhz = dxz + B * T * G, *rt = dhz + B * T * G, *dh = rt + G * H;
+  for (ptrdiff_t m = 0; m < H; m++)
+    for (ptrdiff_t g = 0; g < G; g++) rt[g * H + m] = rec[m * G + g];
+  for (ptrdiff_t i = 0; i < B * H; i++) dh[i] = 0.0f;
+  for (ptrdiff_t t = T - 1; t >= 0; t--) {
+    for (ptrdiff_t b = 0; b < B; b++) {
+      const ptrdiff_t row = (b * T + t) * H;
+      const float *a = act + (b * T + t) * G, *q = hzh + row, *dht = dhs + row;
+      const float *hprev = t > 0 ? hs + row - H : 0;
+      float *dx_ = dxz + (b * T + t) * G, *dh_ = dhz + (b * T + t) * G, *dhb = dh + b * H;
+      for (ptrdiff_t j = 0; j < H; j++) {
+        const float z = a[j], r = a[H + j], hh = a[2 * H + j];
+        const float dhj = dht[j] + dhb[j];
+        const float hp = hprev ? hprev[j] : 0.0f;
+        const float dah = dhj * (1.0f - z) * (1.0f - hh * hh);
+        const float daz = dhj * (hp - hh) * z * (1.0f - z);
+        const float dar = dah * q[j] * r * (1.0f - r);
+        dx_[j] = daz;
+        dx_[H + j] = dar;
+        dx_[2 * H + j] = dah;
+        dh_[j] = daz;
+        dh_[H + j] = dar;
+        dh_[2 * H + j] = dah * r;
+        dhb[j] = dhj * z; /* the direct path; the GEMM below adds d(hz)·Rᵀ */
+      }
+    }
+    if (t > 0) nn_gemm(B, H, G, dhz + t * G, T * G, 1, rt, H, 1, dh, H, 1, 0);
+  }
+  nn_gemm(I, G, B * T, x, 1, I, dxz, G, 1, dkern, G, 1, 0); /* dkernel += xᵀ·d(xz) */
+  for (ptrdiff_t n = 0; n < B * T; n++)
+    for (ptrdiff_t g = 0; g < G; g++) {
+      dbias[g] += dxz[n * G + g];
+      dbias[G + g] += dhz[n * G + g];
+    }
+  for (ptrdiff_t b = 0; b < B && T > 1; b++) /* drecurrent += Σ_t h_{t-1}ᵀ·d(hz)_t */
+    nn_gemm(H, G, T - 1, hs + b * T * H, 1, H, dhz + (b * T + 1) * G, G, 1, drec, G, 1, 0);
+  if (dx) nn_gemm(B * T, I, G, dxz, G, 1, kern, 1, G, dx, I, 0, 0); /* dx = d(xz)·kernelᵀ */
+}

@@ -1,0 +1,86 @@
+/*
+ * LSTM over one chunk, Keras semantics (argument lists and cache layout in nn.h).
+ *
+ * Forward: one GEMM gives x·kernel + bias for every (b, t) row, straight into the cache's gate
+ * rows; then each step adds h_{t-1}·recurrent into that step's rows (strided GEMM, no copies)
+ * and applies the gates in place. Backward: the gate gradients dz of every step go to scratch;
+ * only dh_{t-1} = dz_t·recurrentᵀ is in the recurrence (against a transposed copy of the
+ * recurrent kernel, so the GEMM reads rows). The weight gradients are large GEMMs after the
+ * loop, summed in a fixed (b, t) order.
+ */
+#include "nn.h"
+#include "nn_gemm.h"
+#include "nn_math.h"
+
+#include <stddef.h>
+
+void nn_lstm_fwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *x = base + ia[0], *kern = base + ia[1], *rec = base + ia[2], *bias = base + ia[3];
+  float *hs = base + ia[4], *gates = base + ia[5];
+  const ptrdiff_t B = ia[6], T = ia[7], I = ia[8], H = ia[9], G = 4 * H;
+  float *cs = gates + B * T * G, *tcs = cs + B * T * H;
+  nn_gemm(B * T, G, I, x, I, 1, kern, G, 1, gates, G, 0, bias);
+  for (ptrdiff_t t = 0; t < T; t++) {
+    if (t > 0) nn_gemm(B, G, H, hs + (t - 1) * H, T * H, 1, rec, G, 1, gates + t * G, T * G, 1, 0);
+    for (ptrdiff_t b = 0; b < B; b++) {
+      float *z = gates + (b * T + t) * G;
+      const ptrdiff_t row = (b * T + t) * H;
+      const float *cprev = t > 0 ? cs + row - H : 0;
+      float *c = cs + row, *tc = tcs + row, *h = hs + row;
+      for (ptrdiff_t j = 0; j < H; j++) {
+        const float ig = nn_sigmoidf(z[j]), fg = nn_sigmoidf(z[H + j]);
+        const float gg = nn_tanhf(z[2 * H + j]), og = nn_sigmoidf(z[3 * H + j]);
+        const float cj = (cprev ? fg * cprev[j] : 0.0f) + ig * gg;
+        const float tj = nn_tanhf(cj);
+        z[j] = ig;
+        z[H + j] = fg;
+        z[2 * H + j] = gg;
+        z[3 * H + j] = og;
+        c[j] = cj;
+        tc[j] = tj;
+        h[j] = og * tj;
+      }
+    }
+  }
+}
+
+void nn_lstm_bwd(float *base, const int32_t *ia, const float *fa) {
+  (void)fa;
+  const float *x = base + ia[0], *kern = base + ia[1], *rec = base + ia[2], *hs = base + ia[3];
+  const float *gates = base + ia[4], *dhs = base + ia[5];
+  float *dkern = base + ia[6], *drec = base + ia[7], *dbias = base + ia[8];
+  float *dx = ia[9] >= 0 ? base + ia[9] : 0, *dz = base + ia[10];
+  const ptrdiff_t B = ia[11], T = ia[12], I = ia[13], H = ia[14], G = 4 * H;
+  const float *cs = gates + B * T * G, *tcs = cs + B * T * H;
+  float *rt = dz + B * T * G, *dh = rt + G * H, *dc = dh + B * H;
+  for (ptrdiff_t m = 0; m < H; m++)
+    for (ptrdiff_t g = 0; g < G; g++) rt[g * H + m] = rec[m * G + g];
+  for (ptrdiff_t i = 0; i < 2 * B * H; i++) dh[i] = 0.0f; /* dh and dc carries */
+  for (ptrdiff_t t = T - 1; t >= 0; t--) {
+    for (ptrdiff_t b = 0; b < B; b++) {
+      const ptrdiff_t row = (b * T + t) * H;
+      const float *a = gates + (b * T + t) * G, *tc = tcs + row, *dht = dhs + row;
+      const float *cprev = t > 0 ? cs + row - H : 0;
+      float *d = dz + (b * T + t) * G, *dhb = dh + b * H, *dcb = dc + b * H;
+      for (ptrdiff_t j = 0; j < H; j++) {
+        const float ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j], tj = tc[j];
+        const float dhj = dht[j] + dhb[j];
+        const float dcj = dcb[j] + dhj * og * (1.0f - tj * tj);
+        const float cp = cprev ? cprev[j] : 0.0f;
+        d[j] = dcj * gg * ig * (1.0f - ig);
+        d[H + j] = dcj * cp * fg * (1.0f - fg);
+        d[2 * H + j] = dcj * ig * (1.0f - gg * gg);
+        d[3 * H + j] = dhj * tj * og * (1.0f - og);
+        dcb[j] = dcj * fg;
+      }
+    }
+    if (t > 0) nn_gemm(B, H, G, dz + t * G, T * G, 1, rt, H, 1, dh, H, 0, 0); /* dh_{t-1} = dz_t·recᵀ */
+  }
+  nn_gemm(I, G, B * T, x, 1, I, dz, G, 1, dkern, G, 1, 0); /* dkernel += xᵀ·dz */
+  for (ptrdiff_t n = 0; n < B * T; n++)
+    for (ptrdiff_t g = 0; g < G; g++) dbias[g] += dz[n * G + g];
+  for (ptrdiff_t b = 0; b < B && T > 1; b++) /* drecurrent += Σ_t h_{t-1}ᵀ·dz_t */
+    nn_gemm(H, G, T - 1, hs + b * T * H, 1, H, dz + (b * T + 1) * G, G, 1, drec, G, 1, 0);
+  if (dx) nn_gemm(B * T, I, G, dz, G, 1, kern, 1, G, dx, I, 0, 0); /* dx = dz·kernelᵀ */
+}
