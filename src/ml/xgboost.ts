@@ -128,6 +128,16 @@ export class Booster {
     return b;
   }
 
+  /** A booster read from a saved model file (XGBoost JSON), for prediction. */
+  static load(path: string): Booster {
+    const x = loadXgboost();
+    const out = [null];
+    x.call("XGBoosterCreate", [], 0, out);
+    const b = new Booster(out[0]);
+    x.call("XGBoosterLoadModel", b.handle, path);
+    return b;
+  }
+
   /** Runs `rounds` boosting iterations on `train`. */
   train(train: DMatrix, rounds: number, signal?: AbortSignal): void {
     const x = loadXgboost();

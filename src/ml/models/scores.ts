@@ -1,0 +1,116 @@
+/**
+ * Scores of one model on every gate of the validation, test and backtest weeks, as
+ * `output/ml_scores/<name>.parquet` (format `dagbuild.ml_scores` version 1 in the key-value
+ * metadata): instrument, ts, ts_ms, run_mode, week, split, backtest, score (the probability
+ * that the forward return is > 0; NULL where the gate has too little history for a window),
+ * model, model_digest.
+ *
+ * Sequence models are scored by ONNX Runtime from model.onnx, on windows ending at each gate.
+ * A window may reach back into an earlier split's rows: those are past features, not labels,
+ * and scoring (unlike training) must cover the first gates of a split too. It never crosses a
+ * series or a gap longer than the builder's max_gap. The GBM is scored by XGBoost.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { sqlString, withDuckDb, DETERMINISTIC_PARQUET } from "../../io/duckdb.js";
+import { createScorer } from "../onnx/score.js";
+import { Booster, DMatrix } from "../xgboost.js";
+import { readSummary, TrainingSetError } from "./training-set.js";
+
+/** Format version of the scores parquet. */
+export const SCORES_FORMAT_VERSION = 1;
+
+interface Rows {
+  readonly n: number;
+  readonly X: Float32Array;
+  readonly series: Int32Array;
+  readonly ts: Float64Array;
+  readonly scored: Uint8Array;
+}
+
+const SCORED = ["validation", "test"] as const;
+
+async function loadRows(dir: string, features: readonly string[], conn: import("../../io/duckdb.js").DuckDBConnection): Promise<Rows> {
+  const q = (s: string) => `SELECT *, ${sqlString(s)} AS split FROM read_parquet(${sqlString(join(dir, `${s}.parquet`))})`;
+  await conn.run(`CREATE TABLE r AS SELECT * FROM (${q("train")} UNION ALL ${q("validation")} UNION ALL ${q("test")}) ORDER BY run_mode, instrument, ts_ms`);
+  const sel = ["CAST(dense_rank() OVER (ORDER BY run_mode, instrument) AS INTEGER)", "CAST(ts_ms AS DOUBLE)", "CAST(split <> 'train' AS INTEGER)", ...features.map((f) => `"${f.replaceAll('"', '""')}"`)];
+  const cols = (await conn.runAndReadAll(`SELECT ${sel.join(", ")} FROM r ORDER BY run_mode, instrument, ts_ms`)).getColumns();
+  const n = cols[0]!.length, F = features.length;
+  const X = new Float32Array(n * F);
+  for (let j = 0; j < F; j++) for (let i = 0; i < n; i++) X[i * F + j] = cols[3 + j]![i] as number;
+  return { n, X, series: Int32Array.from(cols[0]!, Number), ts: Float64Array.from(cols[1]!, Number), scored: Uint8Array.from(cols[2]!, Number) };
+}
+
+/** Probabilities from ONNX Runtime for every scored row with a full window (NaN otherwise). */
+async function scoreSequence(onnx: string, rows: Rows, L: number, F: number, maxGapMs: number): Promise<Float64Array> {
+  const out = new Float64Array(rows.n).fill(Number.NaN);
+  const ends: number[] = [];
+  let runStart = 0;
+  for (let i = 0; i < rows.n; i++) {
+    if (i > 0 && (rows.series[i] !== rows.series[i - 1] || rows.ts[i]! - rows.ts[i - 1]! > maxGapMs)) runStart = i;
+    if (rows.scored[i] && i - L + 1 >= runStart) ends.push(i);
+  }
+  const scorer = await createScorer(onnx);
+  try {
+    const B = 4096;
+    for (let at = 0; at < ends.length; at += B) {
+      const e = ends.slice(at, at + B);
+      const X = new Float32Array(e.length * L * F);
+      e.forEach((end, w) => X.set(rows.X.subarray((end - L + 1) * F, (end + 1) * F), w * L * F));
+      const s = await scorer.score(X, e.length, L, F);
+      e.forEach((end, w) => (out[end] = s.sign[w]!));
+    }
+  } finally {
+    await scorer.close();
+  }
+  return out;
+}
+
+function scoreGbm(model: string, rows: Rows, F: number): Float64Array {
+  const booster = Booster.load(model);
+  const dm = new DMatrix(rows.X, rows.n, F);
+  try {
+    const p = booster.predict(dm);
+    return Float64Array.from(p, (v, i) => (rows.scored[i] ? v : Number.NaN));
+  } finally {
+    dm.free();
+    booster.free();
+  }
+}
+
+/** Writes the scores parquet of the model in `modelDir`; returns the rows scored and unscored. */
+export async function writeScores(opts: { name: string; modelDir: string; trainingDir: string; out: string }): Promise<{ scored: number; unscored: number; digest: string }> {
+  const summary = await readSummary(opts.trainingDir);
+  const config = JSON.parse(await readFile(join(opts.modelDir, "config.json"), "utf8")) as { architecture: { kind: string; seq_len?: number }; features: string[] };
+  if (JSON.stringify(config.features) !== JSON.stringify(summary.features.map((f) => f.name)))
+    throw new TrainingSetError(`${opts.modelDir}/config.json: the model's features differ from ${opts.trainingDir}/features.json (retrain the model)`);
+  const gbm = config.architecture.kind === "xgboost";
+  const file = join(opts.modelDir, gbm ? "model.json" : "model.onnx");
+  const digest = createHash("sha256").update(await readFile(file)).digest("hex");
+  const F = config.features.length;
+  return withDuckDb(async (conn) => {
+    const rows = await loadRows(opts.trainingDir, config.features, conn);
+    const score = gbm ? scoreGbm(file, rows, F) : await scoreSequence(file, rows, config.architecture.seq_len!, F, summary.params.max_gap_min * 60_000);
+    await conn.run("CREATE TABLE sc (i INTEGER, score DOUBLE)");
+    const app = await conn.createAppender("sc");
+    for (let i = 0; i < rows.n; i++) {
+      if (!rows.scored[i]) continue;
+      app.appendInteger(i);
+      if (Number.isNaN(score[i]!)) app.appendNull();
+      else app.appendDouble(score[i]!);
+      app.endRow();
+    }
+    app.closeSync();
+    const bt = summary.splits.backtest.map(sqlString).join(", ") || "NULL";
+    const opts2 = DETERMINISTIC_PARQUET.replace(/\)$/, `, KV_METADATA {format: 'dagbuild.ml_scores', version: '${SCORES_FORMAT_VERSION}'})`);
+    await conn.run(
+      `COPY (SELECT instrument, ts, ts_ms, run_mode, week, split, week IN (${bt}) AS backtest, score, ${sqlString(opts.name)} AS model, ${sqlString(digest)} AS model_digest
+             FROM (SELECT *, CAST(row_number() OVER (ORDER BY run_mode, instrument, ts_ms) - 1 AS INTEGER) AS i FROM r) JOIN sc USING (i)
+             WHERE split IN (${SCORED.map(sqlString).join(", ")}) ORDER BY run_mode, instrument, ts_ms) TO ${sqlString(opts.out)} ${opts2}`,
+    );
+    const unscored = score.reduce((a, v, i) => a + (rows.scored[i] && Number.isNaN(v) ? 1 : 0), 0);
+    const total = rows.scored.reduce((a, v) => a + v, 0);
+    return { scored: total - unscored, unscored, digest };
+  });
+}
