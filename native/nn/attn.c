@@ -2,10 +2,11 @@
  * Transformer kernels: LayerNorm, the multi-head attention core, ReLU, positional encodings
  * and mean pooling (argument lists in attn.h; semantics in docs/nn-engine.md).
  *
- * The hot loops are written as axpy over a contiguous row (y[i] += a * x[i]) rather than as
- * dot products: an axpy vectorises without reassociating any sum, so each element sees the
- * same operations in the same order at every SIMD width, and the native and wasm builds give
- * the same bits. Reductions (row sums, maxima) stay sequential for the same reason.
+ * The hot loops are written as axpys over a contiguous row (y[i] += a * x[i], four fused in
+ * one pass where they share y) rather than as dot products: an axpy vectorises without
+ * reassociating any sum, so each element sees the same operations in the same order at every
+ * SIMD width. Reductions (row sums, maxima) stay sequential for the same reason. The native
+ * build may still fuse a multiply-add where wasm cannot, so the builds agree to rounding.
  */
 #include "attn.h"
 #include "nn_math.h"
@@ -13,8 +14,33 @@
 #include <stddef.h>
 
 /* y[i] += a * x[i] */
-static inline void axpy(float *y, float a, const float *x, ptrdiff_t n) {
+static inline void axpy(float *restrict y, float a, const float *restrict x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/*
+ * y[i] += a[0]·x0[i], then += a[1]·x1[i], += a[2]·x2[i], += a[3]·x3[i]: four axpys in one
+ * pass (y stays in registers), each element's operations in exactly the order of four
+ * separate axpys.
+ */
+static inline void axpy4(float *restrict y, const float *a, const float *restrict x0, const float *restrict x1,
+                         const float *restrict x2, const float *restrict x3, ptrdiff_t n) {
+  const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+  for (ptrdiff_t i = 0; i < n; i++) {
+    float t = y[i];
+    t += a0 * x0[i];
+    t += a1 * x1[i];
+    t += a2 * x2[i];
+    t += a3 * x3[i];
+    y[i] = t;
+  }
+}
+
+/* y += Σ_r a[r]·x[r·ldx] for r < m, in r order: axpy4 blocks, then single axpys. */
+static inline void axpy_rows(float *restrict y, const float *a, const float *x, ptrdiff_t ldx, ptrdiff_t m, ptrdiff_t n) {
+  ptrdiff_t r = 0;
+  for (; r + 4 <= m; r += 4) axpy4(y, a + r, x + r * ldx, x + (r + 1) * ldx, x + (r + 2) * ldx, x + (r + 3) * ldx, n);
+  for (; r < m; r++) axpy(y, a[r], x + r * ldx, n);
 }
 
 static inline void zero(float *y, ptrdiff_t n) {
@@ -85,6 +111,18 @@ static void transpose_head(float *dst, const float *src, ptrdiff_t L, ptrdiff_t 
     for (ptrdiff_t c = 0; c < dh; c++) dst[c * L + s] = src[s * D + c];
 }
 
+/* p = softmax(p·scale), shifted by the row maximum (scale > 0). Its own function so that the
+ * exp loop vectorises (inlined into the attention loop nest, clang gave up on it). */
+static __attribute__((noinline)) void softmax_row(float *restrict p, ptrdiff_t n, float scale) {
+  float mx = p[0];
+  for (ptrdiff_t s = 1; s < n; s++) mx = p[s] > mx ? p[s] : mx;
+  for (ptrdiff_t s = 0; s < n; s++) p[s] = nn_expf((p[s] - mx) * scale);
+  float sum = 0.0f;
+  for (ptrdiff_t s = 0; s < n; s++) sum += p[s];
+  const float inv = 1.0f / sum;
+  for (ptrdiff_t s = 0; s < n; s++) p[s] *= inv;
+}
+
 /*
  * Per sample b and head j: S = Q_j K_jᵀ accumulated one column of Q at a time against the
  * transposed K (an axpy over the L keys), then a row softmax of S/√dh written to P, then
@@ -104,17 +142,11 @@ void nn_attention_fwd(float *base, const int32_t *ia, const float *fa) {
         float *pr = p + ((b * H + j) * L + t) * L;
         const float *qr = q + off + t * D;
         zero(pr, L);
-        for (ptrdiff_t c = 0; c < dh; c++) axpy(pr, qr[c], kt + c * L, L);
-        float mx = pr[0];
-        for (ptrdiff_t s = 1; s < L; s++) mx = pr[s] > mx ? pr[s] : mx;
-        for (ptrdiff_t s = 0; s < L; s++) pr[s] = nn_expf((pr[s] - mx) * scale);
-        float sum = 0.0f;
-        for (ptrdiff_t s = 0; s < L; s++) sum += pr[s];
-        const float inv = 1.0f / sum;
-        for (ptrdiff_t s = 0; s < L; s++) pr[s] *= inv;
+        axpy_rows(pr, qr, kt, L, dh, L);
+        softmax_row(pr, L, scale);
         float *orow = o + off + t * D;
         zero(orow, dh);
-        for (ptrdiff_t s = 0; s < L; s++) axpy(orow, pr[s], v + off + s * D, dh);
+        axpy_rows(orow, pr, v + off, D, L, dh);
       }
     }
   }
@@ -145,17 +177,15 @@ void nn_attention_bwd(float *base, const int32_t *ia, const float *fa) {
         const float *pr = p + ((b * H + j) * L + t) * L;
         const float *dor = dout + off + t * D;
         zero(dp, L);
-        for (ptrdiff_t c = 0; c < dh; c++) axpy(dp, dor[c], vt + c * L, L);
+        axpy_rows(dp, dor, vt, L, dh, L);
         for (ptrdiff_t s = 0; s < L; s++) axpy(dv + off + s * D, pr[s], dor, dh);
         float dot = 0.0f;
         for (ptrdiff_t s = 0; s < L; s++) dot += pr[s] * dp[s];
         for (ptrdiff_t s = 0; s < L; s++) dp[s] = pr[s] * (dp[s] - dot) * scale; /* dp now holds dS */
         float *dqr = dq + off + t * D;
         const float *qr = q + off + t * D;
-        for (ptrdiff_t s = 0; s < L; s++) {
-          axpy(dqr, dp[s], k + off + s * D, dh);
-          axpy(dk + off + s * D, dp[s], qr, dh);
-        }
+        axpy_rows(dqr, dp, k + off, D, L, dh);
+        for (ptrdiff_t s = 0; s < L; s++) axpy(dk + off + s * D, dp[s], qr, dh);
       }
     }
   }
