@@ -7,6 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { initParams, paramLayout, type ModelConfig } from "../../src/ml/nn/config.js";
+import { nativeKernelsAvailable } from "../../src/ml/nn/kernels.js";
 import { loadTfjs, referenceForward, referenceLossAndGrads } from "../../src/ml/nn/tfjs-reference.js";
 import { prng } from "../helpers/prng.js";
 import { batchEvaluator, randomBatch, TINY } from "./model-helpers.js";
@@ -33,27 +34,35 @@ function close(label: string, got: Float32Array, want: Float32Array, floor = 0):
   }
 }
 
+/** Both kernel builds where the native one is built (the wasm build always is: it is committed). */
+const BACKENDS = nativeKernelsAvailable() ? (["native", "wasm"] as const) : (["wasm"] as const);
+
 async function compare(c: ModelConfig, seed: number, magnitudeLoss: "huber" | "mse" = "huber"): Promise<void> {
+  for (const backend of BACKENDS) await compareOn(c, seed, magnitudeLoss, backend);
+}
+
+async function compareOn(c: ModelConfig, seed: number, magnitudeLoss: "huber" | "mse", backend: "native" | "wasm"): Promise<void> {
   const { tf } = await loadTfjs("cpu");
   const n = 7;
   const batch = randomBatch(c, n, seed);
   const p = initParams(c, seed);
   const r = prng(seed + 9);
   for (let i = 0; i < p.length; i++) p[i] = p[i]! + (r() - 0.5) * 0.2;
-  const ev = await batchEvaluator(c, batch, { magnitudeLoss });
+  const ev = await batchEvaluator(c, batch, { magnitudeLoss, backend });
+  assert.is(ev.model.backend, backend);
   const fwd = ev.forward(p);
   const ref = referenceForward(tf, c, p, batch.X, n);
-  close(`${c.kind} sign logits`, fwd.sign, ref.sign);
-  if (c.magnitude) close(`${c.kind} magnitude`, fwd.mag, ref.mag!);
+  close(`${backend} ${c.kind} sign logits`, fwd.sign, ref.sign);
+  if (c.magnitude) close(`${backend} ${c.kind} magnitude`, fwd.mag, ref.mag!);
   const mine = ev.lossAndGrad(p);
   const theirs = referenceLossAndGrads(tf, c, p, batch.X, batch.ySign, c.magnitude ? batch.yMag : null, { magnitudeLoss, magnitudeWeight: 0.5 });
-  assert.ok(Math.abs(mine.loss - theirs.loss) <= REL * Math.abs(theirs.loss), `${c.kind} loss ${mine.loss} vs ${theirs.loss}`);
+  assert.ok(Math.abs(mine.loss - theirs.loss) <= REL * Math.abs(theirs.loss), `${backend} ${c.kind} loss ${mine.loss} vs ${theirs.loss}`);
   const layout = paramLayout(c);
   const floor = maxAbs(theirs.grads);
   for (const s of layout.specs) {
     const at = layout.offsets.get(s.name)!;
     const size = s.shape.reduce((a, b) => a * b, 1);
-    close(`${c.kind} d${s.name}`, mine.grad.subarray(at, at + size), theirs.grads.subarray(at, at + size), floor);
+    close(`${backend} ${c.kind} d${s.name}`, mine.grad.subarray(at, at + size), theirs.grads.subarray(at, at + size), floor);
   }
   ev.model.dispose();
 }

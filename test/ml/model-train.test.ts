@@ -64,6 +64,17 @@ test("same seed gives identical weights; 1 and 2 threads are bit-identical", asy
   }
 });
 
+test("the wasm build trains too, bit-identically on 1 and 2 threads", async () => {
+  const c = GRU;
+  const data = { train: task(c, 300, 15, true), validation: task(c, 100, 16, true) };
+  const opts = { seed: 4, epochs: 2, batch: 64, lr: 5e-3, backend: "wasm" } as const;
+  const one = await trainModel(c, data, { ...opts, threads: 1 });
+  const two = await trainModel(c, data, { ...opts, threads: 2 });
+  assert.is(one.backend, "wasm");
+  assert.equal(Buffer.from(one.params.buffer), Buffer.from(two.params.buffer));
+  assert.equal(two.epochs.map((e) => e.val_auc), one.epochs.map((e) => e.val_auc));
+});
+
 test("early stopping keeps the best epoch's weights", async () => {
   // Noise with a large learning rate: validation AUC wanders, and with this seed its best epoch is not the last.
   const c = GRU;
@@ -115,6 +126,36 @@ test("an aborted signal stops training", async () => {
   } catch (e) {
     assert.is((e as Error).name, "AbortError");
   }
+});
+
+test("a chunk computed on a worker thread equals the same chunk on the main thread", async () => {
+  const { TrainPool, JOB_TRAIN, JOB_PREDICT } = await import("../../src/ml/nn/pool.js");
+  const { initParams } = await import("../../src/ml/nn/config.js");
+  const c = TR;
+  const s = task(c, 100, 17, true);
+  const run = async (threads: number, mainWorks: boolean) => {
+    const pool = await TrainPool.create({ config: c, backend: "auto", threads, chunk: 32, batch: 100, magnitudeLoss: "huber", magnitudeWeight: 0.5, mainWorks });
+    try {
+      pool.setParams(initParams(c, 5));
+      pool.views.x.set(s.X);
+      pool.views.ySign.set(s.ySign);
+      pool.views.yMag.set(s.yMag);
+      const chunks = pool.run(JOB_TRAIN, 100);
+      const grads = pool.views.grads.slice(0, chunks * pool.model.nParams);
+      const losses = pool.views.losses.slice(0, chunks * 3);
+      pool.run(JOB_PREDICT, 100);
+      return { grads, losses, sign: pool.views.outSign.slice(0, 100), workerChunks: pool.workerChunks };
+    } finally {
+      await pool.close();
+    }
+  };
+  const main = await run(1, true);
+  const worker = await run(2, false);
+  assert.is(main.workerChunks, 0);
+  assert.is(worker.workerChunks, 8, "4 training and 4 prediction chunks on the worker");
+  assert.equal(Buffer.from(worker.grads.buffer), Buffer.from(main.grads.buffer));
+  assert.equal(Array.from(worker.losses), Array.from(main.losses));
+  assert.equal(Buffer.from(worker.sign.buffer), Buffer.from(main.sign.buffer));
 });
 
 test.run();

@@ -32,7 +32,9 @@ export const CTRL = {
   error: 6,
   /** Bumped when the shared parameters change; workers copy them in when it moved. */
   paramsVersion: 7,
-  size: 8,
+  /** Chunks computed by worker threads since the pool started (a statistic). */
+  workerChunks: 8,
+  size: 9,
 } as const;
 
 export const JOB_TRAIN = 1;
@@ -100,7 +102,7 @@ export function poolViews(s: PoolShared): PoolViews {
  * Runs chunks of the current job until the shared counter runs out. Used by the main thread
  * and by every worker, so a chunk's computation does not depend on which thread took it.
  */
-export function runChunks(model: ChunkModel, v: PoolViews, cmd: number): void {
+export function runChunks(model: ChunkModel, v: PoolViews, cmd: number, isWorker = false): void {
   const chunks = Atomics.load(v.ctrl, CTRL.chunks);
   const n = Atomics.load(v.ctrl, CTRL.n);
   const C = model.chunk;
@@ -121,6 +123,7 @@ export function runChunks(model: ChunkModel, v: PoolViews, cmd: number): void {
       model.forwardChunk(m);
       model.readOutputs(v.outSign, v.outMag, from, m);
     }
+    if (isWorker) Atomics.add(v.ctrl, CTRL.workerChunks, 1);
   }
 }
 
@@ -152,7 +155,7 @@ export function workerLoop(model: ChunkModel, v: PoolViews): void {
         model.setParams(v.params);
         paramsVersion = pv;
       }
-      runChunks(model, v, cmd);
+      runChunks(model, v, cmd, true);
     } catch (e) {
       writeErr(v, `training worker: ${(e as Error)?.stack ?? String(e)}`);
     }
@@ -173,6 +176,11 @@ export interface PoolOptions {
   readonly batch: number;
   readonly magnitudeLoss: "huber" | "mse";
   readonly magnitudeWeight: number;
+  /**
+   * Whether the main thread takes chunks too (default true). Tests turn it off so that, with
+   * workers, every chunk provably runs on another thread and arena.
+   */
+  readonly mainWorks?: boolean;
 }
 
 /** A job that no worker finished in this long is reported as a hang. */
@@ -276,7 +284,7 @@ export class TrainPool {
     }
     let mainError: unknown;
     try {
-      runChunks(this.model, v, cmd);
+      if (this.opts.mainWorks !== false || this.workers.length === 0) runChunks(this.model, v, cmd);
     } catch (e) {
       mainError = e;
       // Let the workers drain the counter: no chunk is left half-assigned.
@@ -295,6 +303,11 @@ export class TrainPool {
   }
 
   private mainParamsVersion = -1;
+
+  /** Chunks that worker threads computed so far. */
+  get workerChunks(): number {
+    return Atomics.load(this.views.ctrl, CTRL.workerChunks);
+  }
 
   /** Stops the workers. */
   async close(): Promise<void> {
