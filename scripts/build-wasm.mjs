@@ -12,6 +12,7 @@
 // The module exports its memory (growable; the caller grows it once to its arena size),
 // __heap_base (first free byte after data and stack) and nn_kernel_count / nn_kernel_name /
 // nn_call from dispatch.c. Stack: 1 MiB (the GEMM packs a 64 KiB panel on it at most).
+// -ffp-contract=off as in the native build (binding.gyp): the two builds give the same bits.
 import { spawnSync } from "node:child_process";
 import { renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -34,7 +35,7 @@ if (probe.status !== 0 || !/wasm32/.test(probe.stdout)) skip(`no ${clang} with a
 if (spawnSync("wasm-ld", ["--version"], { encoding: "utf8" }).status !== 0) skip("no wasm-ld");
 
 const args = [
-  "--target=wasm32", "-O3", "-msimd128", "-mbulk-memory", "-nostdlib", "-std=gnu11", "-fno-math-errno",
+  "--target=wasm32", "-O3", "-msimd128", "-mbulk-memory", "-nostdlib", "-std=gnu11", "-ffp-contract=off", "-fno-math-errno",
   "-Wall", "-Wno-unused-function",
   "-Wl,--no-entry", "-Wl,--export-dynamic", "-Wl,--export=__heap_base",
   "-Wl,--export=nn_kernel_count", "-Wl,--export=nn_kernel_name", "-Wl,--export=nn_call",

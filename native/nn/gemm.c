@@ -37,12 +37,6 @@ static inline vf vld(const float *p) {
 
 static inline void vst(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
 
-static inline vf vsplat(float s) {
-  vf v;
-  for (int i = 0; i < VW; i++) v[i] = s;
-  return v;
-}
-
 /* C[mr, nrv·VW] (init per mode) += A[mr, kc]·B[kc, nrv·VW]; B rows rsb apart, contiguous. */
 static inline __attribute__((always_inline)) void ukern(const int mr, const int nrv, ptrdiff_t kc,
                                                         const float *A, ptrdiff_t rsa, ptrdiff_t csa,
@@ -51,13 +45,13 @@ static inline __attribute__((always_inline)) void ukern(const int mr, const int 
   vf acc[MR][NRV];
   for (int r = 0; r < mr; r++)
     for (int v = 0; v < nrv; v++)
-      acc[r][v] = mode == INIT_C ? vld(C + r * ldc + v * VW) : mode == INIT_BIAS ? vld(bias + v * VW) : vsplat(0.0f);
+      acc[r][v] = mode == INIT_C ? vld(C + r * ldc + v * VW) : mode == INIT_BIAS ? vld(bias + v * VW) : (vf){0};
   for (ptrdiff_t k = 0; k < kc; k++) {
     const float *b = B + k * rsb;
     vf bv[NRV];
     for (int v = 0; v < nrv; v++) bv[v] = vld(b + v * VW);
     for (int r = 0; r < mr; r++) {
-      const vf a = vsplat(A[r * rsa + k * csa]);
+      const float a = A[r * rsa + k * csa]; /* scalar · vector: a broadcast */
       for (int v = 0; v < nrv; v++) acc[r][v] += a * bv[v];
     }
   }

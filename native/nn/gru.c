@@ -13,6 +13,40 @@
 
 #include <stddef.h>
 
+/*
+ * One (b, t) row, in place: a[3H] = xz (+ hz for the z and r blocks) → z, r, ĥ; then h.
+ * restrict and a constant `first` (t = 0, h_{-1} = 0) let the compilers vectorise across j.
+ */
+static inline void cell_fwd(ptrdiff_t H, float *restrict a, const float *restrict q, const float *restrict hprev,
+                            float *restrict h, const int first) {
+  for (ptrdiff_t j = 0; j < 2 * H; j++) a[j] = nn_sigmoidf(a[j]);
+  for (ptrdiff_t j = 0; j < H; j++) {
+    const float z = a[j], hh = nn_tanhf(a[2 * H + j] + a[H + j] * q[j]);
+    a[2 * H + j] = hh;
+    h[j] = (first ? 0.0f : z * hprev[j]) + (1.0f - z) * hh;
+  }
+}
+
+/* d(xz), d(hz) of one row; dh holds the incoming carry and leaves with its direct part dh_t⊙z. */
+static inline void cell_bwd(ptrdiff_t H, const float *restrict a, const float *restrict q, const float *restrict hprev,
+                            const float *restrict dht, float *restrict dx, float *restrict dhz, float *restrict dh, const int first) {
+  for (ptrdiff_t j = 0; j < H; j++) {
+    const float z = a[j], r = a[H + j], hh = a[2 * H + j];
+    const float dhj = dht[j] + dh[j];
+    const float hp = first ? 0.0f : hprev[j];
+    const float dah = dhj * (1.0f - z) * (1.0f - hh * hh);
+    const float daz = dhj * (hp - hh) * z * (1.0f - z);
+    const float dar = dah * q[j] * r * (1.0f - r);
+    dx[j] = daz;
+    dx[H + j] = dar;
+    dx[2 * H + j] = dah;
+    dhz[j] = daz;
+    dhz[H + j] = dar;
+    dhz[2 * H + j] = dah * r;
+    dh[j] = dhj * z; /* the direct path; the caller's GEMM adds d(hz)·Rᵀ */
+  }
+}
+
 void nn_gru_fwd(float *base, const int32_t *ia, const float *fa) {
   (void)fa;
   const float *x = base + ia[0], *kern = base + ia[1], *rec = base + ia[2], *bias = base + ia[3];
@@ -34,16 +68,8 @@ void nn_gru_fwd(float *base, const int32_t *ia, const float *fa) {
       }
     for (ptrdiff_t b = 0; b < B; b++) {
       const ptrdiff_t row = (b * T + t) * H;
-      float *a = act + (b * T + t) * G, *h = hs + row;
-      const float *q = hzh + row, *hprev = t > 0 ? hs + row - H : 0;
-      for (ptrdiff_t j = 0; j < H; j++) {
-        const float z = nn_sigmoidf(a[j]), r = nn_sigmoidf(a[H + j]);
-        const float hh = nn_tanhf(a[2 * H + j] + r * q[j]);
-        a[j] = z;
-        a[H + j] = r;
-        a[2 * H + j] = hh;
-        h[j] = (hprev ? z * hprev[j] : 0.0f) + (1.0f - z) * hh;
-      }
+      if (t > 0) cell_fwd(H, act + (b * T + t) * G, hzh + row, hs + row - H, hs + row, 0);
+      else cell_fwd(H, act + (b * T + t) * G, hzh + row, hs, hs + row, 1);
     }
   }
 }
@@ -62,25 +88,9 @@ void nn_gru_bwd(float *base, const int32_t *ia, const float *fa) {
   for (ptrdiff_t i = 0; i < B * H; i++) dh[i] = 0.0f;
   for (ptrdiff_t t = T - 1; t >= 0; t--) {
     for (ptrdiff_t b = 0; b < B; b++) {
-      const ptrdiff_t row = (b * T + t) * H;
-      const float *a = act + (b * T + t) * G, *q = hzh + row, *dht = dhs + row;
-      const float *hprev = t > 0 ? hs + row - H : 0;
-      float *dx_ = dxz + (b * T + t) * G, *dh_ = dhz + (b * T + t) * G, *dhb = dh + b * H;
-      for (ptrdiff_t j = 0; j < H; j++) {
-        const float z = a[j], r = a[H + j], hh = a[2 * H + j];
-        const float dhj = dht[j] + dhb[j];
-        const float hp = hprev ? hprev[j] : 0.0f;
-        const float dah = dhj * (1.0f - z) * (1.0f - hh * hh);
-        const float daz = dhj * (hp - hh) * z * (1.0f - z);
-        const float dar = dah * q[j] * r * (1.0f - r);
-        dx_[j] = daz;
-        dx_[H + j] = dar;
-        dx_[2 * H + j] = dah;
-        dh_[j] = daz;
-        dh_[H + j] = dar;
-        dh_[2 * H + j] = dah * r;
-        dhb[j] = dhj * z; /* the direct path; the GEMM below adds d(hz)·Rᵀ */
-      }
+      const ptrdiff_t row = (b * T + t) * H, at = (b * T + t) * G;
+      if (t > 0) cell_bwd(H, act + at, hzh + row, hs + row - H, dhs + row, dxz + at, dhz + at, dh + b * H, 0);
+      else cell_bwd(H, act + at, hzh + row, hs, dhs + row, dxz + at, dhz + at, dh + b * H, 1);
     }
     if (t > 0) nn_gemm(B, H, G, dhz + t * G, T * G, 1, rt, H, 1, dh, H, 1, 0);
   }

@@ -14,6 +14,41 @@
 
 #include <stddef.h>
 
+/*
+ * The gates of one (b, t) row, in place: z[4H] pre-activations → i, f, g, o; then c, tanh(c), h.
+ * restrict (and one call per row) lets the compilers vectorise across j; `first` (t = 0,
+ * c_{-1} = 0) is a constant at each call site, so cprev is not read then.
+ */
+static inline void cell_fwd(ptrdiff_t H, float *restrict z, const float *restrict cprev, float *restrict c,
+                            float *restrict tc, float *restrict h, const int first) {
+  for (ptrdiff_t j = 0; j < 2 * H; j++) z[j] = nn_sigmoidf(z[j]);
+  for (ptrdiff_t j = 2 * H; j < 3 * H; j++) z[j] = nn_tanhf(z[j]);
+  for (ptrdiff_t j = 3 * H; j < 4 * H; j++) z[j] = nn_sigmoidf(z[j]);
+  for (ptrdiff_t j = 0; j < H; j++) {
+    const float cj = (first ? 0.0f : z[H + j] * cprev[j]) + z[j] * z[2 * H + j];
+    const float tj = nn_tanhf(cj);
+    c[j] = cj;
+    tc[j] = tj;
+    h[j] = z[3 * H + j] * tj;
+  }
+}
+
+/* Gate gradients d[4H] of one (b, t) row from the activations a, tanh(c) and the carries dh, dc (updated). */
+static inline void cell_bwd(ptrdiff_t H, const float *restrict a, const float *restrict tc, const float *restrict cprev,
+                            const float *restrict dht, float *restrict d, float *restrict dh, float *restrict dc, const int first) {
+  for (ptrdiff_t j = 0; j < H; j++) {
+    const float ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j], tj = tc[j];
+    const float dhj = dht[j] + dh[j];
+    const float dcj = dc[j] + dhj * og * (1.0f - tj * tj);
+    const float cp = first ? 0.0f : cprev[j];
+    d[j] = dcj * gg * ig * (1.0f - ig);
+    d[H + j] = dcj * cp * fg * (1.0f - fg);
+    d[2 * H + j] = dcj * ig * (1.0f - gg * gg);
+    d[3 * H + j] = dhj * tj * og * (1.0f - og);
+    dc[j] = dcj * fg;
+  }
+}
+
 void nn_lstm_fwd(float *base, const int32_t *ia, const float *fa) {
   (void)fa;
   const float *x = base + ia[0], *kern = base + ia[1], *rec = base + ia[2], *bias = base + ia[3];
@@ -24,23 +59,9 @@ void nn_lstm_fwd(float *base, const int32_t *ia, const float *fa) {
   for (ptrdiff_t t = 0; t < T; t++) {
     if (t > 0) nn_gemm(B, G, H, hs + (t - 1) * H, T * H, 1, rec, G, 1, gates + t * G, T * G, 1, 0);
     for (ptrdiff_t b = 0; b < B; b++) {
-      float *z = gates + (b * T + t) * G;
       const ptrdiff_t row = (b * T + t) * H;
-      const float *cprev = t > 0 ? cs + row - H : 0;
-      float *c = cs + row, *tc = tcs + row, *h = hs + row;
-      for (ptrdiff_t j = 0; j < H; j++) {
-        const float ig = nn_sigmoidf(z[j]), fg = nn_sigmoidf(z[H + j]);
-        const float gg = nn_tanhf(z[2 * H + j]), og = nn_sigmoidf(z[3 * H + j]);
-        const float cj = (cprev ? fg * cprev[j] : 0.0f) + ig * gg;
-        const float tj = nn_tanhf(cj);
-        z[j] = ig;
-        z[H + j] = fg;
-        z[2 * H + j] = gg;
-        z[3 * H + j] = og;
-        c[j] = cj;
-        tc[j] = tj;
-        h[j] = og * tj;
-      }
+      if (t > 0) cell_fwd(H, gates + (b * T + t) * G, cs + row - H, cs + row, tcs + row, hs + row, 0);
+      else cell_fwd(H, gates + (b * T + t) * G, cs, cs + row, tcs + row, hs + row, 1);
     }
   }
 }
@@ -60,20 +81,10 @@ void nn_lstm_bwd(float *base, const int32_t *ia, const float *fa) {
   for (ptrdiff_t t = T - 1; t >= 0; t--) {
     for (ptrdiff_t b = 0; b < B; b++) {
       const ptrdiff_t row = (b * T + t) * H;
-      const float *a = gates + (b * T + t) * G, *tc = tcs + row, *dht = dhs + row;
-      const float *cprev = t > 0 ? cs + row - H : 0;
-      float *d = dz + (b * T + t) * G, *dhb = dh + b * H, *dcb = dc + b * H;
-      for (ptrdiff_t j = 0; j < H; j++) {
-        const float ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j], tj = tc[j];
-        const float dhj = dht[j] + dhb[j];
-        const float dcj = dcb[j] + dhj * og * (1.0f - tj * tj);
-        const float cp = cprev ? cprev[j] : 0.0f;
-        d[j] = dcj * gg * ig * (1.0f - ig);
-        d[H + j] = dcj * cp * fg * (1.0f - fg);
-        d[2 * H + j] = dcj * ig * (1.0f - gg * gg);
-        d[3 * H + j] = dhj * tj * og * (1.0f - og);
-        dcb[j] = dcj * fg;
-      }
+      const float *a = gates + (b * T + t) * G;
+      float *d = dz + (b * T + t) * G;
+      if (t > 0) cell_bwd(H, a, tcs + row, cs + row - H, dhs + row, d, dh + b * H, dc + b * H, 0);
+      else cell_bwd(H, a, tcs + row, cs, dhs + row, d, dh + b * H, dc + b * H, 1);
     }
     if (t > 0) nn_gemm(B, H, G, dz + t * G, T * G, 1, rt, H, 1, dh, H, 0, 0); /* dh_{t-1} = dz_t·recᵀ */
   }

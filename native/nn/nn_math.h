@@ -14,16 +14,15 @@
 #define NN_MATH_H
 #include <stdint.h>
 
+/* Bit casts through a union (defined in C; gcc does not vectorise loops through memcpy punning). */
 static inline uint32_t nn_f2u(float f) {
-  uint32_t u;
-  __builtin_memcpy(&u, &f, sizeof u);
-  return u;
+  union { float f; uint32_t u; } c = { .f = f };
+  return c.u;
 }
 
 static inline float nn_u2f(uint32_t u) {
-  float f;
-  __builtin_memcpy(&f, &u, sizeof f);
-  return f;
+  union { uint32_t u; float f; } c = { .u = u };
+  return c.f;
 }
 
 static inline float nn_fabsf(float x) { return nn_u2f(nn_f2u(x) & 0x7fffffffu); }

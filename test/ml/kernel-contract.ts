@@ -6,7 +6,8 @@
  *   central finite differences of the reference forward (so the reference is checked too),
  *   and finite differences of the kernel's own forward (loose: float32);
  * - accumulate / write / skip (-1) semantics as documented;
- * - the same call twice gives the same bits.
+ * - the same call twice gives the same bits; and (defineAgreement) the native and wasm builds
+ *   give the same bits.
  */
 import type { Test } from "uvu";
 import * as assert from "uvu/assert";
@@ -439,7 +440,11 @@ kase("arena: 16-float aligned allocations, overflow and unknown kernels are type
 
 // ------------------------------------------------------------------ native vs wasm
 
-/** Tolerance between the two builds (they differ only by fused multiply-adds). */
+/**
+ * The two builds compile the same C with -ffp-contract=off (no fused multiply-adds) and only
+ * IEEE operations in a fixed order, so they must give the same bits; the tolerance only sizes
+ * the error reported when they do not.
+ */
 export const TOL_BUILDS = 1e-5;
 
 interface Scenario {
@@ -451,11 +456,11 @@ interface Scenario {
 const SCENARIOS: Scenario[] = [];
 const scenario = (name: string, run: (k: KernelBackend) => Float64Array[]) => SCENARIOS.push({ name, run });
 
-/** Defines, on `suite`, that both builds give the same outputs within TOL_BUILDS; skipped when `make` is null. */
+/** Defines, on `suite`, that both builds give bit-identical outputs; skipped when `make` is null. */
 export function defineAgreement(suite: Test, make: (() => [KernelBackend, KernelBackend]) | null): void {
   let pair: [KernelBackend, KernelBackend] | undefined;
   for (const s of SCENARIOS) {
-    const name = `native and wasm agree: ${s.name}`;
+    const name = `native and wasm agree to the bit: ${s.name}`;
     if (!make) {
       suite.skip(name);
       continue;
@@ -464,7 +469,11 @@ export function defineAgreement(suite: Test, make: (() => [KernelBackend, Kernel
       const [p, q] = (pair ??= make());
       const a = s.run(p), b = s.run(q);
       assert.is(a.length, b.length);
-      a.forEach((out, i) => assertClose(out, b[i]!, TOL_BUILDS, `${s.name} output ${i}`));
+      a.forEach((out, i) => {
+        assertClose(out, b[i]!, TOL_BUILDS, `${s.name} output ${i}`);
+        const differ = out.filter((v, j) => !Object.is(v, b[i]![j])).length;
+        assert.is(differ, 0, `${s.name} output ${i}: ${differ} of ${out.length} elements differ in their last bits`);
+      });
     });
   }
 }
@@ -478,4 +487,37 @@ scenario("dense_fwd and dense_bwd, 256x80 · 80x256", (k) => {
   a.k.denseFwd(ox, ow, ob, oy, N, I, O);
   a.k.denseBwd(ox, ow, ody, odw, odb, odx, N, I, O);
   return [get(a, oy, N * O), get(a, odw, I * O), get(a, odb, O), get(a, odx, N * I)];
+});
+
+for (const kind of ["lstm", "gru"] as const)
+  scenario(`${kind}_fwd and ${kind}_bwd, B=4 T=16 I=16 H=64`, (k) => {
+    const [B, T, I, H] = [4, 16, 16, 64];
+    const run = runRnn(k, kind, rnnInputs(kind, 60, B, T, I, H), B, T, I, H);
+    return [run.hs, run.cache, run.dk, run.dr, run.db, run.dx];
+  });
+
+scenario("losses and three Adam steps", (k) => {
+  const r = randomSource(61);
+  const n = 300;
+  const a = arenaOf(k);
+  const z = put(a, r(n, -6, 6)), y = put(a, r(n).map((v) => (v > 0 ? 1 : 0))), t = put(a, r(n, -2, 2));
+  const dz = room(a, n), dh = room(a, n), dm = room(a, n), l = room(a, 4);
+  a.k.bceLogits(z, y, dz, l, n, 1 / n);
+  a.k.huber(z, t, dh, l + 1, n, 1 / n, 1);
+  a.k.mse(z, t, dm, l + 2, n, 1 / n);
+  const p = put(a, r(n)), m = room(a, n, 0), v = room(a, n, 0);
+  for (let s = 1; s <= 3; s++) a.k.adamStep(p, dz, m, v, n, s, 1e-3, 0.9, 0.999, 1e-8, 0.01);
+  return [get(a, dz, n), get(a, dh, n), get(a, dm, n), get(a, l, 3), get(a, p, n), get(a, m, n), get(a, v, n)];
+});
+
+kase("the same calls twice give the same bits (LSTM, GRU)", (k) => {
+  for (const kind of ["lstm", "gru"] as const) {
+    const [B, T, I, H] = [5, 7, 9, 20];
+    const once = () => {
+      const run = runRnn(k, kind, rnnInputs(kind, 62, B, T, I, H), B, T, I, H);
+      return [run.hs, run.cache, run.dk, run.dr, run.db, run.dx].map((x) => Array.from(new Uint32Array(Float32Array.from(x).buffer)));
+    };
+    const first = once(), again = once();
+    first.forEach((x, i) => assert.equal(again[i], x, `${kind} output ${i}`));
+  }
 });

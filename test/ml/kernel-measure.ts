@@ -1,0 +1,59 @@
+/**
+ * Micro-measure of the kernels (not a test): GFLOP/s of dense_fwd for [256x80]·[80x256] and
+ * of lstm_fwd + lstm_bwd for B=32, T=64, I=16, H=64 (layer 0: no dx), one thread, for each
+ * backend present. Run: node dist/test/ml/kernel-measure.js [seconds per figure, default 0.3]
+ */
+import { loadKernels, lstmBwdScratchFloats, lstmCacheFloats, nativeKernelsAvailable, type KernelBackend } from "../../src/ml/nn/kernels.js";
+import { put, randomSource, room } from "./kernel-helpers.js";
+
+const budget = Number(process.argv[2] ?? 0.3) * 1000;
+
+/** Calls `fn` repeatedly for about `budget` ms (after one warm-up); seconds per call. */
+function time(fn: () => void): number {
+  fn();
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < budget) {
+    fn();
+    n++;
+    t = performance.now();
+  }
+  return (t - t0) / 1000 / n;
+}
+
+function measure(k: KernelBackend): string[] {
+  const r = randomSource(1);
+  const out: string[] = [];
+  {
+    const [N, I, O] = [256, 80, 256];
+    const a = k.arena(1 << 20);
+    const x = put(a, r(N * I)), w = put(a, r(I * O)), b = put(a, r(O)), y = room(a, N * O);
+    const s = time(() => a.k.denseFwd(x, w, b, y, N, I, O));
+    out.push(`dense_fwd 256x80x256: ${((2 * N * I * O) / s / 1e9).toFixed(1)} GFLOP/s (${(s * 1e6).toFixed(0)} µs)`);
+    const dy = put(a, r(N * O)), dw = room(a, I * O, 0), db = room(a, O, 0), dx = room(a, N * I);
+    const sb = time(() => a.k.denseBwd(x, w, dy, dw, db, dx, N, I, O));
+    out.push(`dense_bwd 256x80x256: ${((4 * N * I * O) / sb / 1e9).toFixed(1)} GFLOP/s (${(sb * 1e6).toFixed(0)} µs)`);
+  }
+  {
+    const [B, T, I, H] = [32, 64, 16, 64];
+    const G = 4 * H;
+    const a = k.arena(2 * lstmBwdScratchFloats(B, T, H) + lstmCacheFloats(B, T, H) + (1 << 20));
+    const x = put(a, r(B * T * I)), kk = put(a, r(I * G, -0.3, 0.3)), rec = put(a, r(H * G, -0.3, 0.3)), bias = put(a, r(G));
+    const hs = room(a, B * T * H), cache = room(a, lstmCacheFloats(B, T, H)), dhs = put(a, r(B * T * H));
+    const dk = room(a, I * G, 0), dr = room(a, H * G, 0), dbias = room(a, G, 0), sc = room(a, lstmBwdScratchFloats(B, T, H));
+    const fwdFlop = 2 * B * T * (I + H) * G, bwdFlop = 2 * B * T * G * (H + H + I);
+    const sf = time(() => a.k.lstmFwd(x, kk, rec, bias, hs, cache, B, T, I, H));
+    const sfb = time(() => {
+      a.k.lstmFwd(x, kk, rec, bias, hs, cache, B, T, I, H);
+      a.k.lstmBwd(x, kk, rec, hs, cache, dhs, dk, dr, dbias, -1, sc, B, T, I, H);
+    });
+    out.push(`lstm_fwd B32 T64 I16 H64: ${(fwdFlop / sf / 1e9).toFixed(1)} GFLOP/s (${(sf * 1e3).toFixed(2)} ms)`);
+    out.push(`lstm_fwd+bwd: ${((fwdFlop + bwdFlop) / sfb / 1e9).toFixed(1)} GFLOP/s (${(sfb * 1e3).toFixed(2)} ms, ${(B / sfb).toFixed(0)} samples/s)`);
+  }
+  return out;
+}
+
+for (const kind of [...(nativeKernelsAvailable() ? (["native"] as const) : []), "wasm" as const]) {
+  for (const line of measure(loadKernels(kind))) process.stdout.write(`${kind}: ${line}\n`);
+}
