@@ -6,6 +6,8 @@ export interface CommonOptions {
   dir: string;
   pipeline: string;
   hostOverrides: Record<string, string>;
+  /** `--set NAME=VALUE` (repeatable): var overrides for this run, like `snakemake --config`. */
+  varOverrides: Record<string, string>;
   jobs: number;
   keepGoing: boolean;
   force: string[];
@@ -24,6 +26,7 @@ export function parseArgs(argv: readonly string[], extraFlags: Record<string, "b
     dir: process.cwd(),
     pipeline: "pipeline.yaml",
     hostOverrides: {},
+    varOverrides: {},
     jobs: Math.max(1, Number(process.env.DAGBUILD_JOBS) || (globalThis.navigator?.hardwareConcurrency ?? 2)),
     keepGoing: false,
     force: [],
@@ -56,6 +59,13 @@ export function parseArgs(argv: readonly string[], extraFlags: Record<string, "b
         const m = /^([^=]+)=(local)$/.exec(v);
         if (!m) throw new UsageError(`--host expects NAME=local, got "${v}"`);
         o.hostOverrides[m[1]!] = m[2]!;
+        break;
+      }
+      case "--set": {
+        const v = value();
+        const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+        if (!m) throw new UsageError(`--set expects NAME=VALUE (a var of the pipeline), got "${v}"`);
+        o.varOverrides[m[1]!] = m[2]!;
         break;
       }
       case "-j":

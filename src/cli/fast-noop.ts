@@ -18,7 +18,7 @@ import { checkNoopManifest, formatMiss, noopManifestPath, requestKey, type NoopR
 
 /** The request a parsed command line makes (shared with the build command that writes manifests). */
 export function noopRequest(o: CommonOptions): NoopRequest {
-  return { root: resolve(o.dir), pipeline: o.pipeline, hostOverrides: o.hostOverrides, targets: o.positional };
+  return { root: resolve(o.dir), pipeline: o.pipeline, hostOverrides: o.hostOverrides, varOverrides: o.varOverrides, targets: o.positional };
 }
 
 /** What the full build takes over from a fast path that could not answer. */

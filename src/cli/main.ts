@@ -78,5 +78,5 @@ const HELP = `usage: dagbuild [options] [targets...]      build targets (default
        dagbuild verify [targets...]
        dagbuild replay --candles FILE --instrument X [--profile P] [--mode M] --out FILE
        dagbuild check-gates --redis URL --threshold SECONDS [--instruments A,B] [--json]
-options: -j N, --keep-going, --force <target>, --json, --host NAME=local, -C DIR, --pipeline FILE
+options: -j N, --keep-going, --force <target>, --json, --host NAME=local, --set VAR=VALUE, -C DIR, --pipeline FILE
 `;

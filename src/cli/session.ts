@@ -42,6 +42,7 @@ export async function openSession(
   const loaded = await loadGraph(root, {
     file: o.pipeline,
     hostOverrides: o.hostOverrides,
+    varOverrides: o.varOverrides,
     ...(log ? { io: loggingLoadIO(nodeLoadIO, log), runner: loggingRunner(shellRunner, log) } : {}),
   });
   if (!loaded.ok) {

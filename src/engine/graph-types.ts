@@ -117,6 +117,10 @@ export interface Graph {
   /** What a bare `dagbuild` builds (target names or output paths, as written). */
   readonly defaults: readonly string[];
   readonly hosts: Readonly<Record<string, HostConfig>>;
+  /** Every var after `--set` overrides (name → value as written). */
+  readonly vars?: ReadonlyMap<string, string>;
+  /** The `--set` overrides this load applied. */
+  readonly varOverrides?: Readonly<Record<string, string>>;
 }
 
 /** Loading either yields a graph or every diagnostic found (never only the first). */

@@ -53,6 +53,8 @@ export interface LoadOptions {
   readonly file?: string;
   /** `--host gpu=local`: run that host's actions locally (its resources are kept). */
   readonly hostOverrides?: Readonly<Record<string, string>>;
+  /** `--set source=files`: replaces the value of a declared var for this load. */
+  readonly varOverrides?: Readonly<Record<string, string>>;
   /** File-system access (tests pass fakes). */
   readonly io?: LoadIO;
   /** Runs `tools:` version commands (tests pass fakes). */
@@ -179,6 +181,13 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
   const vars = new Map<string, string>();
   for (const e of mergeNamed([main, ...includes], "vars", diags, "schema", (k) => `var \`${k}\` is defined twice`, "first defined here"))
     vars.set(e.name, String(e.value));
+  for (const [name, value] of Object.entries(opts.varOverrides ?? {})) {
+    // Only declared vars: a typo in `--set` must not be silently ignored.
+    if (!vars.has(name)) {
+      const known = [...vars.keys()].sort().join(", ");
+      diags.push(diag("unknown-variable", `--set ${name}=...: no var \`${name}\` is declared (vars: ${known || "none"})`, main.loc(["vars"], true)));
+    } else vars.set(name, value);
+  }
   const axesDecl = Object.fromEntries(Object.entries(asRecord(top.axes)).filter(([a]) => !badAxes.has(a)));
   const axes = buildAxes(main, axesDecl, diags);
   const brokenAxes = new Set(Object.keys(asRecord(top.axes)).filter((a) => !axes.has(a)));
@@ -250,6 +259,8 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
     targets: expanded.targets,
     defaults: defaults ?? targets.map((t) => t.name),
     hosts,
+    vars,
+    varOverrides: { ...(opts.varOverrides ?? {}) },
   };
   return { ok: true, graph };
 }
@@ -326,6 +337,9 @@ function compileTarget(
   for (const e of depEntries) {
     const where = at("deps", ...e.path);
     const b = bind(e.raw.replace(/\/+$/, ""), "dep", where);
+    // A dep that is empty once vars are substituted (`files: "{files}"` with `files: ""`) is
+    // no dependency: the rule sees an empty list under that name.
+    if (b && b.constant === "") continue;
     if (b) deps.push({ name: e.name, loc: where, bound: b });
   }
   const depNames = [...new Set(depEntries.map((e) => e.name))];

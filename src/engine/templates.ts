@@ -104,10 +104,16 @@ export interface Bound {
 /**
  * Resolves every reference of `t` for one target. Problems are returned as messages (the
  * caller locates them as `unknown-variable`); the result is undefined when there are any.
+ * A var whose value contains references is expanded as a template in the same scope
+ * (`expanding`: the vars being expanded, to refuse cycles).
  */
-export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: string[]): Bound | undefined {
+export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: string[], expanding?: readonly string[]): Bound | undefined {
   const parts: (string | Slot)[] = [];
   const free: Axis[] = [];
+  const addFree = (axis: Axis): number => {
+    const f = free.indexOf(axis);
+    return f < 0 ? free.push(axis) - 1 : f;
+  };
   const before = errors.length;
   const push = (s: string) => {
     const last = parts[parts.length - 1];
@@ -135,7 +141,22 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
         errors.push(`unknown template variable \`{${p.raw}}\`: \`${p.name}\` is neither a var nor an axis`);
       } else if (p.shift !== 0 || p.prop !== undefined) {
         errors.push(`\`{${p.raw}}\`: \`${p.name}\` is a var; shifts and \`.${p.prop ?? "prop"}\` apply to axes only`);
-      } else push(v);
+      } else if (!v.includes("{")) push(v);
+      else {
+        // A var's value is itself a template, bound in the using target's scope, so
+        // `files: broker/{instrument}_M1.csv.gz` names one file per instrument.
+        const chain = [...(expanding ?? []), p.name];
+        if (expanding?.includes(p.name)) {
+          errors.push(`var \`${p.name}\` refers to itself (${chain.join(" -> ")})`);
+          continue;
+        }
+        const inner = bindTemplate(parseTemplate(v), scope, usage, errors, chain);
+        if (!inner) continue;
+        for (const q of inner.parts) {
+          if (typeof q === "string") push(q);
+          else parts.push(q.slot >= scope.partition.length ? { ...q, slot: scope.partition.length + addFree(inner.free[q.slot - scope.partition.length]!) } : q);
+        }
+      }
       continue;
     }
     // Whole-axis values are constants, usable anywhere.
@@ -190,9 +211,7 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
         errors.push(`\`{${p.raw}}\`: axis \`${axis.name}\` is not in this target's partition, so it cannot be shifted`);
         continue;
       }
-      let f = free.indexOf(axis);
-      if (f < 0) f = free.push(axis) - 1;
-      slot = scope.partition.length + f;
+      slot = scope.partition.length + addFree(axis);
     }
     if (p.shift !== 0 && usage !== "dep") {
       errors.push(`\`{${p.raw}}\`: shifted partitions are only allowed in deps`);

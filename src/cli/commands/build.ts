@@ -16,6 +16,7 @@ import { noopRequest, type BuildHint } from "../fast-noop.js";
 import type { CommonOptions } from "../args.js";
 import type { Session } from "../session.js";
 import type { StatEntry } from "../../engine/cache/state-index.js";
+import { varsOf, writeVarsRecord } from "../vars-record.js";
 
 export async function run(argv: string[], hint?: BuildHint): Promise<number> {
   const o = parseArgs(argv); // a UsageError is reported by main
@@ -74,6 +75,8 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
       signal: controller.signal,
       ...(knownFresh ? { knownFresh } : {}),
     });
+    // What the outputs now on disk were built from, for `dagbuild status`.
+    writeVarsRecord(session.paths.cache, varsOf(session.graph));
     if (summary.cancelled) return 130;
     // Everything selected is fresh now: let the next identical command line prove it by stats.
     if (summary.ok) recordNoop(session, sel.ids, o, log);

@@ -2,6 +2,7 @@
 import { parseArgs } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
 import { plan } from "../../engine/plan.js";
+import { formatSet, readVarsRecord, varsOf } from "../vars-record.js";
 
 export async function run(argv: string[]): Promise<number> {
   const o = parseArgs(argv);
@@ -26,9 +27,18 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (any) rows.push(row);
   }
+  const now = varsOf(s.graph);
+  const last = readVarsRecord(s.paths.cache);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ version: 1, targets: rows }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ version: 1, targets: rows, vars: now.vars, set: now.set, ...(last ? { last_build: last } : {}) }, null, 2) + "\n");
     return 0;
+  }
+  // Which vars this status is computed under, and what the last build ran with.
+  const setNow = Object.keys(now.set);
+  process.stdout.write(`vars: ${Object.entries(now.vars).map(([k, v]) => `${k}=${v}${setNow.includes(k) ? " (--set)" : ""}`).join(", ") || "none"}\n`);
+  if (last) {
+    const same = formatSet(last.set) === formatSet(now.set);
+    process.stdout.write(`last build: ${formatSet(last.set)}${same ? "" : " (differs from this command line: its outputs show stale here)"}\n`);
   }
   const w = Math.max(6, ...rows.map((r) => r.target.length));
   process.stdout.write(`${"target".padEnd(w)}  fresh  stale  missing\n`);

@@ -7,14 +7,15 @@
  *   {"format":"dagbuild-noop","version":1,
  *    "request":"<the command line, as JSON>",        compared exactly (the file name is a hash)
  *    "fresh":N,                                      actions the request covers
- *    "state":[size,mtimeMs,ino] | null,             the state index as that build left it
- *    "files":[[abs,size,mtimeMs,ino],...],          pipeline files, params, rule sources, engine code
+ *    "state":Stamp | null,                          the state index as that build left it
+ *    "files":[[abs,...Stamp],...],                  pipeline files, params, rule sources, engine code
  *    "absent":[abs,...],                             files the load or rule hashing found missing
  *    "kinds":[[abs,"file"|"dir"|"any"|null],...],  stat and existence probes of the load
  *    "listings":[[abs,sha256],...],                 directories listed (globs), by sorted names
  *    "tools":[[command,output],...],                tool version commands and what they printed
- *    "paths":[rel,...], "stamps":[size,mtimeMs,ino,...]   outputs and source inputs as the state
- *                                                    index records them (3 numbers per path)
+ *    "paths":[rel,...], "stamps":[...Stamp,...]    outputs and source inputs as the state
+ *                                                    index records them (4 numbers per path)
+ * where Stamp = size, mtimeMs, ino, ctimeMs (version 2 added the ctime: see stat-stamps.ts).
  *    "trees":[[rel,signature],...]}                 directory outputs, by tree signature
  *
  * Why a hit is sound: the full check is a function of the command line, the engine code, the
@@ -39,13 +40,13 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { nodeLoadIO } from "../load-io.js";
-import { changedStamps } from "./stat-stamps.js";
+import { changedStamps, STAMP_STRIDE } from "./stat-stamps.js";
 
-export const NOOP_FORMAT_VERSION = 1;
+export const NOOP_FORMAT_VERSION = 2;
 export const NOOP_FORMAT = "dagbuild-noop";
 
-/** [size, mtimeMs, ino], as the state index records them. */
-export type Stamp = [size: number, mtimeMs: number, ino: number];
+/** [size, mtimeMs, ino, ctimeMs], as the state index records them. */
+export type Stamp = [size: number, mtimeMs: number, ino: number, ctimeMs: number];
 /** What a probe saw: a file, a directory, something (an existence probe), or nothing. */
 export type ProbeKind = "file" | "dir" | "any" | null;
 
@@ -71,13 +72,17 @@ export interface NoopRequest {
   readonly root: string;
   readonly pipeline: string;
   readonly hostOverrides: Readonly<Record<string, string>>;
+  /** `--set` var overrides: a manifest of another value must never answer. */
+  readonly varOverrides?: Readonly<Record<string, string>>;
   readonly targets: readonly string[];
 }
 
 /** The request in canonical form; stored in the manifest and compared exactly. */
 export function requestKey(r: NoopRequest): string {
   const hosts = Object.entries(r.hostOverrides).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify({ root: r.root, pipeline: r.pipeline, hosts, targets: r.targets });
+  const vars = Object.entries(r.varOverrides ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // Without overrides the key is unchanged, so existing manifests still answer.
+  return JSON.stringify({ root: r.root, pipeline: r.pipeline, hosts, targets: r.targets, ...(vars.length ? { vars } : {}) });
 }
 
 /**
@@ -146,16 +151,16 @@ export async function checkNoopManifest(file: string, root: string, request: str
   } catch (e) {
     return miss({ kind: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no-manifest" : "format" });
   }
-  if (m?.format !== NOOP_FORMAT || m.version !== NOOP_FORMAT_VERSION || !Array.isArray(m.paths) || !Array.isArray(m.stamps) || m.stamps.length !== m.paths.length * 3)
+  if (m?.format !== NOOP_FORMAT || m.version !== NOOP_FORMAT_VERSION || !Array.isArray(m.paths) || !Array.isArray(m.stamps) || m.stamps.length !== m.paths.length * STAMP_STRIDE)
     return miss({ kind: "format" });
   if (m.request !== request) return miss({ kind: "request" });
-  const same = (abs: string, z: number, mt: number, i: number): boolean => {
+  const same = (abs: string, z: number, mt: number, i: number, ct: number): boolean => {
     const st = statSync(abs, NO_THROW);
-    return st !== undefined && st.size === z && st.mtimeMs === mt && st.ino === i;
+    return st !== undefined && st.size === z && st.mtimeMs === mt && st.ino === i && st.ctimeMs === ct;
   };
   if (m.state === null ? statSync(stateFile, NO_THROW) !== undefined : !same(stateFile, ...m.state)) return miss({ kind: "state-changed" });
   // The small things most likely to change first (pipeline, rules, engine), then the bulk.
-  for (const [abs, z, mt, i] of m.files) if (!same(abs, z, mt, i)) return miss({ kind: "file-changed", path: abs });
+  for (const [abs, z, mt, i, ct] of m.files) if (!same(abs, z, mt, i, ct)) return miss({ kind: "file-changed", path: abs });
   for (const abs of m.absent) if (statSync(abs, NO_THROW)) return miss({ kind: "file-changed", path: abs });
   for (const [abs, kind] of m.kinds) {
     const now = nodeLoadIO.stat(abs) ?? null; // probed exactly as the loader probes
