@@ -36,11 +36,15 @@ static inline void axpy4(float *restrict y, const float *a, const float *restric
   }
 }
 
-/* y += Σ_r a[r]·x[r·ldx] for r < m, in r order: axpy4 blocks, then single axpys. */
-static inline void axpy_rows(float *restrict y, const float *a, const float *x, ptrdiff_t ldx, ptrdiff_t m, ptrdiff_t n) {
+/* y += Σ_r a[r·lda]·x[r·ldx] for r < m, in r order: axpy4 blocks, then single axpys. */
+static inline void axpy_rows(float *restrict y, const float *a, ptrdiff_t lda, const float *x, ptrdiff_t ldx, ptrdiff_t m,
+                             ptrdiff_t n) {
   ptrdiff_t r = 0;
-  for (; r + 4 <= m; r += 4) axpy4(y, a + r, x + r * ldx, x + (r + 1) * ldx, x + (r + 2) * ldx, x + (r + 3) * ldx, n);
-  for (; r < m; r++) axpy(y, a[r], x + r * ldx, n);
+  for (; r + 4 <= m; r += 4) {
+    const float a4[4] = {a[r * lda], a[(r + 1) * lda], a[(r + 2) * lda], a[(r + 3) * lda]};
+    axpy4(y, a4, x + r * ldx, x + (r + 1) * ldx, x + (r + 2) * ldx, x + (r + 3) * ldx, n);
+  }
+  for (; r < m; r++) axpy(y, a[r * lda], x + r * ldx, n);
 }
 
 static inline void zero(float *y, ptrdiff_t n) {
@@ -142,19 +146,21 @@ void nn_attention_fwd(float *base, const int32_t *ia, const float *fa) {
         float *pr = p + ((b * H + j) * L + t) * L;
         const float *qr = q + off + t * D;
         zero(pr, L);
-        axpy_rows(pr, qr, kt, L, dh, L);
+        axpy_rows(pr, qr, 1, kt, L, dh, L);
         softmax_row(pr, L, scale);
         float *orow = o + off + t * D;
         zero(orow, dh);
-        axpy_rows(orow, pr, v + off, D, L, dh);
+        axpy_rows(orow, pr, 1, v + off, D, L, dh);
       }
     }
   }
 }
 
 /*
- * With dP = dO Vᵀ and dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √dh:
- * dV = Pᵀ dO, dQ = dS K, dK = dSᵀ Q, all accumulated row by row of the query (t) as axpys.
+ * With dP = dO Vᵀ and dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √dh: dV = Pᵀ dO, one key row s at a
+ * time from P's column s (four query rows per pass); then per query row t, dP[t] against the
+ * transposed V, dS[t], dQ[t] = dS[t] K and dK += dS[t]ᵀ Q[t] (one row of dS fits the scratch,
+ * so dK's updates stay single axpys). Every sum runs in t (or s, or c) order.
  */
 void nn_attention_bwd(float *base, const int32_t *ia, const float *fa) {
   (void)fa;
@@ -168,23 +174,27 @@ void nn_attention_bwd(float *base, const int32_t *ia, const float *fa) {
     for (ptrdiff_t j = 0; j < H; j++) {
       const ptrdiff_t off = b * L * D + j * dh;
       transpose_head(vt, v + off, L, D, dh);
+      const float *pb = p + (b * H + j) * L * L;
+      for (ptrdiff_t s = 0; s < L; s++) { /* dV[s] = Σ_t P[t, s]·dO[t], a column of P at a time */
+        float *dvr = dv + off + s * D;
+        zero(dvr, dh);
+        axpy_rows(dvr, pb + s, L, dout + off, D, L, dh);
+      }
       for (ptrdiff_t t = 0; t < L; t++) {
         zero(dq + off + t * D, dh);
         zero(dk + off + t * D, dh);
-        zero(dv + off + t * D, dh);
       }
       for (ptrdiff_t t = 0; t < L; t++) {
-        const float *pr = p + ((b * H + j) * L + t) * L;
+        const float *pr = pb + t * L;
         const float *dor = dout + off + t * D;
         zero(dp, L);
-        axpy_rows(dp, dor, vt, L, dh, L);
-        for (ptrdiff_t s = 0; s < L; s++) axpy(dv + off + s * D, pr[s], dor, dh);
+        axpy_rows(dp, dor, 1, vt, L, dh, L);
         float dot = 0.0f;
         for (ptrdiff_t s = 0; s < L; s++) dot += pr[s] * dp[s];
         for (ptrdiff_t s = 0; s < L; s++) dp[s] = pr[s] * (dp[s] - dot) * scale; /* dp now holds dS */
         float *dqr = dq + off + t * D;
         const float *qr = q + off + t * D;
-        axpy_rows(dqr, dp, k + off, D, L, dh);
+        axpy_rows(dqr, dp, 1, k + off, D, L, dh);
         for (ptrdiff_t s = 0; s < L; s++) axpy(dk + off + s * D, dp[s], qr, dh);
       }
     }
