@@ -18,11 +18,11 @@ import { assertClose, bits, dot, finiteDiff, get, pick, put, randomSource, room,
 /** Float32 forward vs float64 reference. */
 export const TOL_FWD = 2e-5;
 /** Kernel gradient vs the float64 analytic gradient. */
-export const TOL_GRAD = 1e-4;
+export const TOL_GRAD = 2e-5;
 /** Float64 analytic gradient vs float64 finite differences. */
 export const TOL_FD64 = 1e-6;
 /** Kernel gradient vs finite differences of the kernel's own float32 forward. */
-export const TOL_FD32 = 2e-2;
+export const TOL_FD32 = 3e-3;
 
 /** Defines the contract cases on `suite`; with `make` null every case is a skip (backend absent). */
 export function defineKernelContract(suite: Test, label: string, make: (() => KernelBackend) | null): void {
@@ -521,3 +521,44 @@ kase("the same calls twice give the same bits (LSTM, GRU)", (k) => {
     first.forEach((x, i) => assert.equal(again[i], x, `${kind} output ${i}`));
   }
 });
+
+// ------------------------------------------------------------------ worker threads
+
+/**
+ * Defines, on `suite`, that two worker threads each loading `backend` (their own module copy,
+ * backend and arena, at the same time) compute the same bits as this thread.
+ */
+export function defineWorkers(suite: Test, backend: "native" | "wasm", available: boolean): void {
+  const name = `${backend}: two worker threads load their own kernels and get this thread's bits`;
+  if (!available) return void suite.skip(name);
+  suite(name, async () => {
+    const { Worker } = await import("node:worker_threads");
+    const kernelsUrl = new URL("../../src/ml/nn/kernels.js", import.meta.url).href;
+    const helpersUrl = new URL("./kernel-helpers.js", import.meta.url).href;
+    const job = async (kernels: string, helpers: string, kind: string): Promise<number[]> => {
+      const { loadKernels } = await import(kernels);
+      const { put, randomSource, room, bits } = await import(helpers);
+      const r = randomSource(70);
+      const a = loadKernels(kind).arena(1 << 18);
+      const [N, I, O] = [40, 30, 50];
+      const x = put(a, r(N * I)), w = put(a, r(I * O)), b = put(a, r(O)), y = room(a, N * O);
+      a.k.denseFwd(x, w, b, y, N, I, O);
+      return Array.from(bits(a, y, N * O) as Uint32Array);
+    };
+    const src = `const { parentPort, workerData } = require("node:worker_threads");
+      (${job.toString()})(workerData.k, workerData.h, workerData.kind).then((v) => parentPort.postMessage(v));`;
+    const run = () =>
+      new Promise<number[]>((resolve, reject) => {
+        const w = new Worker(src, { eval: true, workerData: { k: kernelsUrl, h: helpersUrl, kind: backend } });
+        w.once("message", (v: number[]) => {
+          resolve(v);
+          void w.terminate();
+        });
+        w.once("error", reject);
+      });
+    const here = await job(kernelsUrl, helpersUrl, backend);
+    const [one, two] = await Promise.all([run(), run()]);
+    assert.equal(one, here, "worker 1");
+    assert.equal(two, here, "worker 2");
+  });
+}

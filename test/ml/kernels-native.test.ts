@@ -4,10 +4,11 @@
  */
 import { test } from "uvu";
 import { loadKernels, nativeKernelsAvailable } from "../../src/ml/nn/kernels.js";
-import { defineKernelContract, defineAgreement } from "./kernel-contract.js";
+import { defineAgreement, defineKernelContract, defineWorkers } from "./kernel-contract.js";
 
 const native = nativeKernelsAvailable();
 if (!native) process.stdout.write("SKIP native kernels not built (scripts/build-native.mjs): contract and native/wasm agreement skipped\n");
 defineKernelContract(test, "native", native ? () => loadKernels("native") : null);
 defineAgreement(test, native ? () => [loadKernels("native"), loadKernels("wasm")] : null);
+defineWorkers(test, "native", native);
 test.run();
