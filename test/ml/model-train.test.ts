@@ -116,7 +116,7 @@ test("bad inputs are refused with the field named", async () => {
   }
 });
 
-test("an aborted signal stops training", async () => {
+test("an aborted signal stops training, before the first epoch or between epochs", async () => {
   const c = LSTM;
   const ac = new AbortController();
   ac.abort();
@@ -126,6 +126,24 @@ test("an aborted signal stops training", async () => {
   } catch (e) {
     assert.is((e as Error).name, "AbortError");
   }
+  const later = new AbortController();
+  const seen: number[] = [];
+  try {
+    await trainModel(c, { train: task(c, 64, 1, true), validation: task(c, 64, 2, true) }, {
+      seed: 1,
+      epochs: 5,
+      threads: 2,
+      signal: later.signal,
+      onEpoch: (e) => {
+        seen.push(e.epoch);
+        later.abort();
+      },
+    });
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as Error).name, "AbortError");
+  }
+  assert.equal(seen, [1]);
 });
 
 test("a chunk computed on a worker thread equals the same chunk on the main thread", async () => {

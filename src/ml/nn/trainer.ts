@@ -6,6 +6,7 @@
  * everything it computes is a pure function of the data, the config and the seed, whatever
  * the thread count.
  */
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { rocAuc } from "../metrics.js";
 import { initParams, paramLayout, type ModelConfig } from "./config.js";
 import { createAdam, DEFAULT_CHUNK, type Backend } from "./model.js";
@@ -92,6 +93,9 @@ export class TrainInputError extends Error {
     this.name = "TrainInputError";
   }
 }
+
+/** How often a training loop lets the event loop run. */
+const YIELD_MS = 100;
 
 /** mulberry32, seeded: the per-epoch shuffles are a pure function of the seed. */
 function mulberry32(seed: number): () => number {
@@ -220,6 +224,9 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
     let trainSeconds = 0;
     let trained = 0;
     const v = pool.views;
+    // Steps block this thread (Atomics.wait); the event loop gets a turn every YIELD_MS so
+    // progress output flushes and an abort from a signal handler can arrive.
+    let lastYield = performance.now();
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       opts.signal?.throwIfAborted();
       const te = performance.now();
@@ -240,6 +247,10 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
         for (let c = 0; c < chunks; c++) lossSum += v.losses[c * LOSS_SLOTS]!;
         adam.step();
         pool.setParams(adam.params);
+        if (performance.now() - lastYield > YIELD_MS) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+        }
       }
       const tTrain = (performance.now() - te) / 1000;
       trainSeconds += tTrain;
