@@ -3,6 +3,8 @@
  *
  *   names() -> string[]                       kernel names, index = id
  *   call(id, arena: Float32Array, ia: Int32Array, fa: Float32Array) -> undefined
+ *   misalignment(a: Float32Array) -> number   floats from a[0] to the next 64-byte boundary (0..15):
+ *       the caller starts its arena there, as unaligned 64-byte vector loads run at half speed
  *
  * Offsets in ia are not checked against the arena: the TypeScript wrapper owns the layout
  * (src/ml/nn/kernels.ts). Context-aware (NAPI_MODULE_INIT), so every worker thread may load it;
@@ -66,12 +68,25 @@ static napi_value call(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value misalignment(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *data = NULL;
+  if (argc < 1 || !typed(env, argv[0], napi_float32_array, "nn: misalignment(Float32Array)", &data)) return NULL;
+  napi_value out;
+  CHECK(napi_create_uint32(env, (uint32_t)((64 - (uintptr_t)data % 64) % 64 / 4), &out));
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "names", NAPI_AUTO_LENGTH, names, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "names", fn) != napi_ok ||
       napi_create_function(env, "call", NAPI_AUTO_LENGTH, call, NULL, &fn) != napi_ok ||
-      napi_set_named_property(env, exports, "call", fn) != napi_ok)
+      napi_set_named_property(env, exports, "call", fn) != napi_ok ||
+      napi_create_function(env, "misalignment", NAPI_AUTO_LENGTH, misalignment, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "misalignment", fn) != napi_ok)
     return NULL;
   return exports;
 }
