@@ -13,7 +13,8 @@
  *   oanda        { environment: practice|live, base_url } (token: env OANDA_API_TOKEN or
  *                  OANDA.env in the workspace root; never in params, never logged)
  *   valkey       { url: redis://host:port/db }
- *   allow_empty  write an empty file instead of failing when the source has no candles (false)
+ *   allow_empty  write an empty file instead of failing when the source has no candles (false;
+ *                "true"/"false" from a var)
  * Inputs:
  *   files        source: files only: the files to import (declare them as deps so a change
  *                to them rebuilds); rows of other instruments (a Pair column) and outside the
@@ -59,6 +60,13 @@ function obj(v: unknown, name: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** A boolean param: true/false, or the strings "true"/"false" a var gives. */
+function flag(v: unknown, name: string): boolean {
+  if (v === undefined || v === null || v === false || v === "false" || v === "") return false;
+  if (v === true || v === "true") return true;
+  fail(`param "${name}" must be true or false, got ${JSON.stringify(v)}`);
+}
+
 /** The week range from params, else from the partition's week-like axis. */
 function weekRange(ctx: RuleContext): [number, number] {
   const startText = str(ctx.params.week_start, "week_start");
@@ -90,7 +98,9 @@ async function load(ctx: RuleContext, source: Source, instrument: string, from: 
     }
     case "files": {
       const files = ctx.inputs.files ?? [];
-      if (files.length === 0) fail('source files needs the files declared as deps under the name "files"');
+      if (files.length === 0) {
+        fail('source files needs the files declared as deps under the name "files": set the var, e.g. --set files=\'broker/{instrument}_M1.csv.gz\' (docs/real-data.md)');
+      }
       const s = obj(ctx.params.files, "files");
       const { candles, report } = await importCandleFiles(files, {
         format: (str(s.format, "files.format") ?? "auto") as CandleFileFormat,
@@ -147,8 +157,8 @@ export default defineRule({
       if (e instanceof ImportError || e instanceof OandaError || e instanceof RespError) throw new RuleError(`candles: ${e.message}`);
       throw e;
     }
-    if (candles.length === 0 && ctx.params.allow_empty !== true) {
-      fail(`source ${source} has no ${instrument} candles in [${formatIsoDate(from)}, ${formatIsoDate(to)}) (set allow_empty: true to accept)`);
+    if (candles.length === 0 && !flag(ctx.params.allow_empty, "allow_empty")) {
+      fail(`source ${source} has no ${instrument} candles in [${formatIsoDate(from)}, ${formatIsoDate(to)}) (--set allow_empty=true to accept weeks without data)`);
     }
     ctx.log(`${instrument} ${formatIsoDate(from)}..${formatIsoDate(to)}: ${candles.length} candles from ${source}`);
     await writeCandles(out, candles);
