@@ -5,8 +5,10 @@
  * The hot loops are written as axpys over a contiguous row (y[i] += a * x[i], four fused in
  * one pass where they share y) rather than as dot products: an axpy vectorises without
  * reassociating any sum, so each element sees the same operations in the same order at every
- * SIMD width. Reductions (row sums, maxima) stay sequential for the same reason. The native
- * build may still fuse a multiply-add where wasm cannot, so the builds agree to rounding.
+ * SIMD width. Row sums are LANE_SUMs: eight partial sums in a written-out order, which
+ * vectorise as they stand and break the add latency chain, and still give the same bits at
+ * any SIMD width. The native build may fuse a multiply-add where wasm cannot, so the builds
+ * agree to rounding, not bit for bit.
  */
 #include "attn.h"
 #include "nn_math.h"
@@ -47,6 +49,29 @@ static inline void axpy_rows(float *restrict y, const float *a, ptrdiff_t lda, c
   for (; r < m; r++) axpy(y, a[r * lda], x + r * ldx, n);
 }
 
+/*
+ * out = Σ_{i<n} EXPR (EXPR an expression of i) in a fixed order: lane l (of 8) sums the
+ * i ≡ l (mod 8) terms of the whole blocks of 8 in i order, the lanes are added pairwise
+ * ((0+1)+(2+3))+((4+5)+(6+7)), then the tail i order. The lanes are independent, so the
+ * block loop vectorises without any reassociation by the compiler.
+ */
+#define LANE_SUM(out, n, EXPR)                                                                   \
+  do {                                                                                           \
+    float acc_[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};                            \
+    ptrdiff_t b_ = 0;                                                                            \
+    for (; b_ + 8 <= (n); b_ += 8)                                                               \
+      for (ptrdiff_t l_ = 0; l_ < 8; l_++) {                                                     \
+        const ptrdiff_t i = b_ + l_;                                                             \
+        acc_[l_] += (EXPR);                                                                      \
+      }                                                                                          \
+    float tot_ = ((acc_[0] + acc_[1]) + (acc_[2] + acc_[3])) + ((acc_[4] + acc_[5]) + (acc_[6] + acc_[7])); \
+    for (; b_ < (n); b_++) {                                                                     \
+      const ptrdiff_t i = b_;                                                                    \
+      tot_ += (EXPR);                                                                            \
+    }                                                                                            \
+    (out) = tot_;                                                                                \
+  } while (0)
+
 static inline void zero(float *y, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) y[i] = 0.0f;
 }
@@ -62,14 +87,10 @@ void nn_layernorm_fwd(float *base, const int32_t *ia, const float *fa) {
   for (ptrdiff_t n = 0; n < N; n++) {
     const float *xr = x + n * D;
     float *yr = y + n * D;
-    float s = 0.0f;
-    for (ptrdiff_t j = 0; j < D; j++) s += xr[j];
-    const float m = s / (float)D;
-    float v = 0.0f; /* two passes: no cancellation from E[x²] − E[x]² */
-    for (ptrdiff_t j = 0; j < D; j++) {
-      const float c = xr[j] - m;
-      v += c * c;
-    }
+    float sx, v;
+    LANE_SUM(sx, D, xr[i]);
+    const float m = sx / (float)D;
+    LANE_SUM(v, D, (xr[i] - m) * (xr[i] - m)); /* two passes: no cancellation from E[x²] − E[x]² */
     const float r = 1.0f / nn_sqrtf(v / (float)D + eps);
     mean[n] = m;
     rstd[n] = r;
@@ -96,12 +117,9 @@ void nn_layernorm_bwd(float *base, const int32_t *ia, const float *fa) {
       dgamma[j] += dyr[j] * ((xr[j] - m) * r);
       dbeta[j] += dyr[j];
     }
-    float sg = 0.0f, sgx = 0.0f;
-    for (ptrdiff_t j = 0; j < D; j++) {
-      const float g = dyr[j] * gamma[j];
-      sg += g;
-      sgx += g * ((xr[j] - m) * r);
-    }
+    float sg, sgx;
+    LANE_SUM(sg, D, dyr[i] * gamma[i]);
+    LANE_SUM(sgx, D, (dyr[i] * gamma[i]) * ((xr[i] - m) * r));
     const float mg = sg / (float)D, mgx = sgx / (float)D;
     for (ptrdiff_t j = 0; j < D; j++) dxr[j] = r * (dyr[j] * gamma[j] - mg - (xr[j] - m) * r * mgx);
   }
@@ -115,14 +133,18 @@ static void transpose_head(float *dst, const float *src, ptrdiff_t L, ptrdiff_t 
     for (ptrdiff_t c = 0; c < dh; c++) dst[c * L + s] = src[s * D + c];
 }
 
-/* p = softmax(p·scale), shifted by the row maximum (scale > 0). Its own function so that the
- * exp loop vectorises (inlined into the attention loop nest, clang gave up on it). */
-static __attribute__((noinline)) void softmax_row(float *restrict p, ptrdiff_t n, float scale) {
-  float mx = p[0];
-  for (ptrdiff_t s = 1; s < n; s++) mx = p[s] > mx ? p[s] : mx;
+/* p = softmax(p·scale), shifted by the row maximum (scale > 0). The exp loop is a function of
+ * its own so that it vectorises (next to the other loops, clang 14 gave up on it). */
+static __attribute__((noinline)) void exp_shift(float *restrict p, ptrdiff_t n, float mx, float scale) {
   for (ptrdiff_t s = 0; s < n; s++) p[s] = nn_expf((p[s] - mx) * scale);
-  float sum = 0.0f;
-  for (ptrdiff_t s = 0; s < n; s++) sum += p[s];
+}
+
+static void softmax_row(float *restrict p, ptrdiff_t n, float scale) {
+  float mx = p[0]; /* a maximum is exact in any order */
+  for (ptrdiff_t s = 1; s < n; s++) mx = p[s] > mx ? p[s] : mx;
+  exp_shift(p, n, mx, scale);
+  float sum;
+  LANE_SUM(sum, n, p[i]);
   const float inv = 1.0f / sum;
   for (ptrdiff_t s = 0; s < n; s++) p[s] *= inv;
 }
@@ -189,8 +211,8 @@ void nn_attention_bwd(float *base, const int32_t *ia, const float *fa) {
         const float *dor = dout + off + t * D;
         zero(dp, L);
         axpy_rows(dp, dor, 1, vt, L, dh, L);
-        float dot = 0.0f;
-        for (ptrdiff_t s = 0; s < L; s++) dot += pr[s] * dp[s];
+        float dot;
+        LANE_SUM(dot, L, pr[i] * dp[i]);
         for (ptrdiff_t s = 0; s < L; s++) dp[s] = pr[s] * (dp[s] - dot) * scale; /* dp now holds dS */
         float *dqr = dq + off + t * D;
         const float *qr = q + off + t * D;
