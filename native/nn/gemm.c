@@ -21,7 +21,15 @@
 #define VW 4
 #define NRV 2
 #endif
+#ifdef NN_NRV /* tuning experiments: -DNN_MR=.. -DNN_NRV=.. */
+#undef NRV
+#define NRV NN_NRV
+#endif
+#ifdef NN_MR
+#define MR NN_MR
+#else
 #define MR 4
+#endif
 #define NR (VW * NRV)
 #define KC 128
 

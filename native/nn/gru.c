@@ -20,11 +20,10 @@
 static inline void cell_fwd(ptrdiff_t H, float *restrict a, const float *restrict q, const float *restrict hprev,
                             float *restrict h, const int first) {
   for (ptrdiff_t j = 0; j < 2 * H; j++) a[j] = nn_sigmoidf(a[j]);
-  for (ptrdiff_t j = 0; j < H; j++) {
-    const float z = a[j], hh = nn_tanhf(a[2 * H + j] + a[H + j] * q[j]);
-    a[2 * H + j] = hh;
-    h[j] = (first ? 0.0f : z * hprev[j]) + (1.0f - z) * hh;
-  }
+  /* Simple loops, not one: clang's cost model declines to vectorise the fused one for wasm. */
+  for (ptrdiff_t j = 0; j < H; j++) a[2 * H + j] = a[2 * H + j] + a[H + j] * q[j];
+  for (ptrdiff_t j = 2 * H; j < 3 * H; j++) a[j] = nn_tanhf(a[j]);
+  for (ptrdiff_t j = 0; j < H; j++) h[j] = (first ? 0.0f : a[j] * hprev[j]) + (1.0f - a[j]) * a[2 * H + j];
 }
 
 /* d(xz), d(hz) of one row; dh holds the incoming carry and leaves with its direct part dh_t⊙z. */

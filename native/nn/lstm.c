@@ -24,13 +24,10 @@ static inline void cell_fwd(ptrdiff_t H, float *restrict z, const float *restric
   for (ptrdiff_t j = 0; j < 2 * H; j++) z[j] = nn_sigmoidf(z[j]);
   for (ptrdiff_t j = 2 * H; j < 3 * H; j++) z[j] = nn_tanhf(z[j]);
   for (ptrdiff_t j = 3 * H; j < 4 * H; j++) z[j] = nn_sigmoidf(z[j]);
-  for (ptrdiff_t j = 0; j < H; j++) {
-    const float cj = (first ? 0.0f : z[H + j] * cprev[j]) + z[j] * z[2 * H + j];
-    const float tj = nn_tanhf(cj);
-    c[j] = cj;
-    tc[j] = tj;
-    h[j] = z[3 * H + j] * tj;
-  }
+  /* Three simple loops, not one: clang's cost model declines to vectorise the fused one for wasm. */
+  for (ptrdiff_t j = 0; j < H; j++) c[j] = (first ? 0.0f : z[H + j] * cprev[j]) + z[j] * z[2 * H + j];
+  for (ptrdiff_t j = 0; j < H; j++) tc[j] = nn_tanhf(c[j]);
+  for (ptrdiff_t j = 0; j < H; j++) h[j] = z[3 * H + j] * tc[j];
 }
 
 /* Gate gradients d[4H] of one (b, t) row from the activations a, tanh(c) and the carries dh, dc (updated). */
