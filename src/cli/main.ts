@@ -20,6 +20,7 @@ const COMMANDS: Record<string, string> = {
   gc: "./commands/gc.js",
   verify: "./commands/verify.js",
   replay: "./commands/replay.js",
+  backtest: "./commands/backtest.js",
   "check-gates": "./commands/check-gates.js",
   "host-check": "./commands/host-check.js",
 };
@@ -77,6 +78,7 @@ const HELP = `usage: dagbuild [options] [targets...]      build targets (default
        dagbuild clean | gc [--max-size SIZE] [--max-age DAYS]
        dagbuild verify [targets...]
        dagbuild replay --candles FILE --instrument X [--profile P] [--mode M] --out FILE
+       dagbuild backtest --candles F --gates F --instrument I --start T --end T [--profile P] [--ml-scores F --threshold X] --out DIR
        dagbuild check-gates --redis URL --threshold SECONDS [--instruments A,B] [--json]
 options: -j N, --keep-going, --force <target>, --json, --host NAME=local, --set VAR=VALUE, -C DIR, --pipeline FILE
 `;

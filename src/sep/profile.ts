@@ -2,7 +2,9 @@
  * Strategy profile loading: YAML (config/echo_strategy.yaml), validated with ajv against
  * schema/profile.schema.json. Unknown keys and bad values are errors located at
  * `file:line:col` of the offending YAML node (via the yaml package's node ranges).
- * Keys left out take the legacy defaults (DEFAULT_PROFILE).
+ * Keys left out take the legacy defaults (DEFAULT_PROFILE). The same file may carry the
+ * backtest simulator's settings (gate-spec section 11: `global`, `instruments`, the defect
+ * switches), read by `parseSimProfile`; the replay ignores them.
  */
 import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
@@ -108,6 +110,10 @@ function describe(e: ErrorObject): string {
       return `missing key "${(e.params as { missingProperty: string }).missingProperty}" in ${where}`;
     case "enum":
       return `${where}: must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`;
+    case "anyOf":
+      return where.endsWith("session")
+        ? `${where}: expected "HH:MM,HH:MM", {start: "HH:MM", end: "HH:MM"} or {open: "HH:MM", close: "HH:MM"} (UTC)`
+        : `${where}: ${e.message ?? e.keyword}`;
     case "const":
       return `${where}: must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
     default:
@@ -115,8 +121,8 @@ function describe(e: ErrorObject): string {
   }
 }
 
-/** Parses and validates profile YAML text; `file` labels errors. */
-export function parseProfile(text: string, file: string): Profile {
+/** Parses and validates profile YAML text against the schema; returns the plain data. */
+function validateProfileText(text: string, file: string): Record<string, unknown> {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -128,11 +134,17 @@ export function parseProfile(text: string, file: string): Profile {
   if (data === null || data === undefined) throw new ProfileError(file, 1, 1, "empty profile (expected a mapping with version: 1)");
   const validate = getValidator();
   if (!validate(data)) {
-    const e = validate.errors![0]!;
+    // An anyOf (a session's three forms) is reported as a whole, not as its first branch's miss.
+    const e = validate.errors!.find((x) => x.keyword === "anyOf") ?? validate.errors![0]!;
     const pos = lc.linePos(offsetOf(doc, e));
     throw new ProfileError(file, pos.line, pos.col, describe(e));
   }
-  const d = data as Partial<Profile>;
+  return data as Record<string, unknown>;
+}
+
+/** Parses and validates profile YAML text; `file` labels errors. */
+export function parseProfile(text: string, file: string): Profile {
+  const d = validateProfileText(text, file) as Partial<Profile>;
   return {
     version: 1,
     hazard_percentile: d.hazard_percentile ?? DEFAULT_PROFILE.hazard_percentile,
@@ -154,4 +166,116 @@ export async function loadProfile(path: string): Promise<Profile> {
     throw new ProfileError(path, 1, 1, `cannot read profile: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return parseProfile(text, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backtest simulator settings (gate-spec section 11): `global`, `instruments` and the switches
+
+/** A session window `[start, end)` in UTC minutes of the day (wrapping when start > end). */
+export interface SimSession {
+  readonly startMin: number;
+  readonly endMin: number;
+  /** As written, normalised to "HH:MM,HH:MM". */
+  readonly text: string;
+}
+
+/** Guard thresholds by name (gate-spec section 11; none shipped). */
+export type SimGuards = Readonly<Record<string, number>>;
+
+/** `global`: what an unlisted instrument uses, and the regime fallbacks of listed ones. */
+export interface SimGlobal {
+  readonly regime_filter?: readonly string[];
+  readonly min_regime_confidence?: number;
+  readonly hazard_max?: number;
+  readonly guard_thresholds: SimGuards;
+  readonly semantic_filter: readonly string[];
+  /** Replaced by the backtest's min_reps (read, never used: legacy files carry it). */
+  readonly min_repetitions?: number;
+}
+
+/** One `instruments` entry. */
+export interface SimInstrument {
+  readonly session?: SimSession;
+  readonly regime_filter?: readonly string[];
+  readonly min_regime_confidence?: number;
+  readonly hazard_max?: number;
+  readonly guards: SimGuards;
+  readonly semantic_filter: readonly string[];
+}
+
+/**
+ * The simulator part of a profile. Each defect switch defaults to the legacy behaviour:
+ *   hold_expiry       legacy | every_minute (expired sub-trades also close on not-ready minutes)
+ *   exposure_clamp    legacy | notional (clip entries to the notional room under 25 x NAV)
+ *   cross_conversion  legacy | usd (convert a cross's quote currency with usd_rates)
+ */
+export interface SimProfile {
+  readonly global: SimGlobal;
+  readonly instruments: Readonly<Record<string, SimInstrument>>;
+  readonly hold_expiry: "legacy" | "every_minute";
+  readonly exposure_clamp: "legacy" | "notional";
+  readonly cross_conversion: "legacy" | "usd";
+  readonly usd_rates: Readonly<Record<string, number>>;
+}
+
+function hhmm(s: string): number {
+  const [h, m] = s.split(":");
+  return Number(h) * 60 + Number(m);
+}
+
+/** A schema-valid session value as minutes of the day. */
+function sessionOf(v: unknown): SimSession {
+  let a: string, b: string;
+  if (typeof v === "string") [a, b] = v.split(",") as [string, string];
+  else {
+    const o = v as Record<string, string>;
+    a = o["start"] ?? o["open"]!;
+    b = o["end"] ?? o["close"]!;
+  }
+  return { startMin: hhmm(a), endMin: hhmm(b), text: `${a},${b}` };
+}
+
+/** Parses and validates a profile's simulator settings; `file` labels errors. */
+export function parseSimProfile(text: string, file: string): SimProfile {
+  const d = validateProfileText(text, file);
+  const g = (d["global"] ?? {}) as Record<string, unknown>;
+  const insts = (d["instruments"] ?? {}) as Record<string, Record<string, unknown>>;
+  const instruments: Record<string, SimInstrument> = {};
+  for (const name of Object.keys(insts).sort()) {
+    const e = insts[name] ?? {};
+    instruments[name] = {
+      ...(e["session"] !== undefined ? { session: sessionOf(e["session"]) } : {}),
+      ...(e["regime_filter"] !== undefined ? { regime_filter: [...(e["regime_filter"] as string[])] } : {}),
+      ...(e["min_regime_confidence"] !== undefined ? { min_regime_confidence: e["min_regime_confidence"] as number } : {}),
+      ...(e["hazard_max"] !== undefined ? { hazard_max: e["hazard_max"] as number } : {}),
+      guards: { ...((e["guards"] ?? {}) as Record<string, number>) },
+      semantic_filter: [...((e["semantic_filter"] ?? []) as string[])],
+    };
+  }
+  return {
+    global: {
+      ...(g["regime_filter"] !== undefined ? { regime_filter: [...(g["regime_filter"] as string[])] } : {}),
+      ...(g["min_regime_confidence"] !== undefined ? { min_regime_confidence: g["min_regime_confidence"] as number } : {}),
+      ...(g["hazard_max"] !== undefined ? { hazard_max: g["hazard_max"] as number } : {}),
+      ...(g["min_repetitions"] !== undefined ? { min_repetitions: g["min_repetitions"] as number } : {}),
+      guard_thresholds: { ...((g["guard_thresholds"] ?? {}) as Record<string, number>) },
+      semantic_filter: [...((g["semantic_filter"] ?? []) as string[])],
+    },
+    instruments,
+    hold_expiry: (d["hold_expiry"] as SimProfile["hold_expiry"] | undefined) ?? "legacy",
+    exposure_clamp: (d["exposure_clamp"] as SimProfile["exposure_clamp"] | undefined) ?? "legacy",
+    cross_conversion: (d["cross_conversion"] as SimProfile["cross_conversion"] | undefined) ?? "legacy",
+    usd_rates: { ...((d["usd_rates"] ?? {}) as Record<string, number>) },
+  };
+}
+
+/** Reads, parses and validates a profile file's simulator settings. */
+export async function loadSimProfile(path: string): Promise<SimProfile> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new ProfileError(path, 1, 1, `cannot read profile: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseSimProfile(text, path);
 }
