@@ -3,8 +3,9 @@
  * tests): seeded random tensors, moving data in and out of an arena, tolerance checks and a
  * central finite-difference gradient of a float64 function.
  */
+import type { Test } from "uvu";
 import * as assert from "uvu/assert";
-import type { Arena } from "../../src/ml/nn/kernels.js";
+import { loadKernels, nativeKernelsAvailable, type Arena, type KernelBackend } from "../../src/ml/nn/kernels.js";
 import { prng } from "../helpers/prng.js";
 
 /** A seeded source of uniform values in [lo, hi), rounded to float32 (so float64 references see the kernel's exact inputs). */
@@ -115,4 +116,27 @@ export function dot(w: ArrayLike<number>, y: ArrayLike<number>): number {
 /** The elements of x at idx. */
 export function pick(x: ArrayLike<number>, idx: readonly number[]): Float64Array {
   return Float64Array.from(idx, (i) => x[i]!);
+}
+
+/** One backend-independent kernel check. */
+export interface KernelCase {
+  readonly name: string;
+  run(k: KernelBackend): void | Promise<void>;
+}
+
+/**
+ * Registers every case on `suite` once per backend ("native: name", "wasm: name"); the native
+ * ones are test.skip, with one SKIP line, when the addon is not built.
+ */
+export function defineBackendCases(suite: Test, cases: readonly KernelCase[]): void {
+  const native = nativeKernelsAvailable();
+  if (!native) process.stdout.write("SKIP native kernels not built (scripts/build-native.mjs): wasm only\n");
+  for (const kind of ["native", "wasm"] as const) {
+    let backend: KernelBackend | undefined;
+    for (const c of cases) {
+      const name = `${kind}: ${c.name}`;
+      if (kind === "native" && !native) suite.skip(name);
+      else suite(name, () => c.run((backend ??= loadKernels(kind))));
+    }
+  }
 }
