@@ -2,8 +2,8 @@
  * Transformer kernels: LayerNorm, the multi-head attention core, ReLU, positional encodings
  * and mean pooling (argument lists in attn.h; semantics in docs/nn-engine.md).
  *
- * The hot loops are written as axpys over a contiguous row (y[i] += a * x[i], four fused in
- * one pass where they share y) rather than as dot products: an axpy vectorises without
+ * Attention's matrix products use the shared GEMM (nn_gemm.h). The other loops are
+ * elementwise or axpys over a contiguous row (y[i] += a * x[i]), which vectorise without
  * reassociating any sum, so each element sees the same operations in the same order at every
  * SIMD width. Row sums are LANE_SUMs: eight partial sums in a written-out order, which
  * vectorise as they stand and break the add latency chain, and still give the same bits at
@@ -11,6 +11,7 @@
  * agree to rounding, not bit for bit.
  */
 #include "attn.h"
+#include "nn_gemm.h"
 #include "nn_math.h"
 
 #include <stddef.h>
@@ -18,35 +19,6 @@
 /* y[i] += a * x[i] */
 static inline void axpy(float *restrict y, float a, const float *restrict x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-/*
- * y[i] += a[0]·x0[i], then += a[1]·x1[i], += a[2]·x2[i], += a[3]·x3[i]: four axpys in one
- * pass (y stays in registers), each element's operations in exactly the order of four
- * separate axpys.
- */
-static inline void axpy4(float *restrict y, const float *a, const float *restrict x0, const float *restrict x1,
-                         const float *restrict x2, const float *restrict x3, ptrdiff_t n) {
-  const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-  for (ptrdiff_t i = 0; i < n; i++) {
-    float t = y[i];
-    t += a0 * x0[i];
-    t += a1 * x1[i];
-    t += a2 * x2[i];
-    t += a3 * x3[i];
-    y[i] = t;
-  }
-}
-
-/* y += Σ_r a[r·lda]·x[r·ldx] for r < m, in r order: axpy4 blocks, then single axpys. */
-static inline void axpy_rows(float *restrict y, const float *a, ptrdiff_t lda, const float *x, ptrdiff_t ldx, ptrdiff_t m,
-                             ptrdiff_t n) {
-  ptrdiff_t r = 0;
-  for (; r + 4 <= m; r += 4) {
-    const float a4[4] = {a[r * lda], a[(r + 1) * lda], a[(r + 2) * lda], a[(r + 3) * lda]};
-    axpy4(y, a4, x + r * ldx, x + (r + 1) * ldx, x + (r + 2) * ldx, x + (r + 3) * ldx, n);
-  }
-  for (; r < m; r++) axpy(y, a[r * lda], x + r * ldx, n);
 }
 
 /*
@@ -127,12 +99,6 @@ void nn_layernorm_bwd(float *base, const int32_t *ia, const float *fa) {
 
 /* ---------------------------------------------------------------- attention */
 
-/* dst[c·L + s] = src[s·D + c] for c < dh, s < L: one head's [L, dh] block, transposed. */
-static void transpose_head(float *dst, const float *src, ptrdiff_t L, ptrdiff_t D, ptrdiff_t dh) {
-  for (ptrdiff_t s = 0; s < L; s++)
-    for (ptrdiff_t c = 0; c < dh; c++) dst[c * L + s] = src[s * D + c];
-}
-
 /* p = softmax(p·scale), shifted by the row maximum (scale > 0). The exp loop is a function of
  * its own so that it vectorises (next to the other loops, clang 14 gave up on it). */
 static __attribute__((noinline)) void exp_shift(float *restrict p, ptrdiff_t n, float mx, float scale) {
@@ -150,74 +116,58 @@ static void softmax_row(float *restrict p, ptrdiff_t n, float scale) {
 }
 
 /*
- * Per sample b and head j: S = Q_j K_jᵀ accumulated one column of Q at a time against the
- * transposed K (an axpy over the L keys), then a row softmax of S/√dh written to P, then
- * O_j[t] = Σ_s P[t, s] V_j[s] as axpys over dh.
+ * The products go through nn_gemm (nn_gemm.h), whose strides express the per-head column
+ * slices and the transposes without copies, and whose sums run in k order whatever its
+ * blocking. Per sample b and head j: S = Q_j K_jᵀ into P's block, a row softmax of S/√dh in
+ * place, then O_j = P V_j.
  */
 void nn_attention_fwd(float *base, const int32_t *ia, const float *fa) {
   (void)fa;
   const float *q = base + ia[0], *k = base + ia[1], *v = base + ia[2];
-  float *o = base + ia[3], *p = base + ia[4], *kt = base + ia[5];
+  float *o = base + ia[3], *p = base + ia[4];
   const ptrdiff_t B = ia[6], L = ia[7], D = ia[8], H = ia[9], dh = D / H;
   const float scale = 1.0f / nn_sqrtf((float)dh);
   for (ptrdiff_t b = 0; b < B; b++) {
     for (ptrdiff_t j = 0; j < H; j++) {
       const ptrdiff_t off = b * L * D + j * dh;
-      transpose_head(kt, k + off, L, D, dh);
-      for (ptrdiff_t t = 0; t < L; t++) {
-        float *pr = p + ((b * H + j) * L + t) * L;
-        const float *qr = q + off + t * D;
-        zero(pr, L);
-        axpy_rows(pr, qr, 1, kt, L, dh, L);
-        softmax_row(pr, L, scale);
-        float *orow = o + off + t * D;
-        zero(orow, dh);
-        axpy_rows(orow, pr, 1, v + off, D, L, dh);
-      }
+      float *pb = p + (b * H + j) * L * L;
+      nn_gemm(L, L, dh, q + off, D, 1, k + off, 1, D, pb, L, 0, 0);
+      for (ptrdiff_t t = 0; t < L; t++) softmax_row(pb + t * L, L, scale);
+      nn_gemm(L, dh, L, pb, L, 1, v + off, D, 1, o + off, D, 0, 0);
     }
   }
 }
 
 /*
- * With dP = dO Vᵀ and dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √dh: dV = Pᵀ dO, one key row s at a
- * time from P's column s (four query rows per pass); then per query row t, dP[t] against the
- * transposed V, dS[t], dQ[t] = dS[t] K and dK += dS[t]ᵀ Q[t] (one row of dS fits the scratch,
- * so dK's updates stay single axpys). Every sum runs in t (or s, or c) order.
+ * With dP = dO Vᵀ and dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √dh: dV = Pᵀ dO, dQ = dS K, dK = dSᵀ Q.
+ * dS is formed R = dh + 1 query rows at a time in the scratch (R·L ≤ L·dh + L floats); dK
+ * accumulates over those blocks in row order, so each of its sums still runs in t order.
  */
 void nn_attention_bwd(float *base, const int32_t *ia, const float *fa) {
   (void)fa;
   const float *q = base + ia[0], *k = base + ia[1], *v = base + ia[2], *p = base + ia[3];
   const float *dout = base + ia[4];
-  float *dq = base + ia[5], *dk = base + ia[6], *dv = base + ia[7], *vt = base + ia[8];
+  float *dq = base + ia[5], *dk = base + ia[6], *dv = base + ia[7], *ds = base + ia[8];
   const ptrdiff_t B = ia[9], L = ia[10], D = ia[11], H = ia[12], dh = D / H;
-  float *dp = vt + L * dh;
+  const ptrdiff_t R = dh + 1 < L ? dh + 1 : L;
   const float scale = 1.0f / nn_sqrtf((float)dh);
   for (ptrdiff_t b = 0; b < B; b++) {
     for (ptrdiff_t j = 0; j < H; j++) {
       const ptrdiff_t off = b * L * D + j * dh;
-      transpose_head(vt, v + off, L, D, dh);
       const float *pb = p + (b * H + j) * L * L;
-      for (ptrdiff_t s = 0; s < L; s++) { /* dV[s] = Σ_t P[t, s]·dO[t], a column of P at a time */
-        float *dvr = dv + off + s * D;
-        zero(dvr, dh);
-        axpy_rows(dvr, pb + s, L, dout + off, D, L, dh);
-      }
-      for (ptrdiff_t t = 0; t < L; t++) {
-        zero(dq + off + t * D, dh);
-        zero(dk + off + t * D, dh);
-      }
-      for (ptrdiff_t t = 0; t < L; t++) {
-        const float *pr = pb + t * L;
-        const float *dor = dout + off + t * D;
-        zero(dp, L);
-        axpy_rows(dp, dor, 1, vt, L, dh, L);
-        float dot;
-        LANE_SUM(dot, L, pr[i] * dp[i]);
-        for (ptrdiff_t s = 0; s < L; s++) dp[s] = pr[s] * (dp[s] - dot) * scale; /* dp now holds dS */
-        float *dqr = dq + off + t * D;
-        const float *qr = q + off + t * D;
-        axpy_rows(dqr, dp, 1, k + off, D, L, dh);
-        for (ptrdiff_t s = 0; s < L; s++) axpy(dk + off + s * D, dp[s], qr, dh);
+      nn_gemm(L, dh, L, pb, 1, L, dout + off, D, 1, dv + off, D, 0, 0);
+      for (ptrdiff_t t0 = 0; t0 < L; t0 += R) {
+        const ptrdiff_t r = L - t0 < R ? L - t0 : R;
+        nn_gemm(r, L, dh, dout + off + t0 * D, D, 1, v + off, 1, D, ds, L, 0, 0); /* dP rows */
+        for (ptrdiff_t t = 0; t < r; t++) {
+          const float *pr = pb + (t0 + t) * L;
+          float *dr = ds + t * L;
+          float dot;
+          LANE_SUM(dot, L, pr[i] * dr[i]);
+          for (ptrdiff_t s = 0; s < L; s++) dr[s] = pr[s] * (dr[s] - dot) * scale; /* now dS */
+        }
+        nn_gemm(r, dh, L, ds, L, 1, k + off, D, 1, dq + off + t0 * D, D, 0, 0);
+        nn_gemm(L, dh, r, ds, 1, L, q + off + t0 * D, D, 1, dk + off, D, t0 > 0, 0);
       }
     }
   }

@@ -21,10 +21,10 @@
  * attention_fwd  ia = [q, k, v, o, p, scratch, B, L, D, h]
  *     q, k, v, o [B, L, D]; head j uses columns j·dh .. (j+1)·dh − 1, dh = D / h (D % h == 0).
  *     p [B, h, L, L] receives softmax(Q_j K_jᵀ / √dh) (the backward cache);
- *     o = concat_j P_j V_j. scratch: L·dh floats (K of one head, transposed).
+ *     o = concat_j P_j V_j. scratch: not read or written (the slot stays so callers need not change).
  * attention_bwd  ia = [q, k, v, p, dout, dq, dk, dv, scratch, B, L, D, h]
  *     p as written by attention_fwd; dout [B, L, D]; dq, dk, dv [B, L, D] written.
- *     scratch: L·dh + L floats (V of one head transposed, one row of dS).
+ *     scratch: L·dh + L floats (dS for dh + 1 query rows at a time).
  *
  * relu_fwd       ia = [x, y, n]           y = max(x, 0); y may equal x.
  * relu_bwd       ia = [y, dy, dx, n]      dx = dy where y > 0 else 0, written; y is the forward
