@@ -5,7 +5,8 @@ ff 128, pre-LN, learned positions, last-token pooling), batch 256, Adam (lr 1e-3
 sign logit. Run by Debian's /usr/bin/python3 (python3-torch); bench/train.ts runs it under
 several OPENBLAS_CORETYPE settings and thread counts and keeps PyTorch's best.
 
-Prints one JSON object: per model, samples/s and `loss_check`, the loss after a few fixed
+Prints one JSON object: per model, samples/s (wall clock), samples per CPU-second (all
+threads; a check on a shared machine) and `loss_check`, the loss after a few fixed
 steps from a fixed seed (to confirm a coretype does not change the arithmetic's result).
 
   /usr/bin/python3 bench/train_torch.py --threads 1 --seconds 2 [--models lstm,gru,transformer]
@@ -72,14 +73,15 @@ def bench(name, seconds, n=4096, batch=256):
     # Fixed steps first: their loss must not depend on the BLAS kernel choice.
     for i in range(3):
         check = step(i)
-    steps, t0 = 0, time.perf_counter()
+    steps, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         step(3 + steps)
         steps += 1
         el = time.perf_counter() - t0
         if el >= seconds and steps >= 3:
             break
-    return {"samples_per_s": steps * batch / el, "steps": steps, "seconds": el, "loss_check": check}
+    cpu = time.process_time() - c0
+    return {"samples_per_s": steps * batch / el, "samples_per_cpu_s": steps * batch / cpu, "steps": steps, "seconds": el, "loss_check": check}
 
 
 def main():
