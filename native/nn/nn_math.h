@@ -5,8 +5,9 @@
  * logistic sigmoid are written here once, as branch-free range reduction + polynomial (the
  * Cephes single-precision coefficients), and BOTH builds use them: the builds then differ
  * only where the native compiler fuses a multiply-add, not by two different libms.
- * Accuracy (checked against float64 in test/ml/kernel-contract.ts): exp, log, log1p within
- * ~1 ulp, tanh and sigmoid within ~2 ulp. Everything is `static inline` and select-based (no
+ * Accuracy, worst over 2^20 points against float64 (test/ml/kernel-contract.ts checks a coarser
+ * grid): exp 0.97 ulp on [-103, 88.7], log 0.74, log1p 1.2 on [0, 1], tanh 1.3, sigmoid 2.4
+ * (in its far negative tail, where e^-x is large). Everything is `static inline` and select-based (no
  * branches on the data) so loops that call them vectorise. sqrt is the IEEE instruction
  * (correctly rounded on both targets; the native build compiles with -fno-math-errno).
  */
