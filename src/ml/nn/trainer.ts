@@ -78,6 +78,8 @@ export interface TrainResult {
   readonly epochs: EpochLog[];
   readonly backend: Backend;
   readonly threads: number;
+  /** Samples per chunk of data parallelism (part of the result: another chunk size rounds differently). */
+  readonly chunk: number;
   /** Wall time of the whole training, validation included. */
   readonly seconds: number;
   /** Training samples per second over all update phases. */
@@ -201,15 +203,8 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
   const initial = opts.initial ?? initParams(config, opts.seed);
   if (initial.length !== P) throw new TrainInputError(`initial has ${initial.length} parameters; the config has ${P}`);
 
-  const pool = await TrainPool.create({
-    config,
-    backend: opts.backend ?? "auto",
-    threads,
-    chunk: opts.chunk ?? DEFAULT_CHUNK,
-    batch,
-    magnitudeLoss,
-    magnitudeWeight,
-  });
+  const chunk = opts.chunk ?? DEFAULT_CHUNK;
+  const pool = await TrainPool.create({ config, backend: opts.backend ?? "auto", threads, chunk, batch, magnitudeLoss, magnitudeWeight });
   try {
     const adam = await createAdam(pool.backend, P, { lr: opts.lr ?? 1e-3 });
     adam.params.set(initial);
@@ -283,6 +278,7 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
       epochs: logs,
       backend: pool.backend,
       threads,
+      chunk,
       seconds: (performance.now() - t0) / 1000,
       samplesPerSec: trained / trainSeconds,
       magScale,
