@@ -13,7 +13,7 @@ import * as assert from "uvu/assert";
 import { sinusoidalPositions } from "../../src/ml/nn/config.js";
 import { loadKernels, nativeKernelsAvailable, type Arena, type KernelBackend } from "../../src/ml/nn/kernels.js";
 import { TOL_FWD, TOL_GRAD } from "./kernel-contract.js";
-import { assertClose, bits, dot, finiteDiff, get, put, randomSource, relError, room, sampleIndexes } from "./kernel-helpers.js";
+import { assertClose, bits, defineBackendCases, dot, finiteDiff, get, put, randomSource, relError, room, sampleIndexes, type KernelCase } from "./kernel-helpers.js";
 import * as ref from "./reference64-attn.js";
 
 /** Step of the float64 central differences (their error is far below TOL_GRAD). */
@@ -46,11 +46,7 @@ function assertGuard(a: Arena, at: number, n: number, what: string): void {
 
 // ------------------------------------------------------------------ cases
 
-interface Case {
-  name: string;
-  run(k: KernelBackend): void;
-}
-const CASES: Case[] = [];
+const CASES: KernelCase[] = [];
 const kase = (name: string, run: (k: KernelBackend) => void) => CASES.push({ name, run });
 
 /** [N, D]: one row, vector tails (33), the model's width (64). */
@@ -278,18 +274,7 @@ kase("every transformer kernel gives the same bits on a repeated call (same aren
 
 // ------------------------------------------------------------------ run
 
-const backends: [string, (() => KernelBackend) | null][] = [
-  ["native", nativeKernelsAvailable() ? () => loadKernels("native") : null],
-  ["wasm", () => loadKernels("wasm")],
-];
-for (const [label, make] of backends) {
-  if (!make) process.stdout.write(`SKIP ${label} kernels not built (scripts/build-native.mjs): its transformer kernel cases skipped\n`);
-  let kb: KernelBackend | undefined;
-  for (const c of CASES) {
-    if (make) test(`${label}: ${c.name}`, () => c.run((kb ??= make())));
-    else test.skip(`${label}: ${c.name}`);
-  }
-}
+defineBackendCases(test, CASES);
 
 const agree = nativeKernelsAvailable() ? test : test.skip;
 agree("native and wasm transformer kernels agree within 1e-5 relative", () => {
