@@ -3,8 +3,10 @@
  *
  *   firstChanged(root: string, paths: string[], stamps: Float64Array, start = 0) -> number
  *
- * stamps holds (size, mtimeMs, ino) for each path, as Node's fs.statSync reports them: mtimeMs
- * is computed exactly as Node computes it (sec * 1e3 + nsec / 1e6 in doubles), so a stamp
+ * stamps holds (size, mtimeMs, ino, ctimeMs) for each path, as Node's fs.statSync reports them
+ * (ctime too: `cp -p` and `git checkout` can keep size, mtime and inode while changing the
+ * content, never the ctime): times are computed exactly as Node computes them (sec * 1e3 +
+ * nsec / 1e6 in doubles), so a stamp
  * recorded by the engine compares equal here iff it compares equal there. Paths are relative to
  * root and looked up with fstatat on one directory descriptor. Returns the index (from start)
  * of the first path that is missing or differs, or -1. Optional: without it the same loop runs in JavaScript.
@@ -16,6 +18,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Numbers per path; exported as `stride` so an engine never uses a helper of another layout. */
+#define STRIDE 4
 
 #define CHECK(call)                                                     \
   do {                                                                  \
@@ -44,8 +49,8 @@ static napi_value first_changed(napi_env env, napi_callback_info info) {
   size_t count = 0;
   void* data = NULL;
   CHECK(napi_get_typedarray_info(env, argv[2], &type, &count, &data, NULL, NULL));
-  if (type != napi_float64_array || count != (size_t)n * 3) {
-    napi_throw_error(env, NULL, "stat_stamps: stamps must be a Float64Array of 3 numbers per path");
+  if (type != napi_float64_array || count != (size_t)n * STRIDE) {
+    napi_throw_error(env, NULL, "stat_stamps: stamps must be a Float64Array of 4 numbers per path");
     return NULL;
   }
   const double* stamps = (const double*)data;
@@ -63,7 +68,9 @@ static napi_value first_changed(napi_env env, napi_callback_info info) {
       break;
     }
     double mtime_ms = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
-    if ((double)st.st_size != stamps[3 * k] || mtime_ms != stamps[3 * k + 1] || (double)st.st_ino != stamps[3 * k + 2]) {
+    double ctime_ms = (double)st.st_ctim.tv_sec * 1e3 + (double)st.st_ctim.tv_nsec / 1e6;
+    const double* s = stamps + (size_t)STRIDE * k;
+    if ((double)st.st_size != s[0] || mtime_ms != s[1] || (double)st.st_ino != s[2] || ctime_ms != s[3]) {
       result = k;
       break;
     }
@@ -78,5 +85,8 @@ NAPI_MODULE_INIT() {
   napi_value f;
   if (napi_create_function(env, "firstChanged", NAPI_AUTO_LENGTH, first_changed, NULL, &f) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "firstChanged", f) != napi_ok) return NULL;
+  napi_value stride;
+  if (napi_create_uint32(env, STRIDE, &stride) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "stride", stride) != napi_ok) return NULL;
   return exports;
 }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ActionNode, DepRef, Graph } from "./graph-types.js";
 import { actionKey, diffMaterial, inputsLine, keyedOutputs, keyOf, KEY_SCHEMA_VERSION, outputsLine, staticHash, type KeyMaterial, type Reason } from "./fingerprint.js";
 import { RuleHasher } from "./fingerprint.js";
-import type { ActionState, StateIndex, OutputState } from "./cache/state-index.js";
+import { sameStamp, type ActionState, type StateIndex, type OutputState } from "./cache/state-index.js";
 import type { ActionCache, ActionRecord } from "./cache/action-cache.js";
 import type { Cas } from "./cache/cas.js";
 import { hashFile, sha256 } from "./hash.js";
@@ -94,9 +94,9 @@ export class Checker {
       return { digest: a.digest, size: a.size };
     }
     const cached = this.state.stats.get(path);
-    if (cached && cached.z === st.size && cached.m === st.mtimeMs && cached.i === st.ino) return { digest: cached.d, size: cached.z };
+    if (cached && sameStamp(st, cached)) return { digest: cached.d, size: cached.z };
     const h = hashFile(join(this.graph.root, path));
-    this.state.recordStat(path, { d: h.digest, z: h.size, m: st.mtimeMs, i: st.ino });
+    this.state.recordStat(path, { d: h.digest, z: h.size, m: st.mtimeMs, i: st.ino, c: st.ctimeMs });
     return h;
   }
 
@@ -165,13 +165,17 @@ export class Checker {
       const prev = this.state.actions.get(node.id);
       if (prev && (node.finalAfter === undefined || !this.notFinal(node, prev)) && this.quickKey(node, lookup) === prev.k) {
         let ok = true;
+        let refreshed: Record<string, OutputState> | undefined;
         for (const name in prev.o) {
-          if (!node.outputs[name] || this.checkOutput(prev.o[name]!)) {
+          if (!node.outputs[name] || this.checkOutput(prev.o[name]!, (now) => ((refreshed ??= { ...prev.o })[name] = now))) {
             ok = false;
             break;
           }
         }
-        if (ok) return { status: "fresh", key: prev.k };
+        if (ok) {
+          if (refreshed) this.state.refreshAction(node.id, { ...prev, o: refreshed });
+          return { status: "fresh", key: prev.k };
+        }
       }
     }
     const m = this.material(node, lookup);
@@ -218,13 +222,15 @@ export class Checker {
       const old = this.ac.get(prev.k);
       return stale(old ? diffMaterial(old.material, material) : { kind: "rule-changed", detail: "no previous record" });
     }
+    let refreshed: Record<string, OutputState> | undefined;
     for (const [name, out] of Object.entries(prev.o)) {
-      const problem = this.checkOutput(out);
+      const problem = this.checkOutput(out, (now) => ((refreshed ??= { ...prev.o })[name] = now));
       if (problem) return stale(problem);
       if (!node.outputs[name]) return stale({ kind: "rule-changed", detail: "declared outputs" });
     }
     const provisional = this.notFinal(node, prev);
     if (provisional) return stale(provisional);
+    if (refreshed) this.state.refreshAction(node.id, { ...prev, o: refreshed });
     return { status: "fresh", key };
   }
 
@@ -245,22 +251,35 @@ export class Checker {
     return producer ? { ...r, producer } : r;
   }
 
-  /** Compares an output on disk with its record; re-hashes only when its stats moved. */
-  checkOutput(out: OutputState): Reason | undefined {
+  /**
+   * Compares an output on disk with its record; re-hashes only when its stats moved. When the
+   * re-hash finds the recorded content (and mode), `unchanged` is told the output's new
+   * stamps, so the caller can record them and the next check matches by stats again.
+   */
+  checkOutput(out: OutputState, unchanged?: (now: OutputState) => void): Reason | undefined {
     const abs = this.graph.root + "/" + out.p; // workspace-relative, normalized: no join() needed
     // No exception for a missing file: this runs once per output on every build.
     const st = statSync(abs, { throwIfNoEntry: false });
     if (!st) return { kind: "output-missing", path: out.p };
     if (out.t) {
       if (!st.isDirectory()) return { kind: "output-modified", path: out.p };
-      if (treeSignature(abs) === out.g) return undefined;
+      const g = treeSignature(abs);
+      if (g === out.g) return undefined;
       const now = describePath(abs);
-      return now.digest === out.d ? undefined : { kind: "output-modified", path: out.p, old: out.d, new: now.digest };
+      if (now.digest !== out.d) return { kind: "output-modified", path: out.p, old: out.d, new: now.digest };
+      unchanged?.({ ...out, m: st.mtimeMs, i: st.ino, c: st.ctimeMs, g });
+      return undefined;
     }
-    if (st.size === out.z && st.mtimeMs === out.m && st.ino === out.i) return undefined;
+    if (!st.isFile()) return { kind: "output-modified", path: out.p, old: out.d };
+    // The mode is restored with the content, so a chmod is a change like an edit.
+    const exec = (st.mode & 0o111) !== 0;
+    if (exec !== (out.x === 1)) return { kind: "output-modified", path: out.p, old: out.d };
+    if (sameStamp(st, out)) return undefined;
     if (st.size !== out.z) return { kind: "output-modified", path: out.p, old: out.d };
     const h = hashFile(abs);
-    return h.digest === out.d ? undefined : { kind: "output-modified", path: out.p, old: out.d, new: h.digest };
+    if (h.digest !== out.d) return { kind: "output-modified", path: out.p, old: out.d, new: h.digest };
+    unchanged?.({ ...out, m: st.mtimeMs, i: st.ino, c: st.ctimeMs });
+    return undefined;
   }
 
   /**

@@ -12,6 +12,7 @@ import type { CommandRunner } from "./tool-versions.js";
 import { sha256 } from "./hash.js";
 import { statSync } from "node:fs";
 import type { ProbeKind, Stamp } from "./cache/noop-manifest.js";
+import { stampOf } from "./cache/stat-stamps.js";
 
 /** A file as it was just before it was read: its stamp, and when that was taken (ms). */
 export interface SeenFile {
@@ -35,7 +36,7 @@ export class ReadLog {
   /** Call just before reading `abs`. */
   read(abs: string): void {
     const st = statSync(abs, { throwIfNoEntry: false });
-    this.reads.set(abs, st?.isFile() ? { stamp: [st.size, st.mtimeMs, st.ino], at: Date.now() } : null);
+    this.reads.set(abs, st?.isFile() ? { stamp: stampOf(st), at: Date.now() } : null);
   }
 
   probe(abs: string, kind: ProbeKind): void {

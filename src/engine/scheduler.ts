@@ -13,7 +13,7 @@ import { appendTransfer } from "./transfer-log.js";
 import { HostError } from "./hosts/host.js";
 import { createHost } from "./hosts/index.js";
 import { safeName, type WorkspacePaths } from "./workspace.js";
-import type { ActionState, OutputState } from "./cache/state-index.js";
+import { sameStamp, type ActionState, type OutputState } from "./cache/state-index.js";
 import { describePath, type Artifact } from "./cache/cas.js";
 import { ACTION_RECORD_VERSION, type RecordedOutput } from "./cache/action-cache.js";
 import { formatReason } from "./fingerprint.js";
@@ -428,7 +428,7 @@ function changedSource(node: ActionNode, checker: Checker): string | undefined {
       const rec = checker.state.stats.get(dep.path);
       if (!rec) continue; // a directory source: hashed whole, not stat-cached
       const st = statSync(join(checker.graph.root, dep.path), { throwIfNoEntry: false });
-      if (!st || st.size !== rec.z || st.mtimeMs !== rec.m || st.ino !== rec.i) return dep.path;
+      if (!st || !sameStamp(st, rec)) return dep.path;
     }
   }
   return undefined;
@@ -509,10 +509,10 @@ function commit(
     const art = arts[i]!;
     const final = join(root, decl.path);
     const st = statSync(final);
-    recorded[name] = { path: decl.path, digest: art.digest, size: art.size, dir: decl.dir, ...(art.tree ? { tree: art.tree } : {}) };
+    recorded[name] = { path: decl.path, digest: art.digest, size: art.size, dir: decl.dir, ...(art.tree ? { tree: art.tree } : {}), ...(art.dirs?.length ? { dirs: art.dirs } : {}), ...(art.executable ? { executable: true } : {}) };
     states[name] = decl.dir
-      ? { p: decl.path, d: art.digest, z: art.size, m: st.mtimeMs, i: st.ino, t: 1, g: treeSignature(final) }
-      : { p: decl.path, d: art.digest, z: art.size, m: st.mtimeMs, i: st.ino };
+      ? { p: decl.path, d: art.digest, z: art.size, m: st.mtimeMs, i: st.ino, c: st.ctimeMs, t: 1, g: treeSignature(final) }
+      : { p: decl.path, d: art.digest, z: art.size, m: st.mtimeMs, i: st.ino, c: st.ctimeMs, ...((st.mode & 0o111) !== 0 ? { x: 1 as const } : {}) };
     if (prev?.o[name]?.d !== art.digest) changed = true;
     outputs.set(decl.path, { digest: art.digest, size: art.size });
   });

@@ -5,10 +5,10 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdtempSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { firstChangedJs, nativeStatStamps } from "../../src/engine/cache/stat-stamps.js";
+import { firstChangedJs, nativeStatStamps, stampOf } from "../../src/engine/cache/stat-stamps.js";
 
 type Impl = (root: string, paths: readonly string[], stamps: ArrayLike<number>) => number;
 const impls: [string, Impl][] = [["javascript", firstChangedJs]];
@@ -35,8 +35,7 @@ function workspace(n: number): { root: string; paths: string[]; stamps: number[]
     paths.push(p);
   }
   const stamps = paths.flatMap((p) => {
-    const st = statSync(join(root, p));
-    return [st.size, st.mtimeMs, st.ino];
+    return stampOf(statSync(join(root, p)));
   });
   return { root, paths, stamps };
 }
@@ -60,6 +59,15 @@ const CHANGES: [string, (root: string, p: string) => void][] = [
       renameSync(tmp, join(root, p));
     },
   ],
+  [
+    "rewritten in place with the same size, mtime put back (cp -p, git checkout): only the ctime moved",
+    (root, p) => {
+      const st = statSync(join(root, p));
+      writeFileSync(join(root, p), "X".repeat(st.size));
+      utimesSync(join(root, p), st.atime, st.mtime);
+    },
+  ],
+  ["chmod (only the ctime moved)", (root, p) => chmodSync(join(root, p), 0o755)],
   ["deleted", (root, p) => rmSync(join(root, p))],
 ];
 

@@ -18,6 +18,10 @@ export interface RecordedOutput {
   readonly size: number;
   readonly dir: boolean;
   readonly tree?: readonly TreeEntry[];
+  /** Directory outputs: the empty directories inside (relative), restored with the files. */
+  readonly dirs?: readonly string[];
+  /** File outputs: restored with mode 755. */
+  readonly executable?: boolean;
 }
 
 /** The on-disk action record. */

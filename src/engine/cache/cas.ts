@@ -22,6 +22,10 @@ export interface Artifact {
   readonly digest: string;
   readonly size: number;
   readonly tree?: readonly TreeEntry[];
+  /** Directories: the empty directories inside (relative paths, sorted); part of the digest. */
+  readonly dirs?: readonly string[];
+  /** Files: the executable bit (restored with the content; not part of the digest). */
+  readonly executable?: boolean;
 }
 
 /** What copying a blob out of the store found. */
@@ -147,13 +151,17 @@ export class Cas {
    * nothing is hashed again; the directory's own digest is always computed from its tree.
    */
   putPath(path: string, known?: Artifact): Artifact {
-    if (lstatSync(path).isDirectory()) {
-      const tree = known?.tree ?? hashTree(path);
+    const st = lstatSync(path);
+    if (st.isDirectory()) {
+      const scanned = known?.tree ? undefined : scanTree(path);
+      const tree = known?.tree ?? scanned!.tree;
+      const dirs = scanned?.dirs ?? emptyDirs(path);
       for (const e of tree) this.putFile(join(path, e.rel), e);
-      const digest = this.putBytes(treeManifest(tree));
-      return { digest, size: tree.reduce((s, e) => s + e.size, 0), tree };
+      const digest = this.putBytes(treeManifest(tree, dirs));
+      return { digest, size: tree.reduce((s, e) => s + e.size, 0), tree, ...(dirs.length ? { dirs } : {}) };
     }
-    return this.putFile(path, known);
+    const put = this.putFile(path, known);
+    return (st.mode & 0o111) !== 0 ? { ...put, executable: true } : put;
   }
 
   /**
@@ -161,11 +169,12 @@ export class Cas {
    * blob as it is copied. Every blob is tried, so one restore quarantines all the bad ones of
    * an artifact (the rerun that follows then stores good copies of each).
    */
-  restore(artifact: { path?: string; digest: string; tree?: readonly TreeEntry[] }, dest: string): RestoreResult {
+  restore(artifact: { path?: string; digest: string; tree?: readonly TreeEntry[]; dirs?: readonly string[]; executable?: boolean }, dest: string): RestoreResult {
     const what = artifact.path ?? basename(dest);
     if (artifact.tree) {
       if (!artifact.tree.every((e) => this.has(e.digest))) return { ok: false, message: `blobs of ${what} are missing from the cache` };
       mkdirSync(dest, { recursive: true });
+      for (const d of artifact.dirs ?? []) mkdirSync(join(dest, d), { recursive: true });
       const bad: string[] = [];
       for (const e of artifact.tree) {
         const p = join(dest, e.rel);
@@ -176,7 +185,7 @@ export class Cas {
       return bad.length === 0 ? { ok: true } : { ok: false, message: this.problem(what, bad.some((b) => b.endsWith("(corrupt)")), bad.join(", ")) };
     }
     mkdirSync(dirname(dest), { recursive: true });
-    const got = this.copyOut(artifact.digest, dest);
+    const got = this.copyOut(artifact.digest, dest, artifact.executable ? 0o755 : 0o644);
     return got === "ok" ? { ok: true } : { ok: false, message: this.problem(what, got === "corrupt") };
   }
 
@@ -185,35 +194,62 @@ export class Cas {
   }
 }
 
-/** The canonical manifest of a directory: its digest is the directory's digest. */
-export function treeManifest(tree: readonly TreeEntry[]): string {
-  return canonicalJson({ version: TREE_FORMAT_VERSION, entries: tree });
+/**
+ * The canonical manifest of a directory: its digest is the directory's digest. Empty
+ * directories are listed (`dirs`) only when there are some, so the digest of a directory
+ * without any is what it was before they were recorded.
+ */
+export function treeManifest(tree: readonly TreeEntry[], dirs: readonly string[] = []): string {
+  return canonicalJson(dirs.length ? { version: TREE_FORMAT_VERSION, entries: tree, dirs } : { version: TREE_FORMAT_VERSION, entries: tree });
 }
 
-/** Hashes every regular file under `dir`, sorted by relative path (forward slashes). */
-export function hashTree(dir: string): TreeEntry[] {
-  const out: TreeEntry[] = [];
+/**
+ * Hashes every regular file under `dir`, sorted by relative path (forward slashes), and lists
+ * the empty directories. With `hash: false` only the directories are collected.
+ */
+function walkTree(dir: string, hash: boolean): { tree: TreeEntry[]; dirs: string[] } {
+  const tree: TreeEntry[] = [];
+  const dirs: string[] = [];
   const walk = (abs: string, rel: string): void => {
-    for (const name of readdirSync(abs).sort()) {
+    const names = readdirSync(abs).sort();
+    if (names.length === 0 && rel) dirs.push(rel);
+    for (const name of names) {
       const p = join(abs, name);
       const r = rel ? `${rel}/${name}` : name;
       const st = statSync(p);
       if (st.isDirectory()) walk(p, r);
-      else if (st.isFile()) {
+      else if (st.isFile() && hash) {
         const { digest, size } = hashFile(p);
-        out.push({ rel: r, digest, size, executable: (st.mode & 0o111) !== 0 });
+        tree.push({ rel: r, digest, size, executable: (st.mode & 0o111) !== 0 });
       }
     }
   };
   walk(dir, "");
-  return out;
+  return { tree, dirs };
+}
+
+/** The files (hashed) and empty directories of a directory. */
+export function scanTree(dir: string): { tree: TreeEntry[]; dirs: string[] } {
+  return walkTree(dir, true);
+}
+
+/** Hashes every regular file under `dir`, sorted by relative path (forward slashes). */
+export function hashTree(dir: string): TreeEntry[] {
+  return walkTree(dir, true).tree;
+}
+
+/** The empty directories below `dir` (relative, sorted), without hashing anything. */
+export function emptyDirs(dir: string): string[] {
+  return walkTree(dir, false).dirs;
 }
 
 /** Digest and size of a file or directory without storing it. */
 export function describePath(path: string): Artifact {
-  if (statSync(path).isDirectory()) {
-    const tree = hashTree(path);
-    return { digest: sha256(treeManifest(tree)), size: tree.reduce((s, e) => s + e.size, 0), tree };
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    const { tree, dirs } = scanTree(path);
+    return { digest: sha256(treeManifest(tree, dirs)), size: tree.reduce((s, e) => s + e.size, 0), tree, ...(dirs.length ? { dirs } : {}) };
   }
-  return hashFile(path);
+  const h = hashFile(path);
+  return (st.mode & 0o111) !== 0 ? { ...h, executable: true } : h;
 }

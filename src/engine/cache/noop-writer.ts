@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { ReadLog } from "../read-log.js";
 import type { OutputState, StatEntry } from "./state-index.js";
 import { NOOP_FORMAT, NOOP_FORMAT_VERSION, type NoopManifest, type Stamp } from "./noop-manifest.js";
-import { nativeStatStamps, nativeStatStampsFile } from "./stat-stamps.js";
+import { nativeStatStamps, nativeStatStampsFile, stampOf } from "./stat-stamps.js";
 
 /** A file modified this recently when stamped could change again unseen within one mtime tick. */
 export const RACY_MS = 1000;
@@ -35,10 +35,20 @@ export interface NoopFacts {
 
 export type NoopWrite = { readonly written: true } | { readonly written: false; readonly why: string };
 
-function stampOf(abs: string): Stamp | undefined {
+function stampAt(abs: string): Stamp | undefined {
   const st = statSync(abs, { throwIfNoEntry: false });
-  return st && st.isFile() ? [st.size, st.mtimeMs, st.ino] : undefined;
+  return st && st.isFile() ? stampOf(st) : undefined;
 }
+
+/**
+ * When a file was last written, for the racy test. The mtime, not the ctime: an edit after
+ * the stamp always sets the mtime to "now", so only a file whose mtime is near now can change
+ * unseen within one tick (a recent ctime with an old mtime, as after `cp -p`, cannot).
+ */
+const lastChange = (s: Stamp) => s[1];
+
+/** A recorded stat, as a stamp (entries written before ctime was recorded never match). */
+const recorded = (e: { z: number; m: number; i: number; c?: number }): number[] => [e.z, e.m, e.i, e.c ?? -1];
 
 /**
  * Writes the manifest (temp + rename), or says why it cannot: a file changed or modified too
@@ -58,16 +68,16 @@ export function writeNoopManifest(file: string, facts: NoopFacts): NoopWrite {
       absent.push(abs);
       continue;
     }
-    const s = stampOf(abs);
+    const s = stampAt(abs);
     if (!s) return refuse(`${abs} vanished during the build`);
-    if (s[0] !== seen.stamp[0] || s[1] !== seen.stamp[1] || s[2] !== seen.stamp[2]) return refuse(`${abs} changed during the build`);
-    if (s[1] > seen.at - RACY_MS) return refuse(`${abs} was modified less than ${RACY_MS} ms before it was read`);
+    if (s.some((x, k) => x !== seen.stamp[k])) return refuse(`${abs} changed during the build`);
+    if (lastChange(s) > seen.at - RACY_MS) return refuse(`${abs} was modified less than ${RACY_MS} ms before it was read`);
     files.push([abs, ...s]);
   }
   for (const abs of facts.engineFiles) {
-    const s = stampOf(abs);
+    const s = stampAt(abs);
     if (!s) return refuse(`engine file ${abs} is missing`);
-    if (s[1] > facts.processStart - RACY_MS) return refuse(`engine file ${abs} is newer than this process`);
+    if (lastChange(s) > facts.processStart - RACY_MS) return refuse(`engine file ${abs} is newer than this process`);
     files.push([abs, ...s]);
   }
   const paths: string[] = [];
@@ -75,18 +85,18 @@ export function writeNoopManifest(file: string, facts: NoopFacts): NoopWrite {
   const trees: [string, string][] = [];
   for (const o of facts.outputs) {
     if (o.t) trees.push([o.p, o.g ?? ""]);
-    else paths.push(o.p), stamps.push(o.z, o.m, o.i);
+    else paths.push(o.p), stamps.push(...recorded(o));
   }
   for (const [path, st] of facts.sources) {
     if (!st) return refuse(`source ${path} is a directory (hashed whole on every check)`);
-    paths.push(path), stamps.push(st.z, st.m, st.i);
+    paths.push(path), stamps.push(...recorded(st));
   }
   const manifest: NoopManifest = {
     format: NOOP_FORMAT,
     version: NOOP_FORMAT_VERSION,
     request: facts.request,
     fresh: facts.fresh,
-    state: stampOf(facts.stateFile) ?? null,
+    state: stampAt(facts.stateFile) ?? null,
     files,
     absent,
     kinds: [...facts.log.kinds],

@@ -7,8 +7,10 @@
  *                                                                    ("b": when its run started, kept
  *                                                                    for targets with final_after)
  *   {"x":"<action id>"}                                              action forgotten (clean)
- *   {"s":"<path>","d":"<sha256>","z":size,"m":mtimeMs,"i":ino}       stat cache of a source file
- * with Out = {"p":path,"d":digest,"z":size,"m":mtimeMs,"i":ino,"t":1 if directory,"g":stat signature}.
+ *   {"s":"<path>","d":"<sha256>","z":size,"m":mtimeMs,"i":ino,"c":ctimeMs}   stat cache of a source file
+ * with Out = {"p":path,"d":digest,"z":size,"m":mtimeMs,"i":ino,"c":ctimeMs,"x":1 if executable,
+ * "t":1 if directory,"g":stat signature}. An entry without "c" (written before the ctime was
+ * recorded) never matches a stat: it is re-hashed once and re-recorded.
  * Later lines win. A torn last line (kill -9 during an append) is ignored, and terminated
  * with a newline before this process appends, so the next entry is never glued onto it; an
  * unreadable line makes the next flush compact the log. The log is rewritten (temp + rename)
@@ -33,6 +35,10 @@ export interface OutputState {
   readonly z: number;
   readonly m: number;
   readonly i: number;
+  /** ctimeMs (absent in entries of older engines: never matches). */
+  readonly c?: number;
+  /** 1 for an executable file output (its mode is part of what is restored). */
+  readonly x?: 1;
   /** 1 for a directory output. */
   readonly t?: 1;
   /** Directory outputs: signature of the stats of every file inside. */
@@ -53,6 +59,12 @@ export interface StatEntry {
   readonly z: number;
   readonly m: number;
   readonly i: number;
+  readonly c?: number;
+}
+
+/** Whether a stat still has a recorded stamp (size, mtime, inode and ctime). */
+export function sameStamp(st: { size: number; mtimeMs: number; ino: number; ctimeMs: number }, e: { z: number; m: number; i: number; c?: number }): boolean {
+  return st.size === e.z && st.mtimeMs === e.m && st.ino === e.i && st.ctimeMs === e.c;
 }
 
 /** A state index this engine must not read or write (written by a newer version). */
@@ -126,7 +138,7 @@ export class StateIndex {
       if (typeof rec.a === "string")
         idx.actions.set(rec.a, typeof rec.b === "number" ? { k: rec.k as string, o: rec.o as Record<string, OutputState>, b: rec.b } : { k: rec.k as string, o: rec.o as Record<string, OutputState> });
       else if (typeof rec.x === "string") idx.actions.delete(rec.x);
-      else if (typeof rec.s === "string") idx.stats.set(rec.s, { d: rec.d as string, z: rec.z as number, m: rec.m as number, i: rec.i as number });
+      else if (typeof rec.s === "string") idx.stats.set(rec.s, { d: rec.d as string, z: rec.z as number, m: rec.m as number, i: rec.i as number, c: rec.c as number | undefined });
     }
     return idx;
   }
@@ -169,9 +181,20 @@ export class StateIndex {
   /** Updates the stat cache; written in one batch by `flush`. */
   recordStat(path: string, e: StatEntry): void {
     const old = this.stats.get(path);
-    if (old && old.d === e.d && old.z === e.z && old.m === e.m && old.i === e.i) return;
+    if (old && old.d === e.d && old.z === e.z && old.m === e.m && old.i === e.i && old.c === e.c) return;
     this.stats.set(path, e);
-    this.pendingStats.push(JSON.stringify({ s: path, d: e.d, z: e.z, m: e.m, i: e.i }));
+    this.pendingStats.push(JSON.stringify({ s: path, d: e.d, z: e.z, m: e.m, i: e.i, c: e.c }));
+  }
+
+  /**
+   * New stamps for an action whose outputs were re-hashed and found unchanged (a touch, a
+   * `cp -p` of the same bytes): written in the next `flush`, like stat entries, so the next
+   * check (and the no-op manifest) matches by stats again instead of re-hashing every time.
+   * Only a build (which holds the lock) flushes; a dry run refreshes nothing on disk.
+   */
+  refreshAction(id: string, state: ActionState): void {
+    this.actions.set(id, state);
+    this.pendingStats.push(JSON.stringify({ a: id, k: state.k, o: state.o, b: state.b }));
   }
 
   /** Writes pending stat entries; compacts the log when it has grown. */
@@ -191,7 +214,7 @@ export class StateIndex {
   compact(): void {
     const out: string[] = [HEADER];
     for (const [id, s] of this.actions) out.push(JSON.stringify({ a: id, k: s.k, o: s.o, b: s.b }));
-    for (const [p, e] of this.stats) out.push(JSON.stringify({ s: p, d: e.d, z: e.z, m: e.m, i: e.i }));
+    for (const [p, e] of this.stats) out.push(JSON.stringify({ s: p, d: e.d, z: e.z, m: e.m, i: e.i, c: e.c }));
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp${process.pid}`;
     writeFileSync(tmp, out.join("\n") + "\n");
