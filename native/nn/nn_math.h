@@ -41,7 +41,8 @@ static inline float nn_expf(float x) {
   float xc = x > hi ? hi : x;
   xc = xc < lo ? lo : xc; /* n in [-150, 128]: both scale factors below stay normal */
   const float magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
-  const float nf = (xc * 1.44269504088896341f + magic) - magic;
+  const float tm = xc * 1.44269504088896341f + magic;
+  const float nf = tm - magic;
   const float r = (xc - nf * 0.693359375f) + nf * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -50,7 +51,9 @@ static inline float nn_expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float e = p * (r * r) + r + 1.0f;
-  const int32_t n = (int32_t)nf;
+  /* n from the bits of tm (its low mantissa bits hold n + 2^22): no float-to-int conversion,
+   * which wasm SIMD lowers to a long saturating sequence. */
+  const int32_t n = (int32_t)(nn_f2u(tm) - nn_f2u(magic));
   const int32_t n1 = n >> 1, n2 = n - n1; /* each in [-75, 64] */
   const float s1 = nn_u2f((uint32_t)(n1 + 127) << 23), s2 = nn_u2f((uint32_t)(n2 + 127) << 23);
   float res = (e * s1) * s2; /* e·s1 is exact; one rounding, into the subnormals if need be */

@@ -1,9 +1,9 @@
 /**
  * Micro-measure of the kernels (not a test): GFLOP/s of dense_fwd for [256x80]·[80x256] and
- * of lstm_fwd + lstm_bwd for B=32, T=64, I=16, H=64 (layer 0: no dx), one thread, for each
+ * of lstm_fwd + lstm_bwd (and gru) for B=32, T=64, I=16, H=64 (layer 0: no dx), one thread, for each
  * backend present. Run: node dist/test/ml/kernel-measure.js [seconds per figure, default 0.3]
  */
-import { loadKernels, lstmBwdScratchFloats, lstmCacheFloats, nativeKernelsAvailable, type KernelBackend } from "../../src/ml/nn/kernels.js";
+import { gruBwdScratchFloats, gruCacheFloats, loadKernels, lstmBwdScratchFloats, lstmCacheFloats, nativeKernelsAvailable, type KernelBackend } from "../../src/ml/nn/kernels.js";
 import { put, randomSource, room } from "./kernel-helpers.js";
 
 const budget = Number(process.argv[2] ?? 0.3) * 1000;
@@ -35,21 +35,24 @@ function measure(k: KernelBackend): string[] {
     const sb = time(() => a.k.denseBwd(x, w, dy, dw, db, dx, N, I, O));
     out.push(`dense_bwd 256x80x256: ${((4 * N * I * O) / sb / 1e9).toFixed(1)} GFLOP/s (${(sb * 1e6).toFixed(0)} µs)`);
   }
-  {
+  for (const kind of ["lstm", "gru"] as const) {
     const [B, T, I, H] = [32, 64, 16, 64];
-    const G = 4 * H;
-    const a = k.arena(2 * lstmBwdScratchFloats(B, T, H) + lstmCacheFloats(B, T, H) + (1 << 20));
-    const x = put(a, r(B * T * I)), kk = put(a, r(I * G, -0.3, 0.3)), rec = put(a, r(H * G, -0.3, 0.3)), bias = put(a, r(G));
-    const hs = room(a, B * T * H), cache = room(a, lstmCacheFloats(B, T, H)), dhs = put(a, r(B * T * H));
-    const dk = room(a, I * G, 0), dr = room(a, H * G, 0), dbias = room(a, G, 0), sc = room(a, lstmBwdScratchFloats(B, T, H));
+    const G = (kind === "lstm" ? 4 : 3) * H;
+    const cacheN = kind === "lstm" ? lstmCacheFloats(B, T, H) : gruCacheFloats(B, T, H);
+    const scratchN = kind === "lstm" ? lstmBwdScratchFloats(B, T, H) : gruBwdScratchFloats(B, T, H);
+    const a = k.arena(cacheN + scratchN + (1 << 20));
+    const x = put(a, r(B * T * I)), kk = put(a, r(I * G, -0.3, 0.3)), rec = put(a, r(H * G, -0.3, 0.3)), bias = put(a, r(2 * G));
+    const hs = room(a, B * T * H), cache = room(a, cacheN), dhs = put(a, r(B * T * H));
+    const dk = room(a, I * G, 0), dr = room(a, H * G, 0), dbias = room(a, 2 * G, 0), sc = room(a, scratchN);
+    const fwd = kind === "lstm" ? a.k.lstmFwd : a.k.gruFwd, bwd = kind === "lstm" ? a.k.lstmBwd : a.k.gruBwd;
     const fwdFlop = 2 * B * T * (I + H) * G, bwdFlop = 2 * B * T * G * (H + H + I);
-    const sf = time(() => a.k.lstmFwd(x, kk, rec, bias, hs, cache, B, T, I, H));
+    const sf = time(() => fwd(x, kk, rec, bias, hs, cache, B, T, I, H));
     const sfb = time(() => {
-      a.k.lstmFwd(x, kk, rec, bias, hs, cache, B, T, I, H);
-      a.k.lstmBwd(x, kk, rec, hs, cache, dhs, dk, dr, dbias, -1, sc, B, T, I, H);
+      fwd(x, kk, rec, bias, hs, cache, B, T, I, H);
+      bwd(x, kk, rec, hs, cache, dhs, dk, dr, dbias, -1, sc, B, T, I, H);
     });
-    out.push(`lstm_fwd B32 T64 I16 H64: ${(fwdFlop / sf / 1e9).toFixed(1)} GFLOP/s (${(sf * 1e3).toFixed(2)} ms)`);
-    out.push(`lstm_fwd+bwd: ${((fwdFlop + bwdFlop) / sfb / 1e9).toFixed(1)} GFLOP/s (${(sfb * 1e3).toFixed(2)} ms, ${(B / sfb).toFixed(0)} samples/s)`);
+    out.push(`${kind}_fwd B32 T64 I16 H64: ${(fwdFlop / sf / 1e9).toFixed(1)} GFLOP/s (${(sf * 1e3).toFixed(2)} ms)`);
+    out.push(`${kind}_fwd+bwd: ${((fwdFlop + bwdFlop) / sfb / 1e9).toFixed(1)} GFLOP/s (${(sfb * 1e3).toFixed(2)} ms, ${(B / sfb).toFixed(0)} samples/s)`);
   }
   return out;
 }
