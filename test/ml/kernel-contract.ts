@@ -9,6 +9,7 @@
  * - the same call twice gives the same bits; and (defineAgreement) the native and wasm builds
  *   give the same bits.
  */
+import { readFileSync } from "node:fs";
 import type { Test } from "uvu";
 import * as assert from "uvu/assert";
 import { gruBwdScratchFloats, gruCacheFloats, lstmBwdScratchFloats, lstmCacheFloats, type Arena, type KernelBackend } from "../../src/ml/nn/kernels.js";
@@ -423,6 +424,17 @@ kase("the same calls twice give the same bits (dense)", (k) => {
 /** Every kernel of native/nn/kernels_core.def. */
 const CORE_KERNELS = ["dense_fwd", "dense_bwd", "lstm_fwd", "lstm_bwd", "gru_fwd", "gru_bwd", "bce_logits", "huber", "mse", "adam_step",
   "zero", "copy", "axpy", "add", "scale", "last_step_fwd", "last_step_bwd", "math_probe"];
+
+/** K(name) lines of native/nn/kernels_core.def then kernels_attn.def: dispatch.c's table order. */
+function defKernels(): string[] {
+  const dir = new URL("../../../native/nn/", import.meta.url);
+  return ["kernels_core.def", "kernels_attn.def"].flatMap((f) =>
+    [...readFileSync(new URL(f, dir), "utf8").matchAll(/^K\((\w+)\)/gm)].map((m) => m[1]!));
+}
+
+kase("the build lists exactly the kernels of the .def files, in order (a stale native/nn.wasm shows here)", (k) => {
+  assert.equal([...k.names], defKernels());
+});
 
 kase("arena: 16-float aligned allocations, overflow and unknown kernels are typed errors", (k) => {
   const a = k.arena(100);
