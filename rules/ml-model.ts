@@ -8,7 +8,8 @@
  *          layers (2), ff (128), pos (sinusoidal | learned), pool (last | mean);
  *          training: seed (7), epochs (12), patience (3), batch (256), lr (1e-3), threads
  *          (0 = every core, at most 4; results do not depend on it), backend (auto | native |
- *          wasm), magnitude_loss (huber | mse), magnitude_weight (0.5), max_train_samples
+ *          wasm: our kernels; tfjs: TensorFlow.js, on the GPU when @tensorflow/tfjs-node-gpu
+ *          is installed), magnitude_loss (huber | mse), magnitude_weight (0.5), max_train_samples
  *          (0 = all), bootstrap (1000). See src/ml/models/model-params.ts.
  * Outputs: model     `output/ml_models/<name>/` (directory): weights.safetensors, config.json,
  *                    model.onnx, metrics.json, train_log.jsonl, calibration.svg, learning_curve.svg

@@ -78,7 +78,7 @@ withLib("the headline command builds exactly its chain, and a second run has not
   martingale = workspace("0.0");
   const ran = run(martingale, ["output/ml_models/lstm"]);
   for (const t of ["ml_ingest", "ml_training", "model_lstm", "bundle"]) assert.ok(ran.includes(t), `${t} ran`);
-  for (const t of ["model_gru", "model_transformer", "model_gbm", "stage1_status", "telemetry_doc"]) assert.not.ok(ran.includes(t), `${t} is not needed for the LSTM`);
+  for (const t of ["model_gru", "model_transformer", "model_gbm", "stage1_status", "ml_scores[model=lstm]"]) assert.not.ok(ran.includes(t), `${t} is not needed for the LSTM`);
   for (const f of ["weights.safetensors", "config.json", "model.onnx", "metrics.json", "train_log.jsonl", "calibration.svg", "learning_curve.svg"])
     assert.ok(existsSync(join(martingale, "output/ml_models/lstm", f)), `lstm/${f}`);
   assert.equal(run(martingale, ["output/ml_models/lstm"]), []);

@@ -15,7 +15,8 @@ export interface SequenceTraining {
   readonly lr: number;
   /** 0 in the params = every core; the result does not depend on it. */
   readonly threads: number;
-  readonly backend: "auto" | "native" | "wasm";
+  /** Our kernels (auto = native, else wasm), or TensorFlow.js (its GPU build when installed: src/ml/nn/tfjs-trainer.ts). */
+  readonly backend: "auto" | "native" | "wasm" | "tfjs";
   readonly magnitude_loss: "huber" | "mse";
   readonly magnitude_weight: number;
   /** 0 = every training window each epoch. */
@@ -88,7 +89,7 @@ export function resolveTraining(p: Raw): SequenceTraining {
     batch: int(p, "batch", 256),
     lr: real(p, "lr", 1e-3, (v) => v > 0 && v < 1, "a learning rate in (0, 1)"),
     threads: threads === 0 ? Math.min(4, availableParallelism()) : threads,
-    backend: choice(p, "backend", ["auto", "native", "wasm"] as const),
+    backend: choice(p, "backend", ["auto", "native", "wasm", "tfjs"] as const),
     magnitude_loss: choice(p, "magnitude_loss", ["huber", "mse"] as const),
     magnitude_weight: real(p, "magnitude_weight", 0.5, (v) => v >= 0, "a weight >= 0"),
     max_train_samples: int(p, "max_train_samples", 0, 0),

@@ -23,7 +23,8 @@ import { exportOnnx } from "../onnx/export.js";
 import { createScorer } from "../onnx/score.js";
 import { encodeSafetensors, type SafeTensor } from "../safetensors.js";
 import { paramLayout, paramView, type ModelConfig } from "../nn/config.js";
-import { predict, trainModel, type EpochLog, type TrainResult } from "../nn/trainer.js";
+import { predict, trainModel, type EpochLog, type TrainData, type TrainOptions } from "../nn/trainer.js";
+import { trainTfjs } from "../nn/tfjs-trainer.js";
 import { resolveModelConfig, resolveTraining, type SequenceTraining } from "./model-params.js";
 import { evaluateModel, METRICS_FORMAT_VERSION, sigmoid, type ScoredSplit } from "./model-metrics.js";
 import { loadTrainingSet, readSummary, type TrainingSet, type WindowSplit } from "./training-set.js";
@@ -60,8 +61,26 @@ function epochLine(e: EpochLog, epochs: number, startMs: number): string {
   return `epoch ${e.epoch}/${epochs} loss ${e.train_loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)} val AUC ${e.val_auc.toFixed(4)} ${Math.round(e.samples_per_s)} samples/s, ETA ≤ ${eta.toFixed(0)} s`;
 }
 
-async function scoreSplit(config: ModelConfig, r: TrainResult, s: WindowSplit, tr: SequenceTraining): Promise<ScoredSplit & { logit: Float32Array }> {
-  const out = await predict(config, r.params, s.X, s.n, { backend: tr.backend, threads: tr.threads, magScale: r.magScale });
+/** What either trainer returns (trainer.ts, tfjs-trainer.ts). */
+interface Trained {
+  readonly params: Float32Array;
+  readonly bestEpoch: number;
+  readonly epochs: EpochLog[];
+  readonly backend: string;
+  readonly threads: number;
+  readonly seconds: number;
+  readonly samplesPerSec: number;
+  readonly magScale: number;
+}
+
+/** Trains on our kernels, or on TensorFlow.js when the params ask for it (the GPU path). */
+function train(config: ModelConfig, data: TrainData, tr: SequenceTraining, opts: TrainOptions): Promise<Trained> {
+  return tr.backend === "tfjs" ? trainTfjs(config, data, opts) : trainModel(config, data, { ...opts, backend: tr.backend });
+}
+
+async function scoreSplit(config: ModelConfig, r: Trained, s: WindowSplit, tr: SequenceTraining): Promise<ScoredSplit & { logit: Float32Array }> {
+  // Evaluation always runs our kernels: on tfjs-trained weights they compute the same model.
+  const out = await predict(config, r.params, s.X, s.n, { backend: tr.backend === "tfjs" ? "auto" : tr.backend, threads: tr.threads, magScale: r.magScale });
   return { logit: out.sign, prob: sigmoid(out.sign), y: s.ySign, hazard: s.hazard, ...(out.mag ? { magPred: out.mag, magTrue: s.yMag } : {}) };
 }
 
@@ -104,8 +123,8 @@ export async function buildSequenceModel(opts: {
   const set = await loadTrainingSet(opts.trainingDir, config.seq_len);
   hooks.log(`${opts.name}: ${config.kind} on ${set.splits.train.n} training windows of ${set.L} x ${set.F}, validation ${set.splits.validation.n}, test ${set.splits.test.n}`);
   const t0 = performance.now();
-  const result = await trainModel(config, { train: set.splits.train, validation: set.splits.validation }, {
-    seed: tr.seed, epochs: tr.epochs, batch: tr.batch, lr: tr.lr, patience: tr.patience, threads: tr.threads, backend: tr.backend,
+  const result = await train(config, { train: set.splits.train, validation: set.splits.validation }, tr, {
+    seed: tr.seed, epochs: tr.epochs, batch: tr.batch, lr: tr.lr, patience: tr.patience, threads: tr.threads,
     magnitudeLoss: tr.magnitude_loss, magnitudeWeight: tr.magnitude_weight,
     ...(tr.max_train_samples ? { maxTrainSamples: tr.max_train_samples } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
