@@ -8,8 +8,9 @@
  * dV) are WRITTEN (overwritten), so the caller adds them into a residual stream itself (axpy).
  * Unless stated, an output region must not overlap an input region.
  * Kernels never allocate; scratch is an arena region the caller passes in.
- * Determinism: every floating-point operation runs in a fixed order (no threads here, no
- * reassociation; the builds use -ffp-contract=off), so the native and wasm builds agree.
+ * Determinism: every floating-point operation runs in a fixed order that does not depend on
+ * the SIMD width (no threads here, no reassociation, both builds at -ffp-contract=off), so a
+ * repeated call and the native and wasm builds give the same bits.
  *
  * layernorm_fwd  ia = [x, y, gamma, beta, cache, N, D]   fa = [eps]
  *     x, y [N, D]; gamma, beta [D]; cache [2N] receives mean[N] then rstd[N] (biased variance).
