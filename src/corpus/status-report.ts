@@ -4,9 +4,18 @@
  * from inputs and params; the date in it is the span end, never the wall clock.
  */
 import { sqlString, withDuckDb } from "../io/duckdb.js";
+import type { WeekCoverage } from "../market/calendar.js";
 
-/** Format version of the status report. */
-export const STATUS_REPORT_VERSION = 1;
+/** Format version of the status report (2: candle coverage per instrument and week). */
+export const STATUS_REPORT_VERSION = 2;
+
+/** One candle file's coverage, as its metadata records it (null: a format 1 file). */
+export interface CandleCoverage {
+  readonly instrument: string;
+  readonly week: string;
+  readonly price_side: string;
+  readonly coverage: WeekCoverage | null;
+}
 
 /** What the pipeline expected to exist. */
 export interface ExpectedAxes {
@@ -72,6 +81,8 @@ export function renderStatus(opts: {
   baseline: Record<string, any> | null;
   artifacts: readonly { path: string; bytes: number; sha256: string }[];
   commands: readonly string[];
+  /** Candle files of the pipeline's instrument and candle-week axes (empty: not shown). */
+  candles?: readonly CandleCoverage[];
 }): string {
   const { expected: e, facts: f } = opts;
   const total = e.weeks.length * e.instruments.length * e.modes.length;
@@ -96,6 +107,7 @@ export function renderStatus(opts: {
     for (const w of e.weeks) for (const i of e.instruments) if (f.present.has(`${w}|${i}|${m}`)) n++;
     out.push(`- ${m}: ${pct(n, e.weeks.length * e.instruments.length)}`);
   }
+  out.push(...renderCoverage(opts.candles ?? []));
   out.push("", "## Dataset sizes", "");
   out.push(`- Corpus \`${opts.corpusName}\`: ${f.rows} rows, ${f.bytes} bytes.`);
   out.push(`- Rows by run mode: ${Object.entries(f.byMode).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}.`);
@@ -124,6 +136,9 @@ export function renderStatus(opts: {
   for (const [w, cells] of missingByWeek) {
     blockers.push(cells.length === e.instruments.length * e.modes.length ? `- Week ${w}: missing entirely.` : `- Week ${w}: missing ${cells.join(", ")}.`);
   }
+  for (const c of opts.candles ?? []) {
+    if (c.coverage && c.coverage.present === 0 && c.coverage.expected > 0) blockers.push(`- Candles ${c.instrument} ${c.week}: no data (0 of ${c.coverage.expected} trading minutes).`);
+  }
   const lastWeek = e.weeks.at(-1);
   for (const [w, n] of Object.entries(f.incompleteByWeek)) {
     // The last week's tail always lacks labels until the next week's candles exist.
@@ -133,4 +148,43 @@ export function renderStatus(opts: {
   out.push(...(blockers.length ? blockers : ["- None."]));
   out.push("", "## How this was produced", "", "```sh", ...opts.commands, "```", "");
   return out.join("\n");
+}
+
+/** The coverage section: totals per instrument, then a week x instrument grid. */
+function renderCoverage(candles: readonly CandleCoverage[]): string[] {
+  if (candles.length === 0) return [];
+  const insts = [...new Set(candles.map((c) => c.instrument))].sort();
+  const weeks = [...new Set(candles.map((c) => c.week))].sort();
+  const at = new Map(candles.map((c) => [`${c.week}|${c.instrument}`, c]));
+  const sides = [...new Set(candles.map((c) => c.price_side))].sort();
+  const out = ["", "## Candle coverage", ""];
+  out.push(`${insts.length} instruments x ${weeks.length} candle weeks; price side ${sides.join(", ")}. Trading minutes per the FX calendar (docs/real-data.md).`, "");
+  out.push("| instrument | expected | present | missing | coverage | longest gap (min) | empty weeks |", "|---|---|---|---|---|---|---|");
+  for (const i of insts) {
+    let exp = 0, have = 0, gap = 0, empty = 0, unknown = 0;
+    for (const w of weeks) {
+      const c = at.get(`${w}|${i}`)?.coverage;
+      if (!c) {
+        unknown++;
+        continue;
+      }
+      exp += c.expected;
+      have += c.present;
+      gap = Math.max(gap, c.longest_gap_min);
+      if (c.present === 0) empty++;
+    }
+    out.push(`| ${i} | ${exp} | ${have} | ${exp - have} | ${pct(have, exp)} | ${gap} | ${empty}${unknown ? ` (+${unknown} without coverage)` : ""} |`);
+  }
+  out.push("", `| week | ${insts.join(" | ")} |`, `|---|${insts.map(() => "---|").join("")}`);
+  for (const w of weeks) {
+    const cells = insts.map((i) => {
+      const c = at.get(`${w}|${i}`);
+      if (!c) return "absent";
+      if (!c.coverage) return "n/a";
+      if (c.coverage.present === 0) return "empty";
+      return `${c.coverage.present}/${c.coverage.expected}${c.coverage.longest_gap_min > 0 ? ` (gap ${c.coverage.longest_gap_min})` : ""}`;
+    });
+    out.push(`| ${w} | ${cells.join(" | ")} |`);
+  }
+  return out;
 }

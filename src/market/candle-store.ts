@@ -2,7 +2,8 @@
  * Reads and writes candle parquet files (format: see candle.ts) through DuckDB.
  */
 import { withDuckDb, sqlString, DETERMINISTIC_PARQUET } from "../io/duckdb.js";
-import { CANDLE_FORMAT_VERSION, type Candle } from "./candle.js";
+import { CANDLE_FORMAT_VERSION, type Candle, type PriceSide } from "./candle.js";
+import type { WeekCoverage } from "./calendar.js";
 import { rename, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -66,8 +67,62 @@ export async function readCandleFiles(paths: readonly string[]): Promise<Candle[
   });
 }
 
-/** Writes candles (must be sorted and unique) to a parquet file, atomically. */
-export async function writeCandles(path: string, candles: readonly Candle[]): Promise<void> {
+/** What a candle file records about itself (its key-value metadata). */
+export interface CandleMeta {
+  readonly price_side: PriceSide;
+  readonly instrument?: string;
+  readonly week_start?: string;
+  readonly coverage?: WeekCoverage;
+  /** Import counts (rows, kept, dropped and changed by reason). */
+  readonly import?: Readonly<Record<string, unknown>>;
+}
+
+function kvLiteral(meta: CandleMeta): string {
+  const kv: [string, string][] = [["dagbuild_candles_version", String(CANDLE_FORMAT_VERSION)], ["dagbuild_price_side", meta.price_side]];
+  if (meta.instrument !== undefined) kv.push(["dagbuild_instrument", meta.instrument]);
+  if (meta.week_start !== undefined) kv.push(["dagbuild_week_start", meta.week_start]);
+  if (meta.coverage !== undefined) kv.push(["dagbuild_coverage", JSON.stringify(meta.coverage)]);
+  if (meta.import !== undefined) kv.push(["dagbuild_import", JSON.stringify(meta.import)]);
+  return kv.map(([k, v]) => `${k}: ${sqlString(v)}`).join(", ");
+}
+
+/**
+ * The metadata of candle files, in the order of `paths` (one DuckDB instance). A version 1
+ * file reads as `{price_side: "mid"}`.
+ */
+export async function readCandleMeta(paths: readonly string[]): Promise<CandleMeta[]> {
+  if (paths.length === 0) return [];
+  return withDuckDb(async (conn) => {
+    const out: CandleMeta[] = [];
+    for (const p of paths) {
+      let rows;
+      try {
+        rows = (await conn.runAndReadAll(`SELECT decode(key), decode(value) FROM parquet_kv_metadata(${sqlString(p)})`)).getRows();
+      } catch (e) {
+        throw new CandleReadError(p, `${p}: ${(e as Error).message.split("\n")[0]!}`);
+      }
+      const kv = new Map(rows.map((r) => [String(r[0]), String(r[1])]));
+      const json = (k: string) => {
+        const v = kv.get(k);
+        return v === undefined ? undefined : JSON.parse(v);
+      };
+      out.push({
+        price_side: (kv.get("dagbuild_price_side") ?? "mid") as PriceSide,
+        ...(kv.has("dagbuild_instrument") ? { instrument: kv.get("dagbuild_instrument")! } : {}),
+        ...(kv.has("dagbuild_week_start") ? { week_start: kv.get("dagbuild_week_start")! } : {}),
+        ...(kv.has("dagbuild_coverage") ? { coverage: json("dagbuild_coverage") } : {}),
+        ...(kv.has("dagbuild_import") ? { import: json("dagbuild_import") } : {}),
+      });
+    }
+    return out;
+  });
+}
+
+/**
+ * Writes candles (must be sorted and unique) to a parquet file, atomically, with `meta` in the
+ * key-value metadata (default: side mid, nothing else).
+ */
+export async function writeCandles(path: string, candles: readonly Candle[], meta: CandleMeta = { price_side: "mid" }): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   await withDuckDb(async (conn) => {
@@ -81,14 +136,14 @@ export async function writeCandles(path: string, candles: readonly Candle[]): Pr
       appender.appendDouble(k.h);
       appender.appendDouble(k.l);
       appender.appendDouble(k.c);
-      appender.appendBigInt(BigInt(Math.round(k.volume)));
+      // Importers refuse volumes beyond 2^53; this names the candle if one gets here anyway.
+      const v = Math.round(k.volume);
+      if (!Number.isSafeInteger(v)) throw new RangeError(`${path}: volume ${k.volume} at ${new Date(k.t).toISOString()} is not an integer below 2^53`);
+      appender.appendBigInt(BigInt(v));
       appender.endRow();
     }
     appender.closeSync();
-    const opts = DETERMINISTIC_PARQUET.replace(
-      /\)$/,
-      `, KV_METADATA {dagbuild_candles_version: '${CANDLE_FORMAT_VERSION}'})`,
-    );
+    const opts = DETERMINISTIC_PARQUET.replace(/\)$/, `, KV_METADATA {${kvLiteral(meta)}})`);
     await conn.run(`COPY (SELECT * FROM candles ORDER BY t_ms) TO ${sqlString(tmp)} ${opts}`);
   });
   await rename(tmp, path);

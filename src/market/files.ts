@@ -16,9 +16,8 @@
  * keeping the first in input order (so a valid later copy beats an invalid first one), then
  * the result is sorted by time.
  */
-import { readFile } from "node:fs/promises";
-import { gunzipSync } from "node:zlib";
 import type { Candle } from "./candle.js";
+import { InputFileError, readTextFile } from "./read-text.js";
 import { parseFlexibleTime, parseUtcOffset } from "./weeks.js";
 
 /** The file shapes the importer reads. `auto` looks at the first character: `[`, `{` or CSV. */
@@ -92,7 +91,7 @@ export class ImportError extends Error {
     readonly field: string,
     readonly reason: string,
   ) {
-    super(`${file}:${line}: ${field}: ${reason}`);
+    super(line > 0 ? `${file}:${line}: ${field}: ${reason}` : `${file}: ${reason}`);
     this.name = "ImportError";
   }
 }
@@ -164,17 +163,18 @@ export async function importCandleFiles(
 ): Promise<{ candles: Candle[]; report: ImportReport }> {
   const rows: RawCandle[] = [];
   for (const path of paths) {
-    const buf = await readFile(path);
-    const text = (isGzip(buf) ? gunzipSync(buf) : buf).toString("utf8");
+    let text: string;
+    try {
+      text = await readTextFile(path);
+    } catch (e) {
+      if (e instanceof InputFileError) throw new ImportError(path, 0, "file", e.message.slice(path.length + 2));
+      throw e;
+    }
     for (const r of parseCandleText(text, path, opts)) rows.push(r);
   }
   const dropped = emptyDropCounts();
   const candles = cleanCandles(rows, dropped, opts);
   return { candles, report: { files: [...paths], rows: rows.length, kept: candles.length, dropped } };
-}
-
-function isGzip(buf: Buffer): boolean {
-  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
 
 /** Parses the text of one file (already decompressed) into raw rows, in file order. */
@@ -334,8 +334,29 @@ function asObject(v: unknown, file: string, line: number, field: string): Record
 function numField(obj: Record<string, unknown>, key: string, file: string, line: number, name = key): number {
   const v = obj[key];
   if (v === undefined || v === null) throw new ImportError(file, line, name, "missing");
-  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  if (typeof v !== "number" && typeof v !== "string") throw new ImportError(file, line, name, `not a number: ${JSON.stringify(v)}`);
+  return checkedNumber(v, file, line, name, /volume|^v$/.test(key) ? "volume" : "price");
+}
+
+/** Decimal numbers only: `0x1`, `0b1`, `Infinity` and empty strings are not prices. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+/** Above this a "price" is a unit or parsing mistake (the largest FX quote is ~1e5). */
+export const MAX_PRICE = 1e9;
+
+/**
+ * A price or volume cell → number, or an ImportError naming the file, line and column:
+ * non-decimal text, a price outside (0, 1e9] by magnitude, a volume that is no integer
+ * below 2^53 (the candle parquet stores int64; a non-integer volume is rounded).
+ */
+export function checkedNumber(v: number | string, file: string, line: number, name: string, kind: "price" | "volume"): number {
+  const s = typeof v === "string" ? v.trim() : "";
+  if (typeof v === "string" && !DECIMAL.test(s)) throw new ImportError(file, line, name, `not a number: ${JSON.stringify(v)}`);
+  const n = typeof v === "number" ? v : Number(s);
   if (!Number.isFinite(n)) throw new ImportError(file, line, name, `not a number: ${JSON.stringify(v)}`);
+  if (kind === "price" && Math.abs(n) > MAX_PRICE) throw new ImportError(file, line, name, `price ${typeof v === "string" ? s : n} is out of range (|price| <= ${MAX_PRICE})`);
+  if (kind === "volume" && !Number.isSafeInteger(Math.round(Math.abs(n)))) {
+    throw new ImportError(file, line, name, `volume ${typeof v === "string" ? s : n} is out of range (an integer below 2^53)`);
+  }
   return n;
 }
 
@@ -391,12 +412,8 @@ function parseCsv(text: string, file: string, opts: ImportOptions): RawCandle[] 
     }
   }
   const out: RawCandle[] = [];
-  const num = (cells: string[], field: keyof CsvMapping, line: number): number => {
-    const s = cells[col[field]!]!.trim();
-    const n = s === "" ? NaN : Number(s);
-    if (!Number.isFinite(n)) throw new ImportError(file, line, header![col[field]!]!, `not a number: ${JSON.stringify(s)}`);
-    return n;
-  };
+  const num = (cells: string[], field: keyof CsvMapping, line: number): number =>
+    checkedNumber(cells[col[field]!]!.trim(), file, line, header![col[field]!]!, field === "volume" ? "volume" : "price");
   for (; lineNo < lines.length; lineNo++) {
     const line = lineNo + 1;
     const raw = lines[lineNo]!.replace(/\r$/, "");

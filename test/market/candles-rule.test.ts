@@ -79,9 +79,20 @@ test("files: declared inputs imported, filtered to the instrument-week, report l
     { files: [file] },
   );
   const candles = await readCandles([out]);
-  assert.equal(candles.map((k) => k.volume), [138, 252, 148, 134, 10]);
+  // The Sunday 07:06 row is outside the FX week: dropped by default and counted.
+  assert.equal(candles.map((k) => k.volume), [138, 252, 148, 134]);
   assert.is(candles[0]!.t, parseTimestamp("2020-08-25T07:03:00Z"));
   assert.match(log.join("\n"), /read 1 source\(s\): 6 rows, kept 5; dropped other_instrument 1/);
+  assert.match(log.join("\n"), /quality: outside market hours dropped 1/);
+  const kept = await runRule(
+    { source: "files", instrument: "EUR_USD", week_start: "2020-08-24", week_end: "2020-08-31", market_hours: "keep" },
+    {},
+    { files: [file] },
+  );
+  assert.equal((await readCandles([kept.out])).map((k) => k.volume), [138, 252, 148, 134, 10], "keep replays the feed as it came");
+  const e = await ruleError(runRule({ source: "files", instrument: "EUR_USD", week_start: "2020-08-24", market_hours: "error" }, {}, { files: [file] }));
+  assert.match(e.message, /2020-08-30T07:06:00\.000Z \(Sunday\) is outside the FX market hours/);
+  assert.match(e.message, /export\.csv\.gz/);
 });
 
 test("files: structural errors become RuleErrors naming file, line and field", async () => {
