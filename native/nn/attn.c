@@ -72,8 +72,8 @@ void nn_layernorm_fwd(float *base, const int32_t *ia, const float *fa) {
 
 /*
  * With x̂ = (x − μ)·r and g = dy·γ: dx = r·(g − mean(g) − x̂·mean(g·x̂)).
- * Split into an accumulate loop, a reduction loop and a write loop so the first and last
- * vectorise; dx is written last, so it may alias dy.
+ * An accumulate loop, two LANE_SUMs and a write loop, each of which vectorises; dx is written
+ * last, element by element, so it may alias dy.
  */
 void nn_layernorm_bwd(float *base, const int32_t *ia, const float *fa) {
   (void)fa;
