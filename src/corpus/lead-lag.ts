@@ -9,6 +9,7 @@
 import { sqlString, withDuckDb } from "../io/duckdb.js";
 import { ols, OlsError } from "../ml/ols.js";
 import { r6 } from "../ml/metrics.js";
+import { sourceCondition } from "./source-filter.js";
 
 /** Format version of lead_lag_features.csv and lead_lag_model.json. */
 export const LEAD_LAG_VERSION = 1;
@@ -30,11 +31,12 @@ function column(metric: string): string {
   return metric === "hazard" ? "hazard" : `structure_${metric}`;
 }
 
-/** Aggregates the corpus (one run mode, the last `weeks` weeks). */
-export async function leadLagRows(paths: readonly string[], opts: { run_mode: string; weeks: number; metrics: readonly string[]; horizons: readonly number[] }): Promise<{ rows: LeadLagRow[]; weeks: string[] }> {
+/** Aggregates the corpus (one run mode, one source filter, the last `weeks` weeks). */
+export async function leadLagRows(paths: readonly string[], opts: { run_mode: string; weeks: number; metrics: readonly string[]; horizons: readonly number[]; source?: string }): Promise<{ rows: LeadLagRow[]; weeks: string[] }> {
   const list = `[${paths.map(sqlString).join(", ")}]`;
   return withDuckDb(async (c) => {
-    await c.run(`CREATE VIEW t AS SELECT * FROM read_parquet(${list}, union_by_name = true) WHERE run_mode = ${sqlString(opts.run_mode)}`);
+    // Same source filter as the baseline: merged legacy rows stay out unless asked for.
+    await c.run(`CREATE VIEW t AS SELECT * FROM read_parquet(${list}, union_by_name = true) WHERE run_mode = ${sqlString(opts.run_mode)} AND ${sourceCondition(opts.source)}`);
     const weeks = (await c.runAndReadAll(`SELECT DISTINCT week FROM t ORDER BY week DESC LIMIT ${Math.trunc(opts.weeks)}`)).getRows().map((r) => String(r[0])).reverse();
     if (weeks.length === 0) return { rows: [], weeks };
     const means = opts.metrics.map((m) => `avg(${column(m)}) AS "m_${m}"`);
