@@ -436,6 +436,17 @@ kase("the build lists exactly the kernels of the .def files, in order (a stale n
   assert.equal([...k.names], defKernels());
 });
 
+kase("typed wrappers refuse regions outside the arena and bad dims, naming the argument", (k) => {
+  const a = k.arena(1000);
+  assert.throws(() => a.k.denseFwd(0, 100, -1, 990, 2, 5, 10), /kernel dense_fwd: y \[990, 1010\) is outside the arena of 1000 floats/);
+  assert.throws(() => a.k.lstmFwd(0, 0, 0, 0, 0, 0, 20, 3, 4, 5), /kernel lstm_fwd: cache \[0, 1800\)/);
+  assert.throws(() => a.k.zero(0, 1.5), /kernel zero: ia\[1\] = 1.5/);
+  assert.throws(() => a.k.copy(-2, 0, 1), /kernel copy: ia\[0\] = -2/);
+  a.f32.fill(1, 0, 20);
+  a.k.denseFwd(0, 10, -1, 20, 2, 5, 2); // b = -1 is absent, not a region
+  assert.equal(Array.from(a.f32.subarray(20, 24)), [5, 5, 5, 5]);
+});
+
 kase("arena: 16-float aligned allocations, overflow and unknown kernels are typed errors", (k) => {
   const a = k.arena(100);
   assert.is(a.alloc(3), 0);

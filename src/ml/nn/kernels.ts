@@ -52,9 +52,9 @@ export interface Arena {
   mark(): number;
   /** Frees everything allocated after `mark` (contents stay as they are). */
   reset(mark: number): void;
-  /** Runs kernel `name` with integer arguments `ia` and float scalars `fa`. */
+  /** Runs kernel `name` with integer arguments `ia` and float scalars `fa`, unchecked (see validateCall). */
   call(name: string, ia: ArrayLike<number>, fa?: ArrayLike<number>): void;
-  /** Typed wrappers of the core kernels (one per kernel, arguments as in native/nn/nn.h). */
+  /** Typed wrappers of the core kernels (one per kernel, arguments as in native/nn/nn.h), each call checked by validateCall. */
   readonly k: CoreKernels;
   /** Drops the arena's memory (wasm: its instance). The arena must not be used afterwards. */
   dispose(): void;
@@ -253,7 +253,10 @@ function makeArena(
     k: undefined as unknown as CoreKernels,
     dispose: drop,
   };
-  (arena as { k: CoreKernels }).k = coreKernels(run);
+  (arena as { k: CoreKernels }).k = coreKernels((name, ia, fa) => {
+    validateCall(name, ia, f32.length);
+    run(name, ia, fa);
+  });
   return arena;
 }
 
@@ -267,6 +270,78 @@ export const lstmBwdScratchFloats = (B: number, T: number, H: number): number =>
 export const gruCacheFloats = (B: number, T: number, H: number): number => 4 * B * T * H;
 /** Floats of gru_bwd's scratch: d(xz) and d(hz) [B,T,3H] each, recurrentᵀ [3H,H], dh carry [B,H]. */
 export const gruBwdScratchFloats = (B: number, T: number, H: number): number => 6 * B * T * H + 3 * H * H + B * H;
+
+/** One arena region a kernel reads or writes: argument name, offset (-1 = absent), length in floats. */
+export interface KernelRegion {
+  readonly arg: string;
+  readonly at: number;
+  readonly len: number;
+}
+
+type RegionSpec = (ia: readonly number[]) => KernelRegion[];
+const R = (arg: string, at: number, len: number): KernelRegion => ({ arg, at, len });
+
+/** The regions of each core kernel, from its ia (native/nn/nn.h). */
+const REGIONS: Record<string, RegionSpec> = {
+  dense_fwd: ([x, w, b, y, N, I, O]) => [R("x", x!, N! * I!), R("w", w!, I! * O!), R("b", b!, O!), R("y", y!, N! * O!)],
+  dense_bwd: ([x, w, dy, dw, db, dx, N, I, O]) => [
+    R("x", x!, N! * I!), R("w", w!, I! * O!), R("dy", dy!, N! * O!), R("dw", dw!, I! * O!), R("db", db!, O!), R("dx", dx!, N! * I!),
+  ],
+  lstm_fwd: (ia) => rnnFwdRegions(ia, 4, 4, lstmCacheFloats),
+  lstm_bwd: (ia) => rnnBwdRegions(ia, 4, 4, lstmCacheFloats, lstmBwdScratchFloats),
+  gru_fwd: (ia) => rnnFwdRegions(ia, 3, 6, gruCacheFloats),
+  gru_bwd: (ia) => rnnBwdRegions(ia, 3, 6, gruCacheFloats, gruBwdScratchFloats),
+  bce_logits: lossRegions("z", "y", "dz"),
+  huber: lossRegions("p", "t", "dp"),
+  mse: lossRegions("p", "t", "dp"),
+  adam_step: ([p, g, m, v, n]) => [R("p", p!, n!), R("g", g!, n!), R("m", m!, n!), R("v", v!, n!)],
+  zero: ([x, n]) => [R("x", x!, n!)],
+  copy: ([src, dst, n]) => [R("src", src!, n!), R("dst", dst!, n!)],
+  axpy: ([x, y, n]) => [R("x", x!, n!), R("y", y!, n!)],
+  add: ([a, b, out, n]) => [R("a", a!, n!), R("b", b!, n!), R("out", out!, n!)],
+  scale: ([x, n]) => [R("x", x!, n!)],
+  last_step_fwd: ([hs, out, B, T, H]) => [R("hs", hs!, B! * T! * H!), R("out", out!, B! * H!)],
+  last_step_bwd: ([dout, dhs, B, T, H]) => [R("dout", dout!, B! * H!), R("dhs", dhs!, B! * T! * H!)],
+  math_probe: ([x, y, n]) => [R("x", x!, n!), R("y", y!, n!)],
+};
+
+function rnnFwdRegions(ia: readonly number[], gates: number, biasPerH: number, cache: (B: number, T: number, H: number) => number): KernelRegion[] {
+  const [x, k, r, b, hs, c, B, T, I, H] = ia;
+  return [R("x", x!, B! * T! * I!), R("kernel", k!, I! * gates * H!), R("recurrent", r!, H! * gates * H!), R("bias", b!, biasPerH * H!),
+    R("hs", hs!, B! * T! * H!), R("cache", c!, cache(B!, T!, H!))];
+}
+
+function rnnBwdRegions(ia: readonly number[], gates: number, biasPerH: number, cache: (B: number, T: number, H: number) => number, scratch: (B: number, T: number, H: number) => number): KernelRegion[] {
+  const [x, k, r, hs, c, dhs, dk, dr, db, dx, sc, B, T, I, H] = ia;
+  const G = gates * H!;
+  return [R("x", x!, B! * T! * I!), R("kernel", k!, I! * G), R("recurrent", r!, H! * G), R("hs", hs!, B! * T! * H!), R("cache", c!, cache(B!, T!, H!)),
+    R("dhs", dhs!, B! * T! * H!), R("dkernel", dk!, I! * G), R("drecurrent", dr!, H! * G), R("dbias", db!, biasPerH * H!),
+    R("dx", dx!, B! * T! * I!), R("scratch", sc!, scratch(B!, T!, H!))];
+}
+
+function lossRegions(a: string, b: string, d: string): RegionSpec {
+  return ([p, t, dp, loss, N]) => [R(a, p!, N!), R(b, t!, N!), R(d, dp!, N!), R("loss", loss!, 1)];
+}
+
+/**
+ * Checks a core kernel's arguments against an arena of `capacity` floats: every dim a
+ * non-negative integer, every present region (offset ≥ 0) inside the arena. Throws a
+ * KernelError naming the kernel and the argument. Kernels themselves never check (a bad
+ * offset corrupts memory), so callers that prepare calls validate them once with this; the
+ * typed wrappers (Arena.k) check every call. Kernels without a region list (the transformer
+ * kernels of kernels_attn.def) pass unchecked.
+ */
+export function validateCall(name: string, ia: ArrayLike<number>, capacity: number): void {
+  const spec = REGIONS[name];
+  if (!spec) return;
+  for (let i = 0; i < ia.length; i++)
+    if (!Number.isInteger(ia[i]) || ia[i]! < -1 || ia[i]! > 2 ** 31 - 1) throw new KernelError(`kernel ${name}: ia[${i}] = ${ia[i]} is not an offset or dim`);
+  for (const { arg, at, len } of spec(Array.from(ia))) {
+    if (!Number.isInteger(len) || len < 0) throw new KernelError(`kernel ${name}: ${arg} has a bad size ${len} (dims ${Array.from(ia).join(", ")})`);
+    if (at === -1 || len === 0) continue;
+    if (at < 0 || at + len > capacity) throw new KernelError(`kernel ${name}: ${arg} [${at}, ${at + len}) is outside the arena of ${capacity} floats`);
+  }
+}
 
 /**
  * One method per core kernel; every pointer argument is a float offset into the arena, -1
