@@ -29,12 +29,9 @@ export function dailyReturns(times: ArrayLike<number>, equity: ArrayLike<number>
   const out: DailyPoint[] = [];
   if (times.length === 0) return out;
   let prev = equity[0]!;
-  let day = Math.floor(times[0]! / DAY_MS);
   for (let i = 0; i < times.length; i++) {
     const d = Math.floor(times[i]! / DAY_MS);
-    const last = i === times.length - 1 || Math.floor(times[i + 1]! / DAY_MS) !== d;
-    if (d !== day) day = d;
-    if (last) {
+    if (i === times.length - 1 || Math.floor(times[i + 1]! / DAY_MS) !== d) {
       const e = equity[i]!;
       out.push({ date: new Date(d * DAY_MS).toISOString().slice(0, 10), equity: e, ret: e / prev - 1 });
       prev = e;
@@ -116,6 +113,8 @@ export interface MetricInput {
   readonly trades: readonly Trade[];
   readonly costs: number;
   readonly traded: number;
+  /** Daily returns computed elsewhere (a span of weekly accounts, variant.ts); default from the curve. */
+  readonly daily?: readonly DailyPoint[];
 }
 
 /** The section-11 metrics plus the report's (see the header). */
@@ -123,7 +122,7 @@ export function computeMetrics(x: MetricInput): Metrics {
   const n = x.equity.length;
   const last = n > 0 ? x.equity[n - 1]! : x.nav;
   const pnl = last - x.nav;
-  const daily = dailyReturns(x.times, x.equity);
+  const daily = x.daily ?? dailyReturns(x.times, x.equity);
   const rs = returnStats(daily.map((d) => d.ret));
   const dd = maxDrawdown(x.equity);
   const wins = x.trades.filter((t) => t.pnl > 0).length;

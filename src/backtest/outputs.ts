@@ -20,7 +20,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const f = (x: number): string => (Number.isFinite(x) ? String(x) : "");
 
 /** The trade CSV; `weekOf` adds a leading week column. */
-export function formatTradesCsv(trades: readonly Trade[], weekOf?: (t: Trade) => string): string {
+export function formatTradesCsv<T extends Trade>(trades: readonly T[], weekOf?: (t: T) => string): string {
   const cols = ["instrument", "entry_time", "exit_time", "side", "units", "entry_price", "exit_price", "commission", "pnl", "mae", "mfe"];
   let s = `# dagbuild.backtest trades v${BACKTEST_FORMAT_VERSION}\n${weekOf ? "week," : ""}${cols.join(",")}\n`;
   for (const t of trades) {

@@ -1,9 +1,8 @@
 /**
  * Several runs (instruments, weeks) as one account curve: on the union of their times, equity =
- * NAV + the sum of each run's P&L so far (equity - NAV, held at its last value after the run
- * ends, 0 before it starts), so weeks chain by their P&L and instruments add up. Each run is
- * sized from the same NAV, as the legacy runs are. Exposure adds each run's held notional inside
- * its own span only.
+ * `capital` + the sum of each run's P&L so far (equity - its NAV, held at its last value after
+ * the run ends, 0 before it starts), so weeks chain by their P&L and instruments add up.
+ * Exposure adds each run's held notional inside its own span only.
  */
 import type { SimRun } from "./simulator.js";
 
@@ -15,14 +14,14 @@ export interface Curve {
 }
 
 /** Combines runs into one curve (see the header). */
-export function combineRuns(runs: readonly SimRun[], nav: number): Curve {
+export function combineRuns(runs: readonly SimRun[], capital: number): Curve {
   const all: number[] = [];
   for (const r of runs) for (const t of r.times) all.push(t);
   all.sort((a, b) => a - b);
   const grid: number[] = [];
   for (const t of all) if (grid.length === 0 || grid[grid.length - 1] !== t) grid.push(t);
   const n = grid.length;
-  const equity = new Float64Array(n).fill(nav);
+  const equity = new Float64Array(n).fill(capital);
   const exposure = new Float64Array(n);
   for (const r of runs) {
     let j = -1;

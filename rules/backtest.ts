@@ -1,0 +1,179 @@
+/**
+ * backtest: one variant of the legacy simulator (gate-spec section 11) over the backtest weeks,
+ * every instrument, as src/backtest/variant.ts runs it.
+ *
+ * Inputs:  training  `output/ml_training/` (features.json `splits`: the backtest weeks, default
+ *                    the test weeks, and the train/validation weeks they must not overlap)
+ *          gates     `output/gates/{mode}/gates_{week}_{week.end}.jsonl`, every week (the rule
+ *                    picks the backtest weeks: the pipeline format cannot name a data-dependent
+ *                    subset of an axis)
+ *          candles   `data/candles/{instrument}/{week}.parquet`, every instrument and week (same)
+ *          profile   the simulator profile (config/open_fxday.yaml; config/echo_strategy.yaml
+ *                    reproduces the legacy runs, which never trade)
+ *          scores    `output/ml_scores/{model}.parquet` (model variants only)
+ *          model     `output/ml_models/{model}/` (model variants: metrics.json `threshold`)
+ * Params:  variant   heuristic | no_trade | a model name (default: the partition's model)
+ *          mode      run mode of the gates and scores (default rolling)
+ *          threshold "validation" (default: the threshold the model rule chose on the
+ *                    validation weeks, metrics.json `threshold.value`, max Youden J) or a number
+ *          balance, cost_bps, nav_risk_pct, hold_minutes, exposure, min_reps, hazard,
+ *          hazard_multiplier: the legacy CLI's parameters (same defaults)
+ *          weeks     optional list overriding features.json `splits.backtest`
+ * Outputs: dir       summary.json, nav.csv, trades.csv, nav.svg (src/backtest/outputs.ts)
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { basename, dirname, join, relative } from "node:path";
+import { defineRule, oneInput, RuleError, type RuleContext } from "../src/engine/rule.js";
+import { readCandleFiles, CandleReadError } from "../src/market/candle-store.js";
+import { parseIsoDate } from "../src/market/weeks.js";
+import { loadSimProfile, ProfileError } from "../src/sep/profile.js";
+import { BacktestInputError, readGateJsonl } from "../src/backtest/gates.js";
+import { midPoints } from "../src/backtest/inputs.js";
+import { formatNavCsv, formatSummary, formatTradesCsv, navSvg } from "../src/backtest/outputs.js";
+import { DEFAULT_SIM_PARAMS, type SimParams } from "../src/backtest/params.js";
+import { attachScores, readScores, type ScoreTable } from "../src/backtest/scores.js";
+import { MissingUsdRateError } from "../src/backtest/simulator.js";
+import { runVariant, type RunInput } from "../src/backtest/variant.js";
+import { checkNoOverlap, readSplits } from "../src/backtest/weeks.js";
+
+const WEEK_MS = 7 * 86_400_000;
+
+function num(ctx: RuleContext, name: string, dflt: number): number {
+  const v = ctx.params[name];
+  if (v === undefined || v === null) return dflt;
+  const x = typeof v === "string" ? Number(v) : v;
+  if (typeof x !== "number" || !Number.isFinite(x)) throw new RuleError(`backtest: param "${name}" must be a number, got ${JSON.stringify(v)}`);
+  return x;
+}
+
+function paramsOf(ctx: RuleContext): SimParams {
+  const d = DEFAULT_SIM_PARAMS;
+  const hz = ctx.params["hazard"];
+  return {
+    balance: num(ctx, "balance", d.balance),
+    costBps: num(ctx, "cost_bps", d.costBps),
+    navRiskPct: num(ctx, "nav_risk_pct", d.navRiskPct),
+    holdMinutes: num(ctx, "hold_minutes", d.holdMinutes),
+    exposureScale: num(ctx, "exposure", d.exposureScale),
+    minReps: num(ctx, "min_reps", d.minReps),
+    hazard: hz === undefined || hz === null ? null : num(ctx, "hazard", 0),
+    hazardMultiplier: num(ctx, "hazard_multiplier", d.hazardMultiplier),
+  };
+}
+
+/** The validation-chosen threshold of a model directory's metrics.json. */
+async function validationThreshold(modelDir: string, shown: string): Promise<{ value: number; method: string }> {
+  let m: { threshold?: { value?: unknown; chosen_on?: unknown; method?: unknown } };
+  try {
+    m = JSON.parse(await readFile(join(modelDir, "metrics.json"), "utf8"));
+  } catch (e) {
+    throw new RuleError(`${shown}/metrics.json: cannot read: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const t = m.threshold;
+  if (!t || typeof t.value !== "number" || !Number.isFinite(t.value)) throw new RuleError(`${shown}/metrics.json: field "threshold.value": expected a number`);
+  if (t.chosen_on !== "validation") throw new RuleError(`${shown}/metrics.json: field "threshold.chosen_on": expected "validation", got ${JSON.stringify(t.chosen_on)}`);
+  return { value: t.value, method: typeof t.method === "string" ? t.method : "" };
+}
+
+async function sha256(path: string): Promise<string> {
+  return createHash("sha256").update(await readFile(path)).digest("hex");
+}
+
+export default defineRule({
+  describe: "one backtest variant (heuristic, a model's guardrail, no_trade) over the backtest weeks",
+  async run(ctx) {
+    const out = ctx.outputs["dir"];
+    if (!out) throw new RuleError('backtest: declare a directory output named "dir"');
+    const variant = String(ctx.params["variant"] ?? ctx.partition["model"] ?? "");
+    if (!/^[A-Za-z0-9_.-]+$/.test(variant)) throw new RuleError(`backtest: param "variant" must name heuristic, no_trade or a model, got ${JSON.stringify(variant)}`);
+    const kind = variant === "heuristic" ? "heuristic" : variant === "no_trade" ? "no_trade" : "model";
+    const mode = String(ctx.params["mode"] ?? "rolling");
+    const rel = (p: string) => relative(ctx.root, p);
+    const params = paramsOf(ctx);
+    try {
+      const featuresPath = join(oneInput(ctx, "training"), "features.json");
+      const splits = await readSplits(featuresPath, rel(featuresPath));
+      const override = ctx.params["weeks"];
+      const weeks = override === undefined ? [...splits.backtest] : Array.isArray(override) ? override.map(String).sort() : [String(override)];
+      if (weeks.length === 0) throw new RuleError(`backtest: no backtest weeks (${rel(featuresPath)} splits.backtest is empty)`);
+
+      let table: ScoreTable | undefined;
+      let threshold: { value: number; method: string; chosen_on: string } | undefined;
+      const modelName = kind === "model" ? variant : "the models";
+      let validationWeeks = [...splits.validation];
+      if (kind === "model") {
+        const scoresPath = oneInput(ctx, "scores");
+        table = await readScores(scoresPath, rel(scoresPath));
+        validationWeeks = [...new Set([...validationWeeks, ...(table.weeks["validation"] ?? []), ...(table.weeks["train"] ?? [])])].sort();
+        const tp = ctx.params["threshold"] ?? "validation";
+        if (tp === "validation") threshold = { ...(await validationThreshold(oneInput(ctx, "model"), rel(oneInput(ctx, "model")).replace(/\/+$/, ""))), chosen_on: "validation" };
+        else threshold = { value: num(ctx, "threshold", 0), method: "fixed (pipeline param)", chosen_on: "param" };
+      }
+      checkNoOverlap(weeks, splits.train, validationWeeks, modelName);
+
+      const profilePath = oneInput(ctx, "profile");
+      const profile = await loadSimProfile(profilePath);
+      const gateFiles = new Map((ctx.inputs["gates"] ?? []).filter((p) => p.includes(`/gates/${mode}/`)).map((p) => [basename(p).slice(6, 16), p]));
+      const candleFiles = (ctx.inputs["candles"] ?? []).filter((p) => weeks.includes(basename(p, ".parquet")));
+      const missing = weeks.filter((w) => !gateFiles.has(w));
+      if (missing.length) throw new RuleError(`backtest: no ${mode} gates for week(s) ${missing.join(", ")} among the "gates" inputs`);
+      const noCandles = weeks.filter((w) => !candleFiles.some((p) => basename(p, ".parquet") === w));
+      if (noCandles.length) throw new RuleError(`backtest: no candles for week(s) ${noCandles.join(", ")} among the "candles" inputs`);
+      let candles;
+      try {
+        candles = await readCandleFiles(candleFiles);
+      } catch (e) {
+        if (e instanceof CandleReadError) throw new RuleError(`${rel(e.path)}: cannot read candle parquet: ${e.message}`);
+        throw e;
+      }
+
+      const inputs: RunInput[] = [];
+      let gateCount = 0, scored = 0;
+      for (let i = 0; i < candleFiles.length; i++) {
+        const p = candleFiles[i]!;
+        const week = basename(p, ".parquet");
+        const instrument = basename(dirname(p));
+        const startMs = parseIsoDate(week)!;
+        const endMs = startMs + WEEK_MS - 1; // Monday to Monday, the next Monday excluded
+        const gates = kind === "no_trade" ? [] : await readGateJsonl(gateFiles.get(week)!, { instrument, startMs, endMs }, rel(gateFiles.get(week)!));
+        if (table) scored += attachScores(gates, table, instrument);
+        gateCount += gates.length;
+        inputs.push({ week, instrument, prices: midPoints(candles[i]!, startMs, endMs), gates });
+      }
+      inputs.sort((a, b) => a.week.localeCompare(b.week) || a.instrument.localeCompare(b.instrument));
+      if (table && scored === 0) throw new RuleError(`backtest ${variant}: none of the ${gateCount} gates of weeks ${weeks.join(", ")} has a score in ${rel(oneInput(ctx, "scores"))}`);
+
+      const r = runVariant(inputs, profile, params, { ...(threshold ? { threshold: threshold.value } : {}), noTrade: kind === "no_trade" });
+      const { daily, ...totals } = r.totals;
+      await writeFile(
+        join(out, "summary.json"),
+        formatSummary({
+          variant,
+          kind,
+          capital: r.capital,
+          ...totals,
+          daily,
+          weeks,
+          run_mode: mode,
+          instruments: Object.keys(r.perInstrument),
+          per_week: r.perWeek,
+          per_instrument: r.perInstrument,
+          minutes: r.minutes,
+          gates: gateCount,
+          params,
+          profile: { path: rel(profilePath), sha256: await sha256(profilePath) },
+          ...(table ? { model: table.model ?? variant, model_digest: table.digest, gates_scored: scored } : {}),
+          ...(threshold ? { threshold } : {}),
+        }),
+      );
+      await writeFile(join(out, "nav.csv"), formatNavCsv(r.curve));
+      await writeFile(join(out, "trades.csv"), formatTradesCsv(r.trades, (t) => t.week));
+      await writeFile(join(out, "nav.svg"), await navSvg(`Backtest NAV: ${variant} (${weeks[0]} to ${weeks[weeks.length - 1]})`, [{ name: variant, curve: r.curve }]));
+      ctx.log(`backtest ${variant}: ${weeks.length} weeks x ${Object.keys(r.perInstrument).length} instruments, ${gateCount} gates, ${r.totals.trades} trades, pnl ${r.totals.pnl.toFixed(2)}, sharpe ${r.totals.sharpe.toFixed(3)}`);
+    } catch (e) {
+      if (e instanceof BacktestInputError || e instanceof ProfileError || e instanceof MissingUsdRateError) throw new RuleError(`backtest ${variant}: ${e.message}`);
+      throw e;
+    }
+  },
+});
