@@ -3,6 +3,7 @@
 // without the N-API glue; contract in docs/nn-engine.md), with Debian's clang and wasm-ld:
 //   node scripts/build-wasm.mjs             rebuild native/nn.wasm (exit 1 when the compile fails)
 //   node scripts/build-wasm.mjs --prepare   as run by `prepare`: quiet, and never fails the install
+//   node scripts/build-wasm.mjs --out FILE  writes FILE instead (the up-to-date test compares it)
 // native/nn.wasm is GENERATED but committed, so installs without clang still get the kernels:
 // rebuild and commit it whenever native/nn/ changes. Without clang (or wasm-ld) this skips and
 // exits 0, keeping the committed file; so does a failed compile under --prepare (the file is
@@ -22,6 +23,9 @@ import { nnSources } from "../native/nn/sources.mjs";
 const native = join(dirname(fileURLToPath(import.meta.url)), "..", "native");
 const clang = process.env.CLANG || "clang";
 const prepare = process.argv.includes("--prepare");
+const outArg = process.argv.indexOf("--out");
+const out = outArg > 0 ? process.argv[outArg + 1] : join(native, "nn.wasm");
+const tmp = `${out}.tmp`;
 const quiet = prepare;
 
 function skip(why) {
@@ -40,14 +44,14 @@ const args = [
   "-Wl,--no-entry", "-Wl,--export-dynamic", "-Wl,--export=__heap_base",
   "-Wl,--export=nn_kernel_count", "-Wl,--export=nn_kernel_name", "-Wl,--export=nn_call",
   "-Wl,-z,stack-size=1048576", "-Wl,--max-memory=4294967296", "-Wl,--strip-debug",
-  "-o", "nn.wasm.tmp", ...nnSources(true),
+  "-o", tmp, ...nnSources(true),
 ];
 const r = spawnSync(clang, args, { cwd: native, encoding: "utf8", timeout: 120_000 });
 if (r.status !== 0) {
-  rmSync(join(native, "nn.wasm.tmp"), { force: true });
+  rmSync(tmp, { force: true });
   process.stderr.write(`build-wasm: failed${prepare ? " (native/nn.wasm stays as committed)" : ""}\n${r.stderr}${r.stdout}`);
   process.exit(prepare ? 0 : 1); // broken sources fail a rebuild, never an install
 }
-renameSync(join(native, "nn.wasm.tmp"), join(native, "nn.wasm"));
+renameSync(tmp, out);
 if (r.stderr.trim()) process.stderr.write(r.stderr);
-if (!quiet) process.stderr.write("build-wasm: native/nn.wasm written\n");
+if (!quiet) process.stderr.write(`build-wasm: ${out} written\n`);
