@@ -164,7 +164,11 @@ function wasmBackend(): KernelBackend {
       checkCapacity(capacity, Math.floor((2 ** 32 - arenaPtr) / 4));
       const need = Math.ceil((arenaPtr + 4 * capacity) / 65536);
       const have = ex.memory.buffer.byteLength / 65536;
-      if (need > have) ex.memory.grow(need - have);
+      try {
+        if (need > have) ex.memory.grow(need - have);
+      } catch (e) {
+        throw new KernelError(`wasm arena of ${capacity} floats: memory could not grow to ${need} pages (${(e as Error).message})`);
+      }
       const buf = ex.memory.buffer;
       const f32 = new Float32Array(buf, arenaPtr, capacity);
       const iaBuf = new Int32Array(buf, iaPtr, MAX_IA);
