@@ -43,7 +43,7 @@ import {
   type SourceFile,
 } from "./pipeline.js";
 import { schemaValidators, validateSource } from "./schema.js";
-import { bindTemplate, evaluate, parseTemplate, type Bound, type Scope, type Slot } from "./templates.js";
+import { bindTemplate, evaluate, parseTemplate, typedSlot, type Bound, type Scope, type Slot } from "./templates.js";
 import { resolveToolVersions, shellRunner, type CommandRunner, type ToolDecl } from "./tool-versions.js";
 import { resolveArgs } from "./select.js";
 
@@ -188,9 +188,14 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
       diags.push(diag("unknown-variable", `--set ${name}=...: no var \`${name}\` is declared (vars: ${known || "none"})`, main.loc(["vars"], true)));
     } else vars.set(name, value);
   }
-  const axesDecl = Object.fromEntries(Object.entries(asRecord(top.axes)).filter(([a]) => !badAxes.has(a)));
-  const axes = buildAxes(main, axesDecl, diags);
-  const brokenAxes = new Set(Object.keys(asRecord(top.axes)).filter((a) => !axes.has(a)));
+  // Axes: the pipeline's, then each include's (a sweep file declares its own trial axes).
+  const axes = new Map<string, Axis>();
+  const declaredAxes: string[] = [];
+  for (const e of mergeNamed([main, ...includes], "axes", diags, "schema", (k) => `axis \`${k}\` is declared twice`, "first declared here")) {
+    declaredAxes.push(e.name);
+    if (!badAxes.has(e.name)) for (const [k, a] of buildAxes(e.src, { [e.name]: e.value }, diags)) axes.set(k, a);
+  }
+  const brokenAxes = new Set(declaredAxes.filter((a) => !axes.has(a)));
 
   const toolDecls = new Map<string, ToolDecl>();
   for (const [name, d] of Object.entries(asRecord(top.tools))) {
@@ -444,7 +449,8 @@ function compileParams(
       }
       if (b.constant !== undefined) return b.constant;
       dynamic = true;
-      return new BoundLeaf(b);
+      const typed = typedSlot(b);
+      return typed ? new TypedLeaf(typed.slot, typed.typed) : new BoundLeaf(b);
     }
     if (Array.isArray(v)) return v.map((x, i) => compile(x, [...path, i]));
     if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, compile(x, [...path, k])]));
@@ -497,6 +503,7 @@ function compileParams(
   }
   const build = (v: unknown, idx: ArrayLike<number>): unknown => {
     if (v instanceof BoundLeaf) return evaluate(v.bound, idx);
+    if (v instanceof TypedLeaf) return v.values[idx[v.slot]!];
     if (Array.isArray(v)) return v.map((x) => build(x, idx));
     if (isRecord(v)) {
       const o: Record<string, unknown> = {};
@@ -535,6 +542,14 @@ function badParam(v: number, path: readonly (string | number)[], at: Loc): Diagn
 /** A partition-dependent string inside params (a class, so user data cannot be mistaken for it). */
 class BoundLeaf {
   constructor(readonly bound: Bound) {}
+}
+
+/** A param that is exactly one sweep reference (`"{trial.lr}"`): the trial's value, JSON type kept. */
+class TypedLeaf {
+  constructor(
+    readonly slot: number,
+    readonly values: readonly unknown[],
+  ) {}
 }
 
 function deepFreeze<T>(v: T): T {

@@ -9,16 +9,19 @@
 import { diag } from "./diagnostics.js";
 import type { Diagnostic, Loc } from "./graph-types.js";
 import type { SourceFile } from "./pipeline.js";
+import { expandSweep, isSweepDecl, type SweepValue } from "./sweeps.js";
 
 /** A declared partition axis with its values in order. */
 export interface Axis {
   readonly name: string;
-  readonly kind: "list" | "week";
+  readonly kind: "list" | "week" | "sweep";
   /** Partition ids, as they appear in action ids and `{axis}`. */
   readonly ids: readonly string[];
   /** Week axes: the Monday starting / the Monday ending each week (ISO dates). */
   readonly starts?: readonly string[];
   readonly ends?: readonly string[];
+  /** Sweep axes: each param's value per trial, JSON-typed (`{axis.KEY}`; src/engine/sweeps.ts). */
+  readonly values?: ReadonlyMap<string, readonly SweepValue[]>;
   /** Where the axis is declared (its key). */
   readonly loc: Loc;
 }
@@ -81,6 +84,11 @@ export function buildAxes(src: SourceFile, decl: Record<string, unknown>, diags:
         seen.add(id);
       });
       if (ok) axes.set(name, { name, kind: "list", ids, loc });
+      continue;
+    }
+    if (isSweepDecl(value)) {
+      const sw = expandSweep(src, name, value as Record<string, unknown>, diags);
+      if (sw) axes.set(name, { name, kind: "sweep", ids: sw.ids, values: sw.values, loc });
       continue;
     }
     const span = value as { span: [string, string]; format?: "date" | "iso" };

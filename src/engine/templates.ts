@@ -84,6 +84,8 @@ export interface Slot {
   readonly slot: number;
   readonly shift: number;
   readonly vals: readonly string[];
+  /** Sweep params (`{trial.units}`): the JSON-typed values behind `vals`, for whole-value params. */
+  readonly typed?: readonly unknown[];
 }
 
 /** A template bound to one target: literal strings and slots. */
@@ -186,8 +188,16 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
       continue;
     }
     let vals: readonly string[];
+    let typed: readonly unknown[] | undefined;
     if (p.prop === undefined) vals = axis.ids;
-    else if (p.prop === "start" || p.prop === "end") {
+    else if (axis.kind === "sweep") {
+      typed = axis.values!.get(p.prop);
+      if (!typed) {
+        errors.push(`\`{${p.raw}}\`: sweep axis \`${axis.name}\` has no param \`${p.prop}\` (params: ${[...axis.values!.keys()].join(", ")})`);
+        continue;
+      }
+      vals = sweepStrings(typed);
+    } else if (p.prop === "start" || p.prop === "end") {
       if (axis.kind !== "week") {
         errors.push(`\`{${p.raw}}\`: \`.${p.prop}\` needs a week axis; \`${axis.name}\` is a list`);
         continue;
@@ -217,13 +227,27 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
       errors.push(`\`{${p.raw}}\`: shifted partitions are only allowed in deps`);
       continue;
     }
-    parts.push({ slot, shift: p.shift, vals });
+    parts.push(typed ? { slot, shift: p.shift, vals, typed } : { slot, shift: p.shift, vals });
   }
   if (errors.length > before) return undefined;
   const skeleton = parts.map((p) => (typeof p === "string" ? p : "X")).join("");
   if (parts.length === 0) return { parts, constant: "", free, skeleton };
   if (parts.length === 1 && typeof parts[0] === "string") return { parts, constant: parts[0], free, skeleton };
   return { parts, free, skeleton };
+}
+
+const sweepText = new WeakMap<readonly unknown[], readonly string[]>();
+/** A sweep param's values as template text, computed once per axis and key. */
+function sweepStrings(typed: readonly unknown[]): readonly string[] {
+  let s = sweepText.get(typed);
+  if (!s) sweepText.set(typed, (s = typed.map(String)));
+  return s;
+}
+
+/** The slot of a template that is exactly one sweep-param reference (its value keeps its JSON type). */
+export function typedSlot(b: Bound): (Slot & { readonly typed: readonly unknown[] }) | undefined {
+  const p = b.parts.length === 1 ? b.parts[0] : undefined;
+  return typeof p === "object" && p.typed ? (p as Slot & { readonly typed: readonly unknown[] }) : undefined;
 }
 
 /** Substitutes one partition; undefined when a shift leaves the axis range. */
