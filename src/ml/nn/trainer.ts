@@ -9,7 +9,7 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { rocAuc } from "../metrics.js";
 import { initParams, paramLayout, type ModelConfig } from "./config.js";
-import { createAdam, DEFAULT_CHUNK, type Backend } from "./model.js";
+import { createAdam, DEFAULT_CHUNK, type AdamState, type Backend } from "./model.js";
 import { JOB_PREDICT, JOB_TRAIN, LOSS_SLOTS, TrainPool } from "./pool.js";
 
 /** One split: X [n, L, F] row-major, sign labels 0/1, magnitude targets (raw units). */
@@ -205,8 +205,9 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
 
   const chunk = opts.chunk ?? DEFAULT_CHUNK;
   const pool = await TrainPool.create({ config, backend: opts.backend ?? "auto", threads, chunk, batch, magnitudeLoss, magnitudeWeight });
+  let adam: AdamState | null = null;
   try {
-    const adam = await createAdam(pool.backend, P, { lr: opts.lr ?? 1e-3 });
+    adam = await createAdam(pool.backend, P, { lr: opts.lr ?? 1e-3 });
     adam.params.set(initial);
     pool.setParams(adam.params);
     const rand = mulberry32(opts.seed ^ 0x5eed);
@@ -271,7 +272,6 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
       if (best.epoch === 0 || auc > best.auc) best = { auc: Number.isNaN(auc) ? -Infinity : auc, epoch, params: Float32Array.from(adam.params) };
       else if (epoch - best.epoch >= patience) break;
     }
-    adam.dispose();
     return {
       params: best.params,
       bestEpoch: best.epoch,
@@ -284,6 +284,7 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
       magScale,
     };
   } finally {
+    adam?.dispose();
     await pool.close();
   }
 }
