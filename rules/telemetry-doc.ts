@@ -1,9 +1,11 @@
 /**
- * telemetry-doc: `docs/telemetry_schema.md` generated from the corpus parquet's actual schema.
+ * telemetry-doc: `output/telemetry_schema.md` generated from the corpus parquet's actual schema
+ * (with example values from the data, so it is an output, never a tracked file; the committed
+ * `docs/telemetry_schema.md` has no data values and is refreshed by `npm run docs:telemetry`).
  *
  * Inputs:  corpus  `output/ml_corpus/gates_{week.span}.parquet`
  * Params:  none
- * Outputs: doc     `docs/telemetry_schema.md`
+ * Outputs: doc     `output/telemetry_schema.md` (a path under docs/ is refused)
  */
 import { relative } from "node:path";
 import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
@@ -12,11 +14,15 @@ import { sha256File } from "../src/bundle/manifest.js";
 import { writeAtomic } from "../src/io/write-atomic.js";
 
 export default defineRule({
-  describe: "docs/telemetry_schema.md from the corpus schema",
+  describe: "output/telemetry_schema.md from the corpus schema",
   async run(ctx) {
     const corpus = oneInput(ctx, "corpus");
     const out = ctx.outputs.doc ?? ctx.outputs["0"];
     if (!out) throw new RuleError('telemetry-doc: declare an output named "doc"');
+    // The doc carries data values: a build must not write them into the tracked docs/.
+    if (/^docs\//.test(relative(ctx.root, out))) {
+      throw new RuleError(`telemetry-doc: output ${relative(ctx.root, out)} is under docs/ (tracked); write it under output/ (refresh the committed doc with npm run docs:telemetry)`);
+    }
     const { columns, rows } = await readSchema(corpus);
     await writeAtomic(out, renderTelemetryDoc(relative(ctx.root, corpus), await sha256File(corpus), rows, columns));
   },

@@ -34,6 +34,7 @@ axes:
   mode: [rolling, isolation]
   week: { span: [${weeks[0]}, ${weeks[1]}], step: week }
   candle_week: { span: [${weeks[0]}, ${candleLast}], step: week }
+  model: [baseline_gbm, lstm, gru, transformer]   # Stage 2's axis (targets/stage2.yaml; not built here)
 hosts:
   droplet: { transport: local }
   gpu: { transport: local, resources: { gpu: 1 } }
@@ -83,7 +84,7 @@ withLib("two clean builds are byte-identical; the bundle verifies with sha256sum
     "output/ml_corpus/baseline_report.json",
     "output/ml_models/baseline_xgb/model.json",
     "output/gates/rolling/gates_2025-06-30_2025-07-07.jsonl",
-    "docs/telemetry_schema.md",
+    "output/telemetry_schema.md",
   ]) {
     assert.ok(existsSync(join(a, rel)), `${rel} built`);
     assert.is(sha(join(a, rel)), sha(join(b, rel)), `${rel} identical in both workspaces`);
