@@ -78,7 +78,7 @@ function pruneStaging(dir: string, keep: readonly string[]): void {
 async function executeRule(spec: ActionSpec, root: string, staging: string, io: ActionIO): Promise<HostResult> {
   const outputs = stagingOutputs(spec, staging);
   const inputs = inputPaths(spec, root);
-  if (spec.rule.kind === "shell") return runShell(spec.rule.command, inputs, outputs, root, io);
+  if (spec.rule.kind === "shell") return runShell(spec.rule.command, inputs, outputs, root, io, spec.env);
   const file = compiledModulePath(root, spec.rule.module);
   if (!file) {
     return { ok: false, kind: "rule-failed", message: `rule module ${spec.rule.module} is not compiled: run \`npm run build\`` };
@@ -104,6 +104,7 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
       io.progress?.(line.trimEnd());
     },
     signal: io.signal,
+    ...(spec.env ? { env: spec.env } : {}),
   };
   try {
     await rule.run(ctx);
@@ -138,9 +139,9 @@ export function expandShell(command: string, inputs: Record<string, string[]>, o
   });
 }
 
-function runShell(command: string, inputs: Record<string, string[]>, outputs: Record<string, string>, root: string, io: ActionIO): Promise<HostResult> {
+function runShell(command: string, inputs: Record<string, string[]>, outputs: Record<string, string>, root: string, io: ActionIO, own?: Readonly<Record<string, string>>): Promise<HostResult> {
   const script = expandShell(command, inputs, outputs);
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...own };
   for (const [n, p] of Object.entries(outputs)) env[`DAGBUILD_OUT_${n.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`] = p;
   return new Promise((resolve) => {
     const child = spawn("bash", ["-eo", "pipefail", "-c", script], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -41,6 +41,14 @@ export interface RuleContext {
    * live by the build's progress display. Optional so hand-made contexts (tests) may omit it.
    */
   progress?(line: string): void;
+  /**
+   * This action's own environment (`CUDA_VISIBLE_DEVICES` for the gpu tokens it holds), not in
+   * the key. Read it here, never from process.env: module rules run in worker threads of one
+   * process, which share the process environment (a native library sees the process's).
+   * Shell rules get it in their environment; `DAGBUILD_ISOLATION=process` applies it to the
+   * rule process's environment too. Optional so hand-made contexts (tests) may omit it.
+   */
+  readonly env?: Readonly<Record<string, string>>;
   /** Aborted on Ctrl-C or when the build stops; long loops should check it. */
   readonly signal: AbortSignal;
 }

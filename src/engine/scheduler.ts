@@ -19,6 +19,7 @@ import { ACTION_RECORD_VERSION, type RecordedOutput } from "./cache/action-cache
 import { formatReason } from "./fingerprint.js";
 import { hashFile } from "./hash.js";
 import { treeSignature } from "./cache/tree-signature.js";
+import { DeviceTokens } from "./device-tokens.js";
 
 /** Options of one build. */
 export interface BuildOptions {
@@ -202,6 +203,7 @@ export async function runBuild(
   // Slots: `jobs` overall for local hosts; `jobs` of each remote host (default 2); resources.
   const running = new Map<string, number>(); // host → running count
   const resUsed = new Map<string, number>(); // `${host}\0${res}` → used
+  const tokens = new DeviceTokens(); // which gpu indices each running action holds (CUDA_VISIBLE_DEVICES)
   let localRunning = 0;
   const hostJobs = (name: string) => {
     const c = graph.hosts[name];
@@ -293,7 +295,8 @@ export async function runBuild(
             return;
           }
         }
-        const spec = toSpec(node, decision, checker, lookup);
+        const env = tokens.env(id);
+        const spec = env ? { ...toSpec(node, decision, checker, lookup), env } : toSpec(node, decision, checker, lookup);
         let host: Host;
         try {
           host = await getHost(node.host);
@@ -360,8 +363,10 @@ export async function runBuild(
   const start = (r: Ready) => {
     const node = graph.actions.get(r.id)!;
     take(node, 1);
+    tokens.acquire(r.id, node.host, node.resources, graph.hosts[node.host]?.resources ?? {});
     const p: Promise<void> = runOne(r.id, r.decision).finally(() => {
       take(node, -1);
+      tokens.release(r.id, node.host);
       inflight.delete(p);
     });
     inflight.add(p);

@@ -46,6 +46,9 @@ export async function run(argv: string[]): Promise<number> {
     writeResult({ version: 1, ok: false, message: (e as Error).message });
     return 2;
   }
+  // One action per process here, so its own environment (gpu tokens) can be the process's:
+  // native libraries (CUDA) read it there.
+  if (spec.env) Object.assign(process.env, spec.env);
   const cas = casDir ? new Cas(casDir) : undefined;
   if (cas) {
     for (const list of Object.values(spec.inputs)) {

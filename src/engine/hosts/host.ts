@@ -36,6 +36,11 @@ export interface ActionSpec {
   readonly params: Readonly<Record<string, unknown>>;
   readonly inputs: Readonly<Record<string, readonly InputFile[]>>;
   readonly outputs: Readonly<Record<string, { readonly path: string; readonly dir: boolean }>>;
+  /**
+   * Environment of this one action, outside the key: `CUDA_VISIBLE_DEVICES` from the gpu
+   * tokens it holds (src/engine/device-tokens.ts). Absent when there is none.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Streams and cancellation for one action. */
