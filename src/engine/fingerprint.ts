@@ -184,10 +184,33 @@ export class RuleHasher {
     let h = this.memo.get(rule.module);
     if (!h) {
       const files = moduleClosure(this.root, rule.module, this.log);
-      h = sha256(files.map((f) => `${f.path}\0${f.digest}`).join("\n"));
+      h = closureHash(files);
       this.memo.set(rule.module, h);
+      this.stamps.set(rule.module, files);
     }
     return h;
+  }
+
+  /** Per module: the files its hash covers, with their stats taken just before each was read. */
+  private readonly stamps = new Map<string, readonly ClosureFile[]>();
+
+  /**
+   * After an action ran: did its rule's sources change since they were hashed for its key
+   * (the worker imports the module later than the decision)? Stats first; only when one moved
+   * is the closure hashed again, so a touch is not a change. Returns a changed file, if any.
+   */
+  changedSince(rule: RuleRef, keyHash: string): string | undefined {
+    if (rule.kind === "shell") return undefined; // the command itself is the key
+    const files = this.stamps.get(rule.module);
+    const moved = !files || files.some((f) => {
+      const st = statSync(join(this.root, f.path), { throwIfNoEntry: false });
+      return f.stamp === undefined ? st !== undefined : !st || st.size !== f.stamp[0] || st.mtimeMs !== f.stamp[1] || st.ino !== f.stamp[2] || st.ctimeMs !== f.stamp[3];
+    });
+    if (!moved) return undefined;
+    const now = moduleClosure(this.root, rule.module);
+    if (closureHash(now) === keyHash) return undefined;
+    const before = new Map((files ?? []).map((f) => [f.path, f.digest]));
+    return now.find((f) => before.get(f.path) !== f.digest)?.path ?? rule.module;
   }
 
   /** The source files a module rule's hash covers. */
@@ -220,18 +243,32 @@ export class RuleHasher {
 
 const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)|import\s+["'](\.{1,2}\/[^"']+)["']/g;
 
-function moduleClosure(root: string, module: string, log?: ReadLog): { path: string; digest: string }[] {
+/** A source file of a rule's closure: its digest and its stat stamp taken before the read. */
+interface ClosureFile {
+  readonly path: string;
+  readonly digest: string;
+  readonly stamp?: readonly [number, number, number, number];
+}
+
+function closureHash(files: readonly { path: string; digest: string }[]): string {
+  return sha256(files.map((f) => `${f.path}\0${f.digest}`).join("\n"));
+}
+
+function moduleClosure(root: string, module: string, log?: ReadLog): ClosureFile[] {
   const seen = new Map<string, string>();
+  const stamps = new Map<string, readonly [number, number, number, number]>();
   const stack = [normalize(module)];
   while (stack.length) {
     const rel = stack.pop()!;
     if (seen.has(rel)) continue;
     const abs = join(root, rel);
     log?.read(abs);
-    if (!existsSync(abs)) {
+    const st = statSync(abs, { throwIfNoEntry: false });
+    if (!st) {
       seen.set(rel, "missing");
       continue;
     }
+    stamps.set(rel, [st.size, st.mtimeMs, st.ino, st.ctimeMs]);
     const src = readFileSync(abs, "utf8");
     seen.set(rel, sha256(src));
     for (const m of src.matchAll(IMPORT_RE)) {
@@ -246,5 +283,5 @@ function moduleClosure(root: string, module: string, log?: ReadLog): { path: str
       if (!target.startsWith("..")) stack.push(target);
     }
   }
-  return [...seen].map(([path, digest]) => ({ path, digest })).sort((a, b) => (a.path < b.path ? -1 : 1));
+  return [...seen].map(([path, digest]) => ({ path, digest, ...(stamps.has(path) ? { stamp: stamps.get(path)! } : {}) })).sort((a, b) => (a.path < b.path ? -1 : 1));
 }

@@ -321,15 +321,18 @@ export async function runBuild(
         settled.set(id, { kind: "failed" });
         return;
       }
-      // The key was computed from the sources as they were before the run: if one changed
-      // meanwhile, the outputs may come from either content and must not be cached under it.
-      // `ok` is true only when the outputs came from the cache (a vanished blob means it ran).
+      // The key was computed from the inputs and the rule as they were before the run: if one
+      // changed meanwhile, the outputs may come from either content and must not be cached
+      // under it. `ok` is true only when the outputs came from the cache (a vanished blob means it ran).
       const restored = ok;
-      const moved = restored ? undefined : changedSource(node, checker);
-      if (moved) {
-        const msg = `input ${moved} changed during the build; its outputs were discarded: run dagbuild again`;
+      const moved = restored ? undefined : changedInput(node, checker);
+      const ruleMoved = restored || moved ? undefined : checker.rules.changedSince(node.rule, decision.material.rule.hash);
+      if (moved || ruleMoved) {
+        const msg = moved
+          ? `input ${moved} changed during the build; its outputs were discarded: run dagbuild again`
+          : `rule source ${ruleMoved} changed while ${id} ran (after its key was computed); its outputs were discarded: run dagbuild again`;
         log(`${msg}\n`);
-        fail(id, "input-changed", msg, logFile, tail);
+        fail(id, moved ? "input-changed" : "rule-changed", msg, logFile, tail);
         return;
       }
       // A restore brings back outputs as old as the run that made them (final_after compares that).
@@ -425,17 +428,49 @@ export async function runBuild(
   return { ok, ...summary, cancelled };
 }
 
-/** A source input of `node` whose stats differ from when it was hashed this build, if any. */
-function changedSource(node: ActionNode, checker: Checker): string | undefined {
+/**
+ * An input of `node` whose stats differ from those its digest was taken with, if any: a
+ * source against the stat cache (hashed this build), an upstream output against its
+ * producer's recorded state (a file inside a directory output: the directory's tree signature).
+ */
+function changedInput(node: ActionNode, checker: Checker): string | undefined {
+  const root = checker.graph.root;
   for (const name in node.deps) {
     for (const dep of node.deps[name]!) {
-      if (dep.kind !== "source") continue;
-      const rec = checker.state.stats.get(dep.path);
-      if (!rec) continue; // a directory source: hashed whole, not stat-cached
-      const st = statSync(join(checker.graph.root, dep.path), { throwIfNoEntry: false });
-      if (!st || !sameStamp(st, rec)) return dep.path;
+      if (dep.kind === "source") {
+        const rec = checker.state.stats.get(dep.path);
+        if (!rec) continue; // a directory source: hashed whole, not stat-cached
+        const st = statSync(join(root, dep.path), { throwIfNoEntry: false });
+        if (!st || !sameStamp(st, rec)) return dep.path;
+        continue;
+      }
+      const out = recordedOutputState(checker, dep.producer, dep.path);
+      if (!out) continue; // not recorded (cannot be: the producer settled before this ran)
+      const abs = join(root, out.p);
+      if (out.t) {
+        let g: string | undefined;
+        try {
+          g = treeSignature(abs);
+        } catch {
+          g = undefined;
+        }
+        if (g !== out.g) return dep.path;
+      } else {
+        const st = statSync(abs, { throwIfNoEntry: false });
+        // A state recorded before ctimes were (an older engine) is held to what it has.
+        const same = st && (out.c === undefined ? st.size === out.z && st.mtimeMs === out.m && st.ino === out.i : sameStamp(st, out));
+        if (!same) return dep.path;
+      }
     }
   }
+  return undefined;
+}
+
+/** The producer's recorded state of `path`, or of the directory output that contains it. */
+function recordedOutputState(checker: Checker, producer: string, path: string): OutputState | undefined {
+  const s = checker.state.actions.get(producer);
+  if (!s) return undefined;
+  for (const o of Object.values(s.o)) if (o.p === path || (o.t && path.startsWith(`${o.p}/`))) return o;
   return undefined;
 }
 

@@ -99,14 +99,25 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
   };
   const outputs = [];
   const sources = new Map<string, StatEntry | undefined>();
+  const rulesChecked = new Set<string>();
   for (const id of ids) {
     const s = checker.state.actions.get(id);
     if (!s) return refuse(`${id} has no record`); // cannot happen after a clean build
     const node = graph.actions.get(id)!;
     // A provisional action runs on every build until final: no build of this selection is a no-op.
     if (checker.notFinal(node, s)) return refuse(`${id} is provisional until its final_after time`);
-    // Actions settled without a decision did not hash their rule: do it now, so it is stamped.
-    if (node.rule.kind === "module") checker.rules.hash(node.rule);
+    // Actions settled without a decision (an incremental build) did not hash their rule: do it
+    // now, so it is stamped, and only if it is still the rule their records were built with
+    // (it may have been edited while the build ran: the manifest must not vouch for it).
+    // One record per module is enough: every action of a module shares its rule hash.
+    if (node.rule.kind === "module") {
+      const now = checker.rules.hash(node.rule);
+      if (!rulesChecked.has(node.rule.module)) {
+        rulesChecked.add(node.rule.module);
+        const rec = checker.ac.get(s.k);
+        if (!rec || rec.material.rule.hash !== now) return refuse(`rule ${node.rule.module} changed during the build (${id} was built with another version)`);
+      }
+    }
     outputs.push(...Object.values(s.o));
     for (const deps of Object.values(node.deps))
       for (const d of deps) if (d.kind === "source") sources.set(d.path, checker.state.stats.get(d.path));
