@@ -4,14 +4,15 @@
 #           redis-server (gate-stream tests), ninja-build (bench/noop peer),
 #           clang + lld (the WebAssembly build of the training kernels; a committed
 #           native/nn.wasm serves when they are absent), python3-numpy + python3-onnx (the
-#           Python interop tests: safetensors read-back, onnx.checker)
+#           Python interop tests: safetensors read-back, onnx.checker), chromium (the report's
+#           headless check)
 #   --bench: also python3-torch + libopenblas0-pthread, the PyTorch peer of bench/train
 #            (a benchmark peer, never a dependency of dagbuild)
 #   npm:    `npm ci` (builds dist/ through the `prepare` script)
 # Safe to rerun. Without root or sudo it prints the apt-get line to run instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(libxgboost0 xgboost openssh-server redis-server ninja-build clang lld python3-numpy python3-onnx)
+PKGS=(libxgboost0 xgboost openssh-server redis-server ninja-build clang lld python3-numpy python3-onnx chromium)
 if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch libopenblas0-pthread); fi
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
