@@ -35,7 +35,7 @@ test("the Markdown report states the verdict, the splits and every model", () =>
   const md = readFileSync(join(root, "output/ML_Modeling_Report.md"), "utf8");
   assert.match(md, /format version 1/);
   assert.match(md, /\*\*(No model beats the hazard heuristic|.* beats? the hazard heuristic)/);
-  assert.match(md, /Train 2025-05-12 \.\. 2025-05-26 \(3 weeks\); validation 2025-06-02 \.\. 2025-06-02 \(1 weeks\)/);
+  assert.match(md, /Train 2025-05-12 \.\. 2025-05-26 \(3 weeks\); validation 2025-06-02 \.\. 2025-06-02 \(1 week\)/);
   for (const m of ["lstm", "transformer"]) assert.match(md, new RegExp(`^\\| ${m} \\|`, "m"));
   assert.match(md, /fitted on training rows; early stopping, the decision threshold and the heuristic's calibrator on validation weeks/);
 });
