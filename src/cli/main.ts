@@ -19,6 +19,7 @@ const COMMANDS: Record<string, string> = {
   clean: "./commands/clean.js",
   gc: "./commands/gc.js",
   verify: "./commands/verify.js",
+  lineage: "./commands/lineage.js",
   replay: "./commands/replay.js",
   backtest: "./commands/backtest.js",
   "check-gates": "./commands/check-gates.js",
@@ -47,9 +48,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const isCommand = first !== undefined && Object.hasOwn(COMMANDS, first);
-  const name = isCommand ? first : "build";
-  const rest = isCommand ? argv.slice(1) : argv;
+  // The command is the first word that is not an option (`dagbuild -C DIR explain X`).
+  const at = commandIndex(argv);
+  const word = at < 0 ? undefined : argv[at];
+  const isCommand = word !== undefined && Object.hasOwn(COMMANDS, word);
+  const name = isCommand ? word : "build";
+  const rest = isCommand ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
   let hint: BuildHint | undefined;
   if (name === "build") {
     // Most builds in a loop are no-ops: answer those from the no-op manifest, by stats alone.
@@ -70,13 +74,28 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Options that take a value as the next word (shared by every command; see args.ts). */
+const VALUE_OPTIONS = new Set(["-C", "--dir", "-f", "--pipeline", "--host", "--set", "-j", "--jobs", "--force", "--progress"]);
+
+/** Index of the first word that is neither an option nor an option's value (-1 if none). */
+function commandIndex(argv: readonly string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") return i + 1 < argv.length ? i + 1 : -1;
+    if (!a.startsWith("-") || a === "-") return i;
+    if (VALUE_OPTIONS.has(a)) i++;
+  }
+  return -1;
+}
+
 const HELP = `usage: dagbuild [options] [targets...]      build targets (default: the pipeline's default)
        dagbuild -n|--dry-run [--json] [targets...]
        dagbuild explain <target>
        dagbuild status [targets...]
        dagbuild graph [--format dot|mermaid|json]
        dagbuild clean | gc [--max-size SIZE] [--max-age DAYS]
-       dagbuild verify [targets...]
+       dagbuild verify [--rebuild] [--on HOST] [--json] [targets...]
+       dagbuild lineage <path> [--depth N] [--json | --openlineage]
        dagbuild replay --candles FILE --instrument X [--profile P] [--mode M] --out FILE
        dagbuild backtest --candles F --gates F --instrument I --start T --end T [--profile P] [--ml-scores F --threshold X] --out DIR
        dagbuild check-gates --redis URL --threshold SECONDS [--instruments A,B] [--json]
