@@ -12,6 +12,7 @@ export const TINY: Record<string, ModelConfig> = {
   trLearnedLast: { kind: "transformer", seq_len: 4, n_features: 3, d_model: 8, heads: 2, layers: 1, ff: 12, pos: "learned", pool: "last", magnitude: false },
   trSinMeanMag: { kind: "transformer", seq_len: 5, n_features: 2, d_model: 8, heads: 2, layers: 2, ff: 6, pos: "sinusoidal", pool: "mean", magnitude: true },
   trLearnedMeanMag: { kind: "transformer", seq_len: 3, n_features: 3, d_model: 4, heads: 1, layers: 1, ff: 8, pos: "learned", pool: "mean", magnitude: true },
+  tr2LearnedLastMag: { kind: "transformer", seq_len: 4, n_features: 3, d_model: 8, heads: 2, layers: 2, ff: 10, pos: "learned", pool: "last", magnitude: true },
   trSinLast: { kind: "transformer", seq_len: 4, n_features: 3, d_model: 8, heads: 4, layers: 1, ff: 8, pos: "sinusoidal", pool: "last", magnitude: false },
 };
 

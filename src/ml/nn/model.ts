@@ -230,6 +230,25 @@ function recurrentGraph(c: RecurrentConfig, r: Regions, chunk: number, opts: Chu
   };
 }
 
+/** Buffers of a layer's post-attention part: o-projection, residual, LN2, feed-forward, residual. */
+interface Tail {
+  /** Attention output (input of the o-projection). */
+  readonly ctx: number;
+  /** The layer's input (the first residual). */
+  readonly xin: number;
+  readonly x1: number;
+  readonly bn: number;
+  readonly ln2: number;
+  readonly f1: number;
+  readonly x2: number;
+}
+
+/**
+ * Pre-LN transformer encoder. With `pool: last` only the last token's output reaches the heads,
+ * so the last layer's post-attention part (o-projection, LN2, feed-forward, and the final LN)
+ * runs on that token's row alone: the same values the full computation gives at that row
+ * (every op after attention is row-wise), for about a fifth less work.
+ */
 function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts: ChunkModelOptions, b: () => Builder): Graph {
   const L = c.seq_len;
   const D = c.d_model;
@@ -237,24 +256,35 @@ function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts:
   const NH = c.heads;
   const dh = D / NH;
   const NC = chunk * L; // rows of a full chunk
+  const trim = c.pool === "last";
   const x = r.alloc(NC * c.n_features);
   const x0 = r.alloc(NC * D);
   const pe = c.pos === "sinusoidal" ? r.alloc(L * D) : -1;
-  const layers = Array.from({ length: c.layers }, () => ({
-    a: r.alloc(NC * D),
-    ln1: r.alloc(2 * NC),
-    q: r.alloc(NC * D),
-    k: r.alloc(NC * D),
-    v: r.alloc(NC * D),
-    p: r.alloc(chunk * NH * L * L),
-    ctx: r.alloc(NC * D),
-    x1: r.alloc(NC * D),
-    bn: r.alloc(NC * D),
-    ln2: r.alloc(2 * NC),
-    f1: r.alloc(NC * FF),
-    x2: r.alloc(NC * D),
-  }));
-  const y = r.alloc(NC * D);
+  const tail = (rows: number, ctx: number, xin: number): Tail => ({
+    ctx,
+    xin,
+    x1: r.alloc(rows * D),
+    bn: r.alloc(rows * D),
+    ln2: r.alloc(2 * rows),
+    f1: r.alloc(rows * FF),
+    x2: r.alloc(rows * D),
+  });
+  const layers: { a: number; ln1: number; q: number; k: number; v: number; p: number; ctx: number; t: Tail }[] = [];
+  for (let l = 0; l < c.layers; l++) {
+    const xin = l === 0 ? x0 : layers[l - 1]!.t.x2;
+    const a = r.alloc(NC * D);
+    const ln1 = r.alloc(2 * NC);
+    const q = r.alloc(NC * D);
+    const k = r.alloc(NC * D);
+    const v = r.alloc(NC * D);
+    const p = r.alloc(chunk * NH * L * L);
+    const ctx = r.alloc(NC * D);
+    // The trimmed last layer's tail works on gathered last-token rows [chunk, D].
+    const last = trim && l === c.layers - 1;
+    const t = last ? tail(chunk, r.alloc(chunk * D), r.alloc(chunk * D)) : tail(NC, ctx, xin);
+    layers.push({ a, ln1, q, k, v, p, ctx, t });
+  }
+  const y = trim ? -1 : r.alloc(NC * D);
   const lnf = r.alloc(2 * NC);
   // Backward scratch, shared by the layers (used one layer at a time).
   const dR = r.alloc(NC * D);
@@ -264,11 +294,36 @@ function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts:
   const dq = r.alloc(NC * D);
   const dk = r.alloc(NC * D);
   const dv = r.alloc(NC * D);
+  const dRL = trim ? r.alloc(chunk * D) : -1;
+  const dCL = trim ? r.alloc(chunk * D) : -1;
   const attnScratch = r.alloc(L * dh + L);
   const heads = headsGraph(c, r, chunk, opts);
   const eps = [1e-5];
-  const xin = (l: number) => (l === 0 ? x0 : layers[l - 1]!.x2);
-  const xLast = () => layers.length ? layers[layers.length - 1]!.x2 : x0;
+  const xin = (l: number) => (l === 0 ? x0 : layers[l - 1]!.t.x2);
+  const top = layers[layers.length - 1]!;
+  const isTrimmed = (l: number) => trim && l === layers.length - 1;
+
+  const tailForward = (B: Builder, p: string, t: Tail, R: number): Call[] => [
+    B.call("dense_fwd", [t.ctx, B.p(`${p}.attn.wo`), B.p(`${p}.attn.bo`), t.x1], [R, D, D]),
+    B.call("add", [t.x1, t.xin, t.x1], [R * D]),
+    B.call("layernorm_fwd", [t.x1, t.bn, B.p(`${p}.ln2.gamma`), B.p(`${p}.ln2.beta`), t.ln2], [R, D], eps),
+    B.call("dense_fwd", [t.bn, B.p(`${p}.ff1.kernel`), B.p(`${p}.ff1.bias`), t.f1], [R, D, FF]),
+    B.call("relu_fwd", [t.f1, t.f1], [R * FF]),
+    B.call("dense_fwd", [t.f1, B.p(`${p}.ff2.kernel`), B.p(`${p}.ff2.bias`), t.x2], [R, FF, D]),
+    B.call("add", [t.x2, t.x1, t.x2], [R * D]),
+  ];
+  /** dRt = dLoss/dx2 on entry, dLoss/dx1 on exit; dCt receives dLoss/dctx. */
+  const tailBackward = (B: Builder, p: string, t: Tail, R: number, dRt: number, dCt: number): Call[] => [
+    // Feed-forward branch: x2 = x1 + ff2(relu(ff1(LN2(x1)))).
+    B.call("dense_bwd", [t.f1, B.p(`${p}.ff2.kernel`), dRt, B.g(`${p}.ff2.kernel`), B.g(`${p}.ff2.bias`), dF], [R, FF, D]),
+    B.call("relu_bwd", [t.f1, dF, dF], [R * FF]),
+    B.call("dense_bwd", [t.bn, B.p(`${p}.ff1.kernel`), dF, B.g(`${p}.ff1.kernel`), B.g(`${p}.ff1.bias`), dT], [R, D, FF]),
+    B.call("layernorm_bwd", [t.x1, dT, B.p(`${p}.ln2.gamma`), t.ln2, dT, B.g(`${p}.ln2.gamma`), B.g(`${p}.ln2.beta`)], [R, D]),
+    B.call("axpy", [dT, dRt], [R * D], [1]),
+    // x1 = xin + wo(ctx).
+    B.call("dense_bwd", [t.ctx, B.p(`${p}.attn.wo`), dRt, B.g(`${p}.attn.wo`), B.g(`${p}.attn.bo`), dCt], [R, D, D]),
+  ];
+
   return {
     x,
     ySign: heads.o.ySign,
@@ -291,17 +346,17 @@ function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts:
           B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wk`), B.p(`${p}.attn.bk`), Y.k], [N, D, D]),
           B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wv`), B.p(`${p}.attn.bv`), Y.v], [N, D, D]),
           B.call("attention_fwd", [Y.q, Y.k, Y.v, Y.ctx, Y.p, attnScratch], [n, L, D, NH]),
-          B.call("dense_fwd", [Y.ctx, B.p(`${p}.attn.wo`), B.p(`${p}.attn.bo`), Y.x1], [N, D, D]),
-          B.call("add", [Y.x1, xin(l), Y.x1], [N * D]),
-          B.call("layernorm_fwd", [Y.x1, Y.bn, B.p(`${p}.ln2.gamma`), B.p(`${p}.ln2.beta`), Y.ln2], [N, D], eps),
-          B.call("dense_fwd", [Y.bn, B.p(`${p}.ff1.kernel`), B.p(`${p}.ff1.bias`), Y.f1], [N, D, FF]),
-          B.call("relu_fwd", [Y.f1, Y.f1], [N * FF]),
-          B.call("dense_fwd", [Y.f1, B.p(`${p}.ff2.kernel`), B.p(`${p}.ff2.bias`), Y.x2], [N, FF, D]),
-          B.call("add", [Y.x2, Y.x1, Y.x2], [N * D]),
         );
+        if (isTrimmed(l)) {
+          calls.push(B.call("last_step_fwd", [Y.ctx, Y.t.ctx], [n, L, D]), B.call("last_step_fwd", [xin(l), Y.t.xin], [n, L, D]));
+          calls.push(...tailForward(B, p, Y.t, n));
+        } else calls.push(...tailForward(B, p, Y.t, N));
       });
-      calls.push(B.call("layernorm_fwd", [xLast(), y, B.p("final_ln.gamma"), B.p("final_ln.beta"), lnf], [N, D], eps));
-      calls.push(c.pool === "last" ? B.call("last_step_fwd", [y, heads.o.feat], [n, L, D]) : B.call("mean_pool_fwd", [y, heads.o.feat], [n, L, D]));
+      if (trim) calls.push(B.call("layernorm_fwd", [top.t.x2, heads.o.feat, B.p("final_ln.gamma"), B.p("final_ln.beta"), lnf], [n, D], eps));
+      else {
+        calls.push(B.call("layernorm_fwd", [top.t.x2, y, B.p("final_ln.gamma"), B.p("final_ln.beta"), lnf], [N, D], eps));
+        calls.push(B.call("mean_pool_fwd", [y, heads.o.feat], [n, L, D]));
+      }
       calls.push(...heads.forward(B, n));
       return calls;
     },
@@ -310,23 +365,27 @@ function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts:
       const N = n * L;
       const h = heads.backward(B, n);
       const calls: Call[] = [...h.calls];
-      // dT = dLoss/dy (the final LN's output).
-      if (c.pool === "last") calls.push(B.call("zero", [dT], [N * D]), B.call("last_step_bwd", [heads.o.dfeat, dT], [n, L, D]));
-      else calls.push(B.call("mean_pool_bwd", [heads.o.dfeat, dT], [n, L, D]));
-      // dR = dLoss/dx at the top of the residual stream.
-      calls.push(B.call("layernorm_bwd", [xLast(), dT, B.p("final_ln.gamma"), lnf, dR, B.g("final_ln.gamma"), B.g("final_ln.beta")], [N, D]));
+      // dR (dRL when trimmed) = dLoss/dx at the top of the residual stream.
+      if (trim) calls.push(B.call("layernorm_bwd", [top.t.x2, heads.o.dfeat, B.p("final_ln.gamma"), lnf, dRL, B.g("final_ln.gamma"), B.g("final_ln.beta")], [n, D]));
+      else {
+        calls.push(B.call("mean_pool_bwd", [heads.o.dfeat, dT], [n, L, D]));
+        calls.push(B.call("layernorm_bwd", [top.t.x2, dT, B.p("final_ln.gamma"), lnf, dR, B.g("final_ln.gamma"), B.g("final_ln.beta")], [N, D]));
+      }
       for (let l = layers.length - 1; l >= 0; l--) {
         const Y = layers[l]!;
         const p = `enc${l}`;
+        if (isTrimmed(l)) {
+          // Scatter the last-token gradients back to full rows (zeros elsewhere).
+          calls.push(
+            ...tailBackward(B, p, Y.t, n, dRL, dCL),
+            B.call("zero", [dC], [N * D]),
+            B.call("last_step_bwd", [dCL, dC], [n, L, D]),
+            B.call("zero", [dR], [N * D]),
+            B.call("last_step_bwd", [dRL, dR], [n, L, D]),
+          );
+        } else calls.push(...tailBackward(B, p, Y.t, N, dR, dC));
+        // Attention branch: ctx = attn(q, k, v) of a = LN1(xin); dR += dLoss/dxin through it.
         calls.push(
-          // Feed-forward branch: x2 = x1 + ff2(relu(ff1(LN2(x1)))).
-          B.call("dense_bwd", [Y.f1, B.p(`${p}.ff2.kernel`), dR, B.g(`${p}.ff2.kernel`), B.g(`${p}.ff2.bias`), dF], [N, FF, D]),
-          B.call("relu_bwd", [Y.f1, dF, dF], [N * FF]),
-          B.call("dense_bwd", [Y.bn, B.p(`${p}.ff1.kernel`), dF, B.g(`${p}.ff1.kernel`), B.g(`${p}.ff1.bias`), dT], [N, D, FF]),
-          B.call("layernorm_bwd", [Y.x1, dT, B.p(`${p}.ln2.gamma`), Y.ln2, dT, B.g(`${p}.ln2.gamma`), B.g(`${p}.ln2.beta`)], [N, D]),
-          B.call("axpy", [dT, dR], [N * D], [1]),
-          // Attention branch: x1 = xin + wo(attn(q, k, v)).
-          B.call("dense_bwd", [Y.ctx, B.p(`${p}.attn.wo`), dR, B.g(`${p}.attn.wo`), B.g(`${p}.attn.bo`), dC], [N, D, D]),
           B.call("attention_bwd", [Y.q, Y.k, Y.v, Y.p, dC, dq, dk, dv, attnScratch], [n, L, D, NH]),
           B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wq`), dq, B.g(`${p}.attn.wq`), B.g(`${p}.attn.bq`), dT], [N, D, D]),
           B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wk`), dk, B.g(`${p}.attn.wk`), B.g(`${p}.attn.bk`), dC], [N, D, D]),
