@@ -240,6 +240,7 @@ export class TrainPool {
       await Promise.all(workers.map((w) => ready(w)));
     } catch (e) {
       await Promise.all(workers.map((w) => w.terminate()));
+      model.dispose();
       throw e;
     }
     return new TrainPool({ ...opts, backend: model.backend }, model, workers, shared);
