@@ -2,7 +2,9 @@
 // Builds native/nn.wasm, the WebAssembly SIMD build of the training kernels (native/nn/*.c
 // without the N-API glue; contract in docs/nn-engine.md), with Debian's clang and wasm-ld:
 //   node scripts/build-wasm.mjs             rebuild native/nn.wasm (exit 1 when the compile fails)
-//   node scripts/build-wasm.mjs --prepare   as run by `prepare`: quiet, and never fails the install
+//   node scripts/build-wasm.mjs --prepare   as run by `prepare`: quiet, never fails the install, and
+//                                           writes native/build/nn.wasm (ignored; preferred by the
+//                                           loader), so an install never rewrites the tracked file
 //   node scripts/build-wasm.mjs --out FILE  writes FILE instead (the up-to-date test compares it)
 // native/nn.wasm is GENERATED but committed, so installs without clang still get the kernels:
 // rebuild and commit it whenever native/nn/ changes. Without clang (or wasm-ld) this skips and
@@ -15,7 +17,7 @@
 // nn_call from dispatch.c. Stack: 1 MiB (the GEMM packs a 64 KiB panel on it at most).
 // -ffp-contract=off as in the native build (binding.gyp): the two builds give the same bits.
 import { spawnSync } from "node:child_process";
-import { renameSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { nnSources } from "../native/nn/sources.mjs";
@@ -24,7 +26,7 @@ const native = join(dirname(fileURLToPath(import.meta.url)), "..", "native");
 const clang = process.env.CLANG || "clang";
 const prepare = process.argv.includes("--prepare");
 const outArg = process.argv.indexOf("--out");
-const out = outArg > 0 ? process.argv[outArg + 1] : join(native, "nn.wasm");
+const out = outArg > 0 ? process.argv[outArg + 1] : prepare ? join(native, "build", "nn.wasm") : join(native, "nn.wasm");
 const tmp = `${out}.tmp`;
 const quiet = prepare;
 
@@ -38,6 +40,7 @@ const probe = spawnSync(clang, ["--print-targets"], { encoding: "utf8" });
 if (probe.status !== 0 || !/wasm32/.test(probe.stdout)) skip(`no ${clang} with a wasm32 target`);
 if (spawnSync("wasm-ld", ["--version"], { encoding: "utf8" }).status !== 0) skip("no wasm-ld");
 
+mkdirSync(dirname(out), { recursive: true });
 const args = [
   "--target=wasm32", "-O3", "-msimd128", "-mbulk-memory", "-nostdlib", "-std=gnu11", "-ffp-contract=off", "-fno-math-errno",
   "-Wall", "-Wno-unused-function",

@@ -12,7 +12,7 @@
  * thread that loads this module gets its own copy (the only module-level values are the
  * loaded addon and the compiled wasm module, both immutable), and its own arenas.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
@@ -22,6 +22,8 @@ export type KernelBackendKind = "native" | "wasm";
 /** Compiled addon and wasm module, relative to dist/src/ml/nn/. */
 const NATIVE = "../../../../native/build/Release/nn.node";
 const WASM = "../../../../native/nn.wasm";
+/** The install's own wasm build (`prepare` with clang), preferred over the committed one: a tracked file is never rewritten. */
+const WASM_LOCAL = "../../../../native/build/nn.wasm";
 
 /** The kernels cannot be loaded or called as asked (names the file or the kernel). */
 export class KernelError extends Error {
@@ -140,7 +142,8 @@ let wasmModule: WebAssembly.Module | undefined; // compiled once per thread; imm
 
 function wasmBackend(): KernelBackend {
   if (!wasmModule) {
-    const file = fileURLToPath(new URL(WASM, import.meta.url));
+    const local = fileURLToPath(new URL(WASM_LOCAL, import.meta.url));
+    const file = existsSync(local) ? local : fileURLToPath(new URL(WASM, import.meta.url));
     let bytes: Buffer;
     try {
       bytes = readFileSync(file);
