@@ -104,6 +104,18 @@ test("magnitude: trained on the scaled target, predicted back in raw units", asy
   assert.ok(Math.abs(mean - target) < 0.35 * target, `mean prediction ${mean} vs mean target ${target}`);
 });
 
+test("predict gives the same bits on 1 and 2 threads and in any batch size", async () => {
+  const c = TR;
+  const s = task(c, 150, 18, true);
+  const params = (await import("../../src/ml/nn/config.js")).initParams(c, 8);
+  const one = await predict(c, params, s.X, s.n, { batch: 64, magScale: 2 });
+  const two = await predict(c, params, s.X, s.n, { batch: 96, threads: 2, magScale: 2 });
+  assert.equal(Buffer.from(two.sign.buffer), Buffer.from(one.sign.buffer));
+  assert.equal(Buffer.from(two.mag!.buffer), Buffer.from(one.mag!.buffer));
+  const raw = await predict(c, params, s.X, s.n, { batch: 64 });
+  for (let i = 0; i < s.n; i++) assert.is(one.mag![i], Math.fround(raw.mag![i]! * 2));
+});
+
 test("bad inputs are refused with the field named", async () => {
   const c = LSTM;
   const ok = task(c, 10, 1, true);
