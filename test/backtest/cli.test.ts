@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { tempRoot } from "../corpus/helpers.js";
 import { sqlString, withDuckDb } from "../../src/io/duckdb.js";
 import { parseSimProfile, ProfileError } from "../../src/sep/profile.js";
-import { CLI, near } from "./helpers.js";
+import { near } from "./helpers.js";
+import { CLI } from "../helpers/rig.js";
 
 const root = tempRoot("backtest-cli");
 const T0 = Date.UTC(2025, 9, 6, 9, 0);

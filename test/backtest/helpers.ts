@@ -2,10 +2,6 @@
  * Hand-made inputs for the backtest tests: gates as raw JSON objects (any section-9 shape),
  * read through the simulator's own reader, and a profile with a session for every minute.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { simGateOf, type SimGate } from "../../src/backtest/gates.js";
 import { parseSimProfile, type SimProfile } from "../../src/sep/profile.js";
 import { DEFAULT_SIM_PARAMS, resolveRules, type InstrumentRules, type SimParams } from "../../src/backtest/params.js";
@@ -60,31 +56,3 @@ export function near(a: number, b: number, what: string, tol = 1e-9): void {
   if (!(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)))) throw new Error(`${what}: got ${a}, expected ${b}`);
 }
 
-/** The repository root (this file runs from dist/test/backtest/). */
-export const REPO = (() => {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, "package.json")) || !existsSync(join(d, "bin", "dagbuild"))) {
-    const up = dirname(d);
-    if (up === d) throw new Error("cannot find the repository root");
-    d = up;
-  }
-  return d;
-})();
-export const CLI = join(REPO, "bin", "dagbuild");
-
-/** `dagbuild ARGS` in `cwd`: exit code, stdout, stderr (guard timeout `ms`). */
-export function runCli(cwd: string, args: readonly string[], ms = 120_000): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(CLI, args, { cwd, encoding: "utf8", timeout: ms });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Ids of the actions a `--json` build started. */
-export function startedActions(stdout: string): string[] {
-  const ids: string[] = [];
-  for (const line of stdout.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    const e = JSON.parse(line) as { type?: string; id?: string };
-    if (e.type === "action-start" && e.id) ids.push(e.id);
-  }
-  return ids;
-}

@@ -14,7 +14,7 @@ import backtest from "../../rules/backtest.js";
 import comparison from "../../rules/backtest-comparison.js";
 import { runRule, tempRoot } from "../corpus/helpers.js";
 import { INSTS, WEEKS, writeInputs } from "./fixtures.js";
-import { CLI, REPO, runCli, startedActions } from "./helpers.js";
+import { CLI, REPO, cli, parseEvents } from "../helpers/rig.js";
 
 const root = tempRoot("backtest-rule");
 let inputs: Awaited<ReturnType<typeof writeInputs>>;
@@ -130,13 +130,13 @@ test("pipeline: targets/backtest.yaml builds the comparison from hand-made sourc
     `version: 1\ninclude: [targets/*.yaml]\naxes:\n  instrument: [${INSTS.join(", ")}]\n  week: { span: [${WEEKS[0]}, ${WEEKS[1]}], step: week }\n  model: [toy]\nhosts:\n  gpu: { transport: local, resources: { gpu: 1 } }\n`,
   );
   await writeInputs(ws);
-  const r = runCli(ws, ["--json", "output/ml_backtests/comparison.json"]);
+  const r = cli(ws, ["--json", "output/ml_backtests/comparison.json"], 120_000);
   assert.is(r.code, 0, `${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
-  const ran = startedActions(r.stdout).sort();
+  const ran = parseEvents(r.stdout).filter((e) => e.type === "action-start").map((e) => (e as { id: string }).id).sort();
   assert.equal(ran, ["backtest[model=toy]", "backtest_comparison", "backtest_heuristic", "backtest_no_trade"]);
   for (const v of ["heuristic", "toy", "no_trade"]) assert.ok(existsSync(join(ws, `output/ml_backtests/${v}/nav.svg`)), v);
-  const again = runCli(ws, ["--json", "output/ml_backtests/comparison.json"]);
-  assert.is(startedActions(again.stdout).length, 0, "nothing to redo");
+  const again = cli(ws, ["--json", "output/ml_backtests/comparison.json"], 120_000);
+  assert.is(parseEvents(again.stdout).filter((e) => e.type === "action-start").length, 0, "nothing to redo");
 });
 
 test.run();

@@ -15,7 +15,8 @@ import { entryUnits } from "../../src/backtest/sizing.js";
 import { sessionTradable } from "../../src/backtest/session.js";
 import { admitted } from "../../src/backtest/admission.js";
 import { parseSimProfile } from "../../src/sep/profile.js";
-import { REPO, at, gate, near, path, profileWith, rulesOf } from "./helpers.js";
+import { at, gate, near, path, profileWith, rulesOf } from "./helpers.js";
+import { REPO } from "../helpers/rig.js";
 
 const metricsOf = (r: SimRun) => computeMetrics({ nav: r.nav, times: r.times, equity: r.equity, exposure: r.exposure, trades: r.trades, costs: r.costs, traded: r.traded });
 
