@@ -10,6 +10,7 @@
  * Imports node built-ins and small engine modules only: no YAML, no schema, no graph.
  * `DAGBUILD_FULL_CHECK=1` turns it off; `DAGBUILD_TRACE_NOOP=1` prints why it missed.
  */
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs, type CommonOptions } from "./args.js";
 import { acquireLock } from "../engine/lock.js";
@@ -43,6 +44,9 @@ export async function fastNoop(argv: readonly string[]): Promise<FastNoop> {
   if (o.force.length > 0 || o.json) return undefined;
   const req = noopRequest(o);
   const paths = workspacePaths(req.root);
+  // No pipeline here: nothing to check, and taking the lock would create cache/ where there is
+  // no workspace. The full path reports the missing pipeline.
+  if (!existsSync(resolve(req.root, o.pipeline))) return undefined;
   // A real build decides under the lock (another build may be changing things); so does this.
   let release = () => {};
   if (!o.dryRun) {

@@ -2,6 +2,7 @@
  * Opens a workspace for a command: load + validate the pipeline (diagnostics rendered here,
  * exit 2), then the caches. The one place CLI commands turn options into engine objects.
  */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadGraph } from "../engine/graph.js";
 import { renderDiagnostics } from "../engine/diagnostics.js";
@@ -66,7 +67,7 @@ export async function openSession(
   else if (opts.lock) {
     const lock = acquireLock(paths.lock);
     if (!lock.ok) {
-      const how = Number.isNaN(lock.holder) ? "" : ` or stop it (kill ${lock.holder})`;
+      const how = holderAdvice(lock.holder);
       process.stderr.write(`dagbuild ${opts.lock}: another build (pid ${lock.holder}) holds ${paths.lock}; wait for it to finish${how}\n`);
       return 75;
     }
@@ -84,6 +85,23 @@ export async function openSession(
   if (state.notice) process.stderr.write(state.notice + "\n");
   const checker = new Checker(graph, state, new ActionCache(paths.ac), new Cas(paths.cas), forced, log);
   return { graph, paths, checker, release };
+}
+
+/**
+ * What to suggest about a live lock holder: stopping it only when it looks like a dagbuild
+ * build (its command line, where /proc shows it); never for PID 1 or an unrelated process
+ * (a lock copied from another machine or container, a reused PID), whose lock may be stale.
+ */
+function holderAdvice(pid: number): string {
+  if (Number.isNaN(pid)) return "";
+  let cmdline: string | undefined;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    cmdline = undefined; // no /proc (macOS) or not ours to read
+  }
+  if (pid > 1 && (cmdline === undefined || cmdline.includes("dagbuild"))) return ` or stop it (kill ${pid})`;
+  return `; pid ${pid} does not look like a dagbuild build${cmdline ? ` (${cmdline.trim().slice(0, 80)})` : ""}: if no build runs in this workspace, the lock is stale: remove it`;
 }
 
 /** Resolves target arguments, printing unknown ones with suggestions (exit code 2). */

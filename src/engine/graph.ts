@@ -27,6 +27,7 @@ import type {
   Loc,
   OutputDecl,
   RuleRef,
+  VerifySettings,
 } from "./graph-types.js";
 import { actionId, buildAxes, forEachPartition, parseUtcTime, type Axis } from "./partitions.js";
 import {
@@ -87,6 +88,8 @@ interface CompiledTarget {
   readonly tools: readonly string[];
   /** `final_after:` as written (evaluated and parsed per partition). */
   readonly finalAfter?: LocatedTemplate;
+  /** `verify:` as written (schema-checked; read by `dagbuild verify` only). */
+  readonly verify?: VerifySettings;
 }
 
 type ParamsFn = (idx: ArrayLike<number>) => Readonly<Record<string, unknown>>;
@@ -317,6 +320,11 @@ function compileTarget(
 
   // Named outputs and deps, list form named "0", "1", ...
   const outputEntries = namedEntries(data.outputs);
+  // A target is named by its outputs: with none it could never be fresh, restored or depended on.
+  if (outputEntries.length === 0) {
+    diags.push(diag("schema", `target \`${name}\` declares no outputs: every target needs at least one`, at("outputs")));
+    return undefined;
+  }
   const depEntries = namedEntries(data.deps);
   const scope: Scope = {
     vars: cx.vars,
@@ -394,6 +402,7 @@ function compileTarget(
     index,
     ...(describe ? { describe } : {}),
     ...(finalAfter ? { finalAfter } : {}),
+    ...(data.verify ? { verify: data.verify as VerifySettings } : {}),
     axes,
     outputs,
     deps,
@@ -902,6 +911,7 @@ function expand(
         loc: t.loc,
       };
       if (t.describe) node.describe = evaluate(t.describe, idx)!;
+      if (t.verify) node.verify = t.verify;
       if (t.finalAfter) {
         const text = evaluate(t.finalAfter.bound, idx)!;
         const ms = parseUtcTime(text);

@@ -66,8 +66,11 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
     process.stderr.write("\ndagbuild: interrupted; stopping running actions (Ctrl-C again to quit now)\n");
     controller.abort();
   };
+  // A closed terminal (SIGHUP) stops the build like Ctrl-C: running actions are cancelled (their
+  // process groups signalled) and their staging removed, instead of dying and orphaning them.
   process.on("SIGINT", onSig);
   process.on("SIGTERM", onSig);
+  process.on("SIGHUP", onSig);
   try {
     const summary = await runBuild(session.checker, sel.ids, session.paths, makeLogger(o.json, o.progress), {
       jobs: o.jobs,
@@ -84,6 +87,7 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
   } finally {
     process.off("SIGINT", onSig);
     process.off("SIGTERM", onSig);
+    process.off("SIGHUP", onSig);
     session.release();
   }
 }

@@ -40,8 +40,12 @@ export async function run(argv: string[]): Promise<number> {
   // A UsageError is reported by main ("dagbuild gc: ...", exit 2).
   const o = parseArgs(argv, { "max-size": "value", "max-age": "value" });
   if (o.extra["max-size"]) maxSize = parseSize(o.extra["max-size"]);
-  if (o.extra["max-age"]) maxAgeMs = Number(o.extra["max-age"]) * 86_400_000;
-  if (Number.isNaN(maxAgeMs)) throw new UsageError("--max-age expects a number of days");
+  if (o.extra["max-age"] !== undefined) {
+    const days = o.extra["max-age"].trim() === "" ? NaN : Number(o.extra["max-age"]);
+    // A negative age would make everything "too old"; NaN would keep everything silently.
+    if (!Number.isFinite(days) || days < 0) throw new UsageError(`--max-age expects a number of days (0 or more), got "${o.extra["max-age"]}"`);
+    maxAgeMs = days * 86_400_000;
+  }
   const s = await openSession(o, { lock: "gc" });
   if (typeof s === "number") return s;
   try {
