@@ -11,7 +11,7 @@
  * parameter gradients, so a chunk starts by zeroing its gradient region.
  */
 import { headWidth, paramLayout, sinusoidalPositions, type ModelConfig, type ParamLayout, type RecurrentConfig, type TransformerConfig } from "./config.js";
-import { loadKernels, type Arena } from "./kernels.js";
+import { gruBwdScratchFloats, gruCacheFloats, loadKernels, lstmBwdScratchFloats, lstmCacheFloats, type Arena } from "./kernels.js";
 
 /** A kernel build: the N-API addon or the WebAssembly module. */
 export type Backend = "native" | "wasm";
@@ -180,10 +180,10 @@ function recurrentGraph(c: RecurrentConfig, r: Regions, chunk: number, opts: Chu
   const x = r.alloc(chunk * T * c.n_features);
   const layers = Array.from({ length: c.layers }, () => ({
     hs: r.alloc(chunk * T * H),
-    cache: r.alloc((lstm ? 6 : 4) * chunk * T * H),
+    cache: r.alloc((lstm ? lstmCacheFloats : gruCacheFloats)(chunk, T, H)),
     dhs: r.alloc(chunk * T * H),
   }));
-  const scratch = r.alloc(lstm ? 4 * chunk * T * H + 4 * H * H + 2 * chunk * H : 6 * chunk * T * H + 3 * H * H + chunk * H);
+  const scratch = r.alloc((lstm ? lstmBwdScratchFloats : gruBwdScratchFloats)(chunk, T, H));
   const heads = headsGraph(c, r, chunk, opts);
   const k = c.kind;
   const top = layers[c.layers - 1]!;
