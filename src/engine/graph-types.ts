@@ -96,8 +96,18 @@ export interface ActionNode {
    * and rebuilt on every build (reason `not-final`); absent = final once built.
    */
   readonly finalAfter?: number;
+  /** `verify:` of the target: what `dagbuild verify` accepts as reproduced (never part of a key). */
+  readonly verify?: VerifySettings;
   /** Where the target is declared. */
   readonly loc: Loc;
+}
+
+/** A target's `verify:` block: numeric tolerance (numpy allclose) and JSON fields to ignore. */
+export interface VerifySettings {
+  readonly rtol?: number;
+  readonly atol?: number;
+  /** Dotted JSON key paths (array indices skipped) whose values may differ between runs. */
+  readonly ignore?: readonly string[];
 }
 
 /** The validated, expanded pipeline. */
