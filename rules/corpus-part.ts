@@ -6,6 +6,8 @@
  *          week              week partition id (usually "{week}"); gates outside it are errors
  *          source            source label (e.g. "{source}")
  *          decode_bitplanes  optional boolean (default false): add decoded per-candle bitplanes
+ *          price_side        optional bid | ask | mid (usually "{price_side}"): the candles' side,
+ *                            recorded in the part's metadata (the merge refuses mixed sides)
  * Outputs: part    `output/ml_corpus/parts/{mode}/{week}.parquet`
  * Partition: mode x week. A bad gate line fails with `file:line: field "x": ...`.
  */
@@ -14,6 +16,12 @@ import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
 import { buildPart } from "../src/corpus/parts.js";
 import { GateParseError } from "../src/corpus/gate-source.js";
 import { optionalBool, requireString } from "../src/corpus/params.js";
+import { PRICE_SIDES } from "../src/market/candle.js";
+
+function priceSide(v: unknown): string {
+  if (!(PRICE_SIDES as readonly unknown[]).includes(v)) throw new RuleError(`corpus-part: param "price_side" must be one of ${PRICE_SIDES.join(", ")}, got ${JSON.stringify(v)}`);
+  return v as string;
+}
 
 export default defineRule({
   describe: "weekly gates JSONL -> corpus part parquet",
@@ -26,6 +34,7 @@ export default defineRule({
       week: requireString(ctx.params, "week"),
       source: requireString(ctx.params, "source"),
       decode_bitplanes: optionalBool(ctx.params, "decode_bitplanes", false),
+      ...(ctx.params.price_side !== undefined ? { price_side: priceSide(ctx.params.price_side) } : {}),
     };
     try {
       const s = await buildPart(gates, relative(ctx.root, gates), rc, out);

@@ -22,7 +22,7 @@ import type { Candle } from "../src/market/candle.js";
 import { readCandleFiles, CandleReadError } from "../src/market/candle-store.js";
 import { parseIsoDate, formatIsoDate, parseWeekId } from "../src/market/weeks.js";
 import { CandleDataError, validateCandles } from "../src/sep/candle-check.js";
-import { loadProfile, ProfileError } from "../src/sep/profile.js";
+import { checkProfileUse, loadProfile, ProfileError } from "../src/sep/profile.js";
 import { formatGateLine } from "../src/sep/records.js";
 import { stableStringify } from "../src/sep/records.js";
 import { formatReplayState, parseReplayState, StateFileError } from "../src/sep/state.js";
@@ -111,6 +111,14 @@ export default defineRule({
     const candles = new Map<string, Candle[]>();
     await readByInstrument(ctx, ctx.inputs["candles"] ?? [], candles);
     if (candles.size === 0) throw new RuleError('replay-week: input "candles" is empty');
+    // What the replay does with the profile, against the instruments it replays (issue 12).
+    try {
+      const shown = relative(ctx.root, profilePath);
+      for (const w of checkProfileUse(await readFile(profilePath, "utf8"), shown, [...candles.keys()].sort())) ctx.log(w);
+    } catch (e) {
+      if (e instanceof ProfileError) throw new RuleError(e.message);
+      throw e;
+    }
     const tails = new Map<string, Candle[]>();
     await readByInstrument(ctx, ctx.inputs["tail"] ?? [], tails);
     for (const [inst, tail] of tails) {

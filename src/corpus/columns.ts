@@ -98,6 +98,8 @@ export const CORPUS_KEY = ["instrument", "ts_ms", "run_mode", "source"] as const
 export const CORPUS_ORDER = "run_mode, source, instrument, ts_ms";
 
 /** COPY options with the format version in the key-value metadata. */
-export function corpusParquetOptions(deterministic: string): string {
-  return deterministic.replace(/\)$/, `, KV_METADATA {dagbuild_corpus_version: '${CORPUS_FORMAT_VERSION}'})`);
+export function corpusParquetOptions(deterministic: string, priceSide?: string): string {
+  // The price side (bid/ask/mid) the gates were computed from, when known: a corpus holds one.
+  const side = priceSide ? `, dagbuild_price_side: '${priceSide.replace(/'/g, "")}'` : "";
+  return deterministic.replace(/\)$/, `, KV_METADATA {dagbuild_corpus_version: '${CORPUS_FORMAT_VERSION}'${side}})`);
 }

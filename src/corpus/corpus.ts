@@ -17,6 +17,8 @@ export interface LegacyInput {
   readonly source: string;
   /** When absent, each record's own `run_mode` is used. */
   readonly run_mode?: string;
+  /** Price side of the legacy system's candles (bid/ask/mid); when absent, the parts' side is assumed, with a warning. */
+  readonly price_side?: string;
 }
 
 /** What the merge did. */
@@ -26,6 +28,43 @@ export interface CorpusStats {
   readonly legacyRows: number;
   /** Rows dropped because an earlier input already had their key. */
   readonly duplicates: number;
+  /** The corpus's price side (recorded in its metadata), or null when no input declares one. */
+  readonly priceSide: string | null;
+  /** What the merge assumed (e.g. an undeclared legacy side). */
+  readonly warnings: readonly string[];
+}
+
+/** The `dagbuild_price_side` of each parquet file (null: not recorded). */
+export async function readPriceSides(conn: DuckDBConnection, paths: readonly string[]): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  for (const p of paths) {
+    const r = await conn.runAndReadAll(`SELECT decode(value) FROM parquet_kv_metadata(${sqlString(p)}) WHERE decode(key) = 'dagbuild_price_side'`);
+    const v = r.getRows()[0]?.[0];
+    out.push(v === undefined || v === null ? null : String(v));
+  }
+  return out;
+}
+
+/**
+ * The one price side of the merge: every part and every legacy input that declares a side
+ * must agree (bid and mid prices differ by half the spread: their gates are not comparable).
+ */
+function mergeSides(parts: readonly string[], partSides: readonly (string | null)[], legacy: readonly LegacyInput[], warnings: string[]): string | null {
+  const seen = new Map<string, string>(); // side -> first input
+  partSides.forEach((s, i) => {
+    if (s !== null && !seen.has(s)) seen.set(s, parts[i]!);
+  });
+  for (const l of legacy) if (l.price_side && !seen.has(l.price_side)) seen.set(l.price_side, l.label);
+  if (seen.size > 1) {
+    throw new CorpusFormatError(
+      `inputs quote different price sides: ${[...seen].map(([side, at]) => `${side} (${at})`).join(", ")}; a corpus holds one side (rebuild with one price_side, or leave the other input out)`,
+    );
+  }
+  const side = seen.size ? [...seen.keys()][0]! : null;
+  for (const l of legacy) {
+    if (!l.price_side) warnings.push(`legacy ${l.label}: price side not declared (params.legacy["${l.label}"].price_side: bid | ask | mid); assumed ${side ?? "unknown"}, like the parts`);
+  }
+  return side;
 }
 
 /** A corpus part that is not a corpus part (wrong or missing format version). */
@@ -61,6 +100,8 @@ export async function buildCorpus(opts: {
   try {
     return await withDuckDb(async (conn) => {
       await checkCorpusVersion(conn, opts.parts);
+      const warnings: string[] = [];
+      const side = mergeSides(opts.parts, await readPriceSides(conn, opts.parts), opts.legacy, warnings);
       // Legacy rows go through the same row derivation as the parts (one code path).
       await createRowTable(conn, "legacy", cols, ", _src BIGINT, _row BIGINT");
       const ap = await RowAppender.open(conn, "legacy", cols);
@@ -101,10 +142,10 @@ export async function buildCorpus(opts: {
       );
       const rows = Number((await conn.runAndReadAll("SELECT count(*) FROM merged")).getRows()[0]![0]);
       await conn.run(
-        `COPY (SELECT ${selectCorpusColumns(cols)} FROM merged ORDER BY ${CORPUS_ORDER}) TO ${sqlString(tmp)} ${corpusParquetOptions(DETERMINISTIC_PARQUET)}`,
+        `COPY (SELECT ${selectCorpusColumns(cols)} FROM merged ORDER BY ${CORPUS_ORDER}) TO ${sqlString(tmp)} ${corpusParquetOptions(DETERMINISTIC_PARQUET, side ?? undefined)}`,
       );
       await rename(tmp, opts.out);
-      return { rows, partRows, legacyRows, duplicates: partRows + legacyRows - rows };
+      return { rows, partRows, legacyRows, duplicates: partRows + legacyRows - rows, priceSide: side, warnings };
     });
   } catch (e) {
     await rm(tmp, { force: true });

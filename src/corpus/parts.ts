@@ -3,8 +3,10 @@
  * one replay week's gates are read once, here, and every later step reads parquet.
  */
 import { createReadStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
+import { createGunzip } from "node:zlib";
+import { isGzip } from "../market/read-text.js";
 import { DETERMINISTIC_PARQUET, sqlString, withDuckDb, type DuckDBConnection } from "../io/duckdb.js";
 import { corpusColumns, corpusParquetOptions, CORPUS_ORDER, type ColumnDef } from "./columns.js";
 import {
@@ -28,6 +30,8 @@ export interface RowContext {
   readonly source?: string;
   /** Add the decoded per-candle bitplane columns. */
   readonly decode_bitplanes?: boolean;
+  /** Price side of the candles the gates came from (recorded in the part's metadata). */
+  readonly price_side?: string;
 }
 
 /** A corpus row, keyed by column name (values as written to parquet). */
@@ -174,16 +178,50 @@ export async function forEachGateRow(
   rc: RowContext,
   onRow: (row: CorpusRow, lineNo: number) => void,
 ): Promise<number> {
-  const rl = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
+  // A gzipped export (`.jsonl.gz`, told by its magic bytes) is read through gunzip; a
+  // truncated or corrupt member is an error naming the file and the last line read.
+  const gz = await startsWithGzip(path);
+  const raw = createReadStream(path);
+  const input = gz ? raw.pipe(createGunzip()) : raw;
+  let streamError: Error | undefined;
+  if (gz) {
+    raw.on("error", (e) => input.destroy(e));
+    input.on("error", (e: Error) => (streamError = e));
+  }
+  const rl = createInterface({ input: input.setEncoding("utf8"), crlfDelay: Infinity });
   let lineNo = 0;
   let n = 0;
-  for await (const line of rl) {
-    lineNo++;
-    if (line.trim() === "") continue;
-    onRow(toCorpusRow(readGateLine(line, label, lineNo), rc, label, lineNo), lineNo);
-    n++;
+  try {
+    for await (const line of rl) {
+      lineNo++;
+      if (line.trim() === "") continue;
+      if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) {
+        onRow(toCorpusRow(readGateLine(line.slice(1), label, lineNo), rc, label, lineNo), lineNo);
+      } else onRow(toCorpusRow(readGateLine(line, label, lineNo), rc, label, lineNo), lineNo);
+      n++;
+    }
+  } catch (e) {
+    if (e instanceof GateParseError) throw e;
+    throw gzipError(label, lineNo, e as Error);
   }
+  if (streamError) throw gzipError(label, lineNo, streamError);
   return n;
+}
+
+async function startsWithGzip(path: string): Promise<boolean> {
+  const fh = await open(path, "r");
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && isGzip(b);
+  } finally {
+    await fh.close();
+  }
+}
+
+function gzipError(label: string, lineNo: number, e: Error): GateParseError {
+  const truncated = /unexpected end of file/i.test(e.message);
+  return new GateParseError(label, Math.max(1, lineNo), "gzip", truncated ? `truncated gzip (unexpected end of file after line ${lineNo})` : `cannot read: ${e.message}`);
 }
 
 /** SELECT list that turns a staging table into corpus columns in file order. */
@@ -222,7 +260,7 @@ export async function buildPart(gatesPath: string, label: string, rc: RowContext
         throw new GateParseError(label, Number(d[3]), "ts_ms", `duplicate gate ${d[0]} @ ${d[1]} (first at line ${Number(d[2])})`);
       }
       await conn.run(
-        `COPY (SELECT ${selectCorpusColumns(cols)} FROM part ORDER BY ${CORPUS_ORDER}) TO ${sqlString(tmp)} ${corpusParquetOptions(DETERMINISTIC_PARQUET)}`,
+        `COPY (SELECT ${selectCorpusColumns(cols)} FROM part ORDER BY ${CORPUS_ORDER}) TO ${sqlString(tmp)} ${corpusParquetOptions(DETERMINISTIC_PARQUET, rc.price_side)}`,
       );
       await rename(tmp, out);
       return { rows, duplicates: 0 };

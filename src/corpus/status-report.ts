@@ -33,6 +33,8 @@ export interface CorpusFacts {
   readonly bySource: Record<string, number>;
   readonly incompleteByWeek: Record<string, number>;
   readonly incomplete: number;
+  /** `dagbuild_price_side` of the corpus files (null: not recorded). */
+  readonly priceSide?: string | null;
 }
 
 /** Mondays from `first` to `last` inclusive (ISO dates). */
@@ -60,6 +62,7 @@ export async function corpusFacts(paths: readonly string[], bytes: number): Prom
       bySource: kv(await q("SELECT source, count(*) FROM t GROUP BY 1 ORDER BY 1")),
       incompleteByWeek: kv(await q("SELECT week, count(*) FROM t WHERE NOT label_complete GROUP BY 1 ORDER BY 1")),
       incomplete: Number((await q("SELECT count(*) FROM t WHERE NOT label_complete"))[0]![0]),
+      priceSide: (await q(`SELECT string_agg(DISTINCT decode(value), ', ') FROM parquet_kv_metadata(${list}) WHERE decode(key) = 'dagbuild_price_side'`))[0]?.[0] as string | null ?? null,
     };
   });
 }
@@ -113,6 +116,7 @@ export function renderStatus(opts: {
   out.push(`- Rows by run mode: ${Object.entries(f.byMode).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}.`);
   out.push(`- Rows by source: ${Object.entries(f.bySource).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}.`);
   out.push(`- Rows with incomplete labels: ${f.incomplete} (${pct(f.incomplete, f.rows)}).`);
+  out.push(`- Price side: ${f.priceSide ?? "not recorded"}.`);
   if (opts.artifacts.length) {
     out.push("", "| artifact | bytes | sha256 |", "|---|---|---|");
     for (const a of opts.artifacts) out.push(`| \`${a.path}\` | ${a.bytes} | \`${a.sha256.slice(0, 16)}…\` |`);

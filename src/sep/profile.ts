@@ -168,6 +168,55 @@ export async function loadProfile(path: string): Promise<Profile> {
   return parseProfile(text, path);
 }
 
+/** The range the calibrator clamps `hazard_percentile` into (calibrator.ts). */
+const PERCENTILE_RANGE = [0.05, 0.99] as const;
+/** The majors a shared profile may name even when a pipeline replays fewer of them. */
+const MAJORS = ["AUD_USD", "EUR_USD", "GBP_USD", "NZD_USD", "USD_CAD", "USD_CHF", "USD_JPY"];
+
+/**
+ * Checks a parsed profile against what a replay will do with it, located at the YAML node:
+ * - a `hazard_max` entry for an instrument that is neither replayed (`instruments`) nor one of
+ *   the majors is a ProfileError (a typo would otherwise be ignored silently);
+ * - a major that is not replayed, and a `hazard_percentile` outside [0.05, 0.99] (the
+ *   calibrator clamps it), are warnings that say what happens.
+ */
+export function checkProfileUse(text: string, file: string, instruments: readonly string[]): string[] {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const pos = (path: (string | number)[], key: boolean): { line: number; col: number } => {
+    let off = 0;
+    const parent = doc.getIn(path.slice(0, -1), true);
+    if (key && isMap(parent)) {
+      for (const item of parent.items) if (isPair(item) && isScalar(item.key) && String(item.key.value) === String(path.at(-1)) && item.key.range) off = item.key.range[0];
+    } else off = (doc.getIn(path, true) as { range?: [number, number, number] } | undefined)?.range?.[0] ?? 0;
+    return lc.linePos(off);
+  };
+  const at = (path: (string | number)[], key: boolean): string => {
+    const p = pos(path, key);
+    return `${file}:${p.line}:${p.col}`;
+  };
+  const data = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const warnings: string[] = [];
+  const p = data.hazard_percentile;
+  if (typeof p === "number" && (p < PERCENTILE_RANGE[0] || p > PERCENTILE_RANGE[1])) {
+    const used = Math.min(PERCENTILE_RANGE[1], Math.max(PERCENTILE_RANGE[0], p));
+    warnings.push(`${at(["hazard_percentile"], false)}: warning: hazard_percentile ${p} is used as ${used} (the calibrator clamps it to [${PERCENTILE_RANGE.join(", ")}])`);
+  }
+  const caps = data.hazard_max;
+  if (caps && typeof caps === "object" && !Array.isArray(caps)) {
+    for (const name of Object.keys(caps)) {
+      if (instruments.includes(name)) continue;
+      const where = at(["hazard_max", name], true);
+      if (!MAJORS.includes(name)) {
+        const p = pos(["hazard_max", name], true);
+        throw new ProfileError(file, p.line, p.col, `hazard_max: unknown instrument "${name}" (replayed: ${instruments.join(", ") || "none"})`);
+      }
+      warnings.push(`${where}: warning: hazard_max.${name} is ignored: ${name} is not replayed (${instruments.join(", ")})`);
+    }
+  }
+  return warnings;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backtest simulator settings (gate-spec section 11): `global`, `instruments` and the switches
 

@@ -5,12 +5,13 @@
  *   dagbuild replay --candles FILE --instrument X [--profile P] [--mode rolling|isolation]
  *                   [--state-in FILE] [--state-out FILE] --out FILE
  *
- * FILE is OANDA candle JSON (see src/sep/candle-json.ts) or a candle parquet (src/market).
+ * FILE is OANDA candle JSON (see src/sep/candle-json.ts; gzipped or not) or a candle parquet (src/market).
  * The whole file is replayed (no week cut); labels use the file's own candles, so the last
  * hours are marked incomplete. `--state-in` continues a rolling chain (ignored in isolation).
  * Exit 0 on success, 2 on bad usage or bad input (a located message on stderr).
  */
 import { readFile } from "node:fs/promises";
+import { InputFileError, readTextFile } from "../../market/read-text.js";
 import { CandleDataError, validateCandles } from "../../sep/candle-check.js";
 import { parseCandleJson } from "../../sep/candle-json.js";
 import { DEFAULT_PROFILE, loadProfile, ProfileError } from "../../sep/profile.js";
@@ -55,9 +56,10 @@ async function readCandleFile(path: string): Promise<Candle[]> {
   }
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readTextFile(path); // gzip too (`x.json.gz`), by its magic bytes
   } catch (e) {
-    throw new CandleDataError(path, 0, "(file)", `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    if (e instanceof InputFileError) throw new CandleDataError(path, 0, "(file)", e.message.slice(path.length + 2));
+    throw e;
   }
   return parseCandleJson(text, path);
 }
