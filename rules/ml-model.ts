@@ -11,9 +11,21 @@
  *          wasm: our kernels; tfjs: TensorFlow.js, on the GPU when @tensorflow/tfjs-node-gpu
  *          is installed), magnitude_loss (huber | mse), magnitude_weight (0.5), max_train_samples
  *          (0 = all), bootstrap (1000). See src/ml/models/model-params.ts.
+ *          on_failure (fail | record; sweeps): `record` turns an expected failure of this
+ *          model (a bad param combination, a training input error) into a directory holding only
+ *          status.json (format dagbuild.trial_status, version 1: status "failed", error, params),
+ *          which the sweep ledger lists as failed; the action succeeds and is cached like any
+ *          result of the same inputs. `fail` (default) throws: the action fails, other trials
+ *          keep their results, and the next build reruns it alone.
+ * Env:     ctx.env.CUDA_VISIBLE_DEVICES (the gpu token the engine granted) is logged; the tfjs
+ *          backend sees it only under DAGBUILD_ISOLATION=process (worker threads share one
+ *          process environment, set before TensorFlow loads): see docs/pipeline-format.md.
  * Outputs: model     `output/ml_models/<name>/` (directory): weights.safetensors, config.json,
  *                    model.onnx, metrics.json, train_log.jsonl, calibration.svg, learning_curve.svg
  */
+import { readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { stableStringify } from "../src/engine/hash.js";
 import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
 import { ModelParamError } from "../src/ml/models/model-params.js";
 import { buildSequenceModel, ModelBuildError } from "../src/ml/models/sequence-model.js";
@@ -26,17 +38,36 @@ export default defineRule({
     const out = ctx.outputs.model;
     if (!out) throw new RuleError('ml-model: declare a directory output named "model"');
     const name = out.replace(/\/+$/, "").split("/").pop()!;
+    const { on_failure: onFailure = "fail", ...params } = ctx.params;
+    if (onFailure !== "fail" && onFailure !== "record") throw new RuleError(`ml-model ${name}: param "on_failure": must be one of fail, record, got ${JSON.stringify(onFailure)}`);
+    const device = ctx.env?.CUDA_VISIBLE_DEVICES;
+    if (device !== undefined) ctx.log(`${name}: gpu token CUDA_VISIBLE_DEVICES=${device}${process.env.CUDA_VISIBLE_DEVICES === device ? "" : " (not the process environment: worker isolation)"}`);
     try {
       await buildSequenceModel({
         name,
         trainingDir: oneInput(ctx, "training"),
         outDir: out,
-        params: ctx.params,
+        params,
         hooks: { log: (l) => ctx.log(l), progress: (l) => (ctx.progress ? ctx.progress(l) : ctx.log(l)), signal: ctx.signal },
       });
     } catch (e) {
-      if (e instanceof ModelParamError || e instanceof TrainingSetError || e instanceof TrainInputError || e instanceof ModelBuildError) throw new RuleError(`ml-model ${name}: ${e.message}`);
+      const expected = e instanceof ModelParamError || e instanceof TrainingSetError || e instanceof TrainInputError || e instanceof ModelBuildError;
+      if (expected && onFailure === "record" && !ctx.signal.aborted) {
+        await recordFailure(out, (e as Error).message, params);
+        ctx.log(`ml-model ${name}: failed, recorded in status.json: ${(e as Error).message}`);
+        return;
+      }
+      if (expected) throw new RuleError(`ml-model ${name}: ${(e as Error).message}`);
       throw e;
     }
   },
 });
+
+/** Format version of status.json (a recorded failure). */
+export const TRIAL_STATUS_VERSION = 1;
+
+/** Replaces whatever the failed build left in `dir` by status.json alone. */
+async function recordFailure(dir: string, error: string, params: Readonly<Record<string, unknown>>): Promise<void> {
+  for (const f of await readdir(dir)) await rm(join(dir, f), { recursive: true, force: true });
+  await writeFile(join(dir, "status.json"), stableStringify({ format: "dagbuild.trial_status", version: TRIAL_STATUS_VERSION, status: "failed", error, params }));
+}

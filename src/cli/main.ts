@@ -24,6 +24,7 @@ const COMMANDS: Record<string, string> = {
   backtest: "./commands/backtest.js",
   "check-gates": "./commands/check-gates.js",
   "host-check": "./commands/host-check.js",
+  metrics: "./commands/metrics.js",
 };
 
 export function version(): string {
@@ -92,6 +93,8 @@ const HELP = `usage: dagbuild [options] [targets...]      build targets (default
        dagbuild -n|--dry-run [--json] [targets...]
        dagbuild explain <target>
        dagbuild status [targets...]
+       dagbuild metrics [targets...] [--sort COL] [--asc] [--columns A,B] [--only-changed] [--json]
+       dagbuild metrics diff [REV] [targets...]   (REV: @prev, @<ISO time> or a git revision)
        dagbuild graph [--format dot|mermaid|json]
        dagbuild clean | gc [--max-size SIZE] [--max-age DAYS]
        dagbuild verify [--rebuild] [--on HOST] [--json] [targets...]
