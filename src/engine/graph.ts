@@ -194,9 +194,12 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
   // Axes: the pipeline's, then each include's (a sweep file declares its own trial axes).
   const axes = new Map<string, Axis>();
   const declaredAxes: string[] = [];
+  const axisFiles = new Map<string, number>();
+  for (const src of [main, ...includes]) for (const k of Object.keys(asRecord(asRecord(src.data).axes))) axisFiles.set(k, (axisFiles.get(k) ?? 0) + 1);
   for (const e of mergeNamed([main, ...includes], "axes", diags, "schema", (k) => `axis \`${k}\` is declared twice`, "first declared here")) {
     declaredAxes.push(e.name);
-    if (!badAxes.has(e.name)) for (const [k, a] of buildAxes(e.src, { [e.name]: e.value }, diags)) axes.set(k, a);
+    // A twice-declared axis is used by neither: its targets are skipped, not checked against the wrong one.
+    if (!badAxes.has(e.name) && axisFiles.get(e.name) === 1) for (const [k, a] of buildAxes(e.src, { [e.name]: e.value }, diags)) axes.set(k, a);
   }
   const brokenAxes = new Set(declaredAxes.filter((a) => !axes.has(a)));
 
