@@ -46,7 +46,12 @@ export function acquireLock(file: string): LockResult {
   mkdirSync(dirname(file), { recursive: true });
   for (let attempt = 0; attempt < 8; attempt++) {
     const tmp = `${file}.new.${unique()}`;
-    writeFileSync(tmp, `${process.pid}\n`);
+    try {
+      writeFileSync(tmp, `${process.pid}\n`);
+    } catch (e) {
+      tryUnlink(tmp); // a disk-full write leaves an empty temp file: never litter
+      throw new Error(`cannot write the workspace lock ${file}: ${(e as Error).message}`);
+    }
     try {
       linkSync(tmp, file);
       tryUnlink(tmp);

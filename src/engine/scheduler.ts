@@ -3,8 +3,8 @@
  * parallel up to `jobs` and per-host limits, deciding each action only once its inputs are
  * known (early cutoff), committing outputs atomically, recording results last.
  */
-import { appendFileSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { appendFileSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { Checker, dirAware, runStart, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
@@ -251,16 +251,25 @@ export async function runBuild(
     const logFile = join(paths.logs, `${safeName(id)}.log`);
     let tail = "";
     let logOpen = false;
+    let logBroken = false;
     // The log file is created on the first output only: most actions print nothing, and a
-    // build of 100k small actions should not write 100k empty logs.
+    // build of 100k small actions should not write 100k empty logs. A log that cannot be
+    // written (disk full) is said once and then only kept in memory (the tail): the action's
+    // outputs do not depend on it, and this runs inside host callbacks, where a throw is uncaught.
     const log = (chunk: string) => {
       tail = (tail + chunk).slice(-4000);
-      if (!logOpen) {
-        logOpen = true;
-        mkdirSync(paths.logs, { recursive: true });
-        writeFileSync(logFile, `# dagbuild log of ${id}\n# reason: ${formatReason(decision.reason)}\n`);
+      if (logBroken) return;
+      try {
+        if (!logOpen) {
+          logOpen = true;
+          mkdirSync(paths.logs, { recursive: true });
+          writeFileSync(logFile, `# dagbuild log of ${id}\n# reason: ${formatReason(decision.reason)}\n`);
+        }
+        appendFileSync(logFile, chunk);
+      } catch (e) {
+        logBroken = true;
+        sink.emit({ type: "note", message: `dagbuild: cannot write the log of ${id} (${logFile}): ${(e as Error).message}; its last lines are kept in memory only` });
       }
-      appendFileSync(logFile, chunk);
     };
     const restore = decision.restorable;
     sink.emit({ type: "action-start", id, host: node.host, reason: decision.reason, restore: restore !== undefined });
@@ -533,7 +542,8 @@ function commit(
   const prev = checker.state.actions.get(node.id);
   const entries = Object.entries(node.outputs);
   for (const [, decl] of entries) {
-    const problem = stagedProblem(join(staging, decl.path), decl) ?? blockedBy(join(root, decl.path), decl, prev, checker);
+    const final = join(root, decl.path);
+    const problem = stagedProblem(join(staging, decl.path), decl) ?? escapesRoot(final, decl.path, root) ?? blockedBy(final, decl, prev, checker);
     if (problem) throw problem;
   }
   // A restore copied (and verified) blobs out of the CAS under digests it recorded: no need to hash them again.
@@ -570,6 +580,20 @@ function commit(
   }
   checker.state.recordAction(node.id, node.finalAfter === undefined ? { k: decision.key, o: states } : { k: decision.key, o: states, b: startedAt });
   return { changed };
+}
+
+/**
+ * An output whose directory resolves outside the workspace (a symbolic link on its way, such as
+ * `link -> /elsewhere` for `link/x`): the rename would write through the link, so it is refused.
+ * The nearest existing ancestor of the output's directory is resolved (the rest is created).
+ */
+function escapesRoot(final: string, rel: string, root: string): CommitError | undefined {
+  let dir = dirname(final);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  const realRoot = realpathSync(root);
+  const real = realpathSync(dir);
+  if (real === realRoot || real.startsWith(realRoot + sep)) return undefined;
+  return new CommitError("output-blocked", `output ${rel} resolves outside the workspace (its directory is ${real}, through a symbolic link): outputs are written only inside ${realRoot}`);
 }
 
 /** What is wrong with a staged output, if anything: missing, the wrong kind, or a symbolic link. */
