@@ -15,7 +15,10 @@
  * Params:  variant   heuristic | no_trade | a model name (default: the partition's model)
  *          mode      run mode of the gates and scores (default rolling)
  *          threshold "validation" (default: the threshold the model rule chose on the
- *                    validation weeks, metrics.json `threshold.value`, max Youden J) or a number
+ *                    validation weeks, metrics.json `threshold.value`, max Youden J),
+ *                    "validation_sharpe" (of that threshold and the validation scores' 0.5-0.9
+ *                    quantiles, the one whose backtest on the validation weeks has the highest
+ *                    Sharpe; every candidate is recorded) or a number
  *          balance, cost_bps, nav_risk_pct, hold_minutes, exposure, min_reps, hazard,
  *          hazard_multiplier: the legacy CLI's parameters (same defaults)
  *          weeks     optional list overriding features.json `splits.backtest`
@@ -80,6 +83,42 @@ async function sha256(path: string): Promise<string> {
   return createHash("sha256").update(await readFile(path)).digest("hex");
 }
 
+/** Score quantiles tried by `threshold: validation_sharpe` (besides the metrics.json threshold). */
+const QUANTILES = [0.5, 0.6, 0.7, 0.8, 0.9];
+
+/** Candles and gates (with scores when `table` is given) of `weeks`, one input per instrument-week. */
+async function loadWeeks(ctx: RuleContext, weeks: readonly string[], mode: string, noGates: boolean, table: ScoreTable | undefined): Promise<{ inputs: RunInput[]; gateCount: number; scored: number }> {
+  const rel = (p: string) => relative(ctx.root, p);
+  const gateFiles = new Map((ctx.inputs["gates"] ?? []).filter((p) => p.includes(`/gates/${mode}/`)).map((p) => [basename(p).slice(6, 16), p]));
+  const candleFiles = (ctx.inputs["candles"] ?? []).filter((p) => weeks.includes(basename(p, ".parquet")));
+  const missing = weeks.filter((w) => !gateFiles.has(w));
+  if (missing.length) throw new RuleError(`backtest: no ${mode} gates for week(s) ${missing.join(", ")} among the "gates" inputs`);
+  const noCandles = weeks.filter((w) => !candleFiles.some((p) => basename(p, ".parquet") === w));
+  if (noCandles.length) throw new RuleError(`backtest: no candles for week(s) ${noCandles.join(", ")} among the "candles" inputs`);
+  let candles;
+  try {
+    candles = await readCandleFiles(candleFiles);
+  } catch (e) {
+    if (e instanceof CandleReadError) throw new RuleError(`${rel(e.path)}: cannot read candle parquet: ${e.message}`);
+    throw e;
+  }
+  const inputs: RunInput[] = [];
+  let gateCount = 0, scored = 0;
+  for (let i = 0; i < candleFiles.length; i++) {
+    const p = candleFiles[i]!;
+    const week = basename(p, ".parquet");
+    const instrument = basename(dirname(p));
+    const startMs = parseIsoDate(week)!;
+    const endMs = startMs + WEEK_MS - 1; // Monday to Monday, the next Monday excluded
+    const gates = noGates ? [] : await readGateJsonl(gateFiles.get(week)!, { instrument, startMs, endMs }, rel(gateFiles.get(week)!));
+    if (table) scored += attachScores(gates, table, instrument);
+    gateCount += gates.length;
+    inputs.push({ week, instrument, prices: midPoints(candles[i]!, startMs, endMs), gates });
+  }
+  inputs.sort((a, b) => a.week.localeCompare(b.week) || a.instrument.localeCompare(b.instrument));
+  return { inputs, gateCount, scored };
+}
+
 export default defineRule({
   describe: "one backtest variant (heuristic, a model's guardrail, no_trade) over the backtest weeks",
   async run(ctx) {
@@ -99,7 +138,7 @@ export default defineRule({
       if (weeks.length === 0) throw new RuleError(`backtest: no backtest weeks (${rel(featuresPath)} splits.backtest is empty)`);
 
       let table: ScoreTable | undefined;
-      let threshold: { value: number; method: string; chosen_on: string } | undefined;
+      let threshold: { value: number; method: string; chosen_on: string; candidates?: unknown[] } | undefined;
       const modelName = kind === "model" ? variant : "the models";
       let validationWeeks = [...splits.validation];
       if (kind === "model") {
@@ -108,40 +147,27 @@ export default defineRule({
         validationWeeks = [...new Set([...validationWeeks, ...(table.weeks["validation"] ?? []), ...(table.weeks["train"] ?? [])])].sort();
         const tp = ctx.params["threshold"] ?? "validation";
         if (tp === "validation") threshold = { ...(await validationThreshold(oneInput(ctx, "model"), rel(oneInput(ctx, "model")).replace(/\/+$/, ""))), chosen_on: "validation" };
-        else threshold = { value: num(ctx, "threshold", 0), method: "fixed (pipeline param)", chosen_on: "param" };
+        else if (tp !== "validation_sharpe") threshold = { value: num(ctx, "threshold", 0), method: "fixed (pipeline param)", chosen_on: "param" };
       }
       checkNoOverlap(weeks, splits.train, validationWeeks, modelName);
 
       const profilePath = oneInput(ctx, "profile");
       const profile = await loadSimProfile(profilePath);
-      const gateFiles = new Map((ctx.inputs["gates"] ?? []).filter((p) => p.includes(`/gates/${mode}/`)).map((p) => [basename(p).slice(6, 16), p]));
-      const candleFiles = (ctx.inputs["candles"] ?? []).filter((p) => weeks.includes(basename(p, ".parquet")));
-      const missing = weeks.filter((w) => !gateFiles.has(w));
-      if (missing.length) throw new RuleError(`backtest: no ${mode} gates for week(s) ${missing.join(", ")} among the "gates" inputs`);
-      const noCandles = weeks.filter((w) => !candleFiles.some((p) => basename(p, ".parquet") === w));
-      if (noCandles.length) throw new RuleError(`backtest: no candles for week(s) ${noCandles.join(", ")} among the "candles" inputs`);
-      let candles;
-      try {
-        candles = await readCandleFiles(candleFiles);
-      } catch (e) {
-        if (e instanceof CandleReadError) throw new RuleError(`${rel(e.path)}: cannot read candle parquet: ${e.message}`);
-        throw e;
+      const load = (ws: readonly string[]) => loadWeeks(ctx, ws, mode, kind === "no_trade", table);
+      if (threshold === undefined && kind === "model") {
+        // Chosen on the validation weeks only, then applied unchanged to the backtest weeks.
+        const base = await validationThreshold(oneInput(ctx, "model"), rel(oneInput(ctx, "model")).replace(/\/+$/, ""));
+        const val = await load(splits.validation);
+        const scores = val.inputs.flatMap((x) => x.gates.map((g) => g.score)).filter((v): v is number => typeof v === "number").sort((a, b) => a - b);
+        const cands = [...new Set([base.value, ...QUANTILES.map((q) => scores[Math.floor(q * (scores.length - 1))]!).filter((v) => v !== undefined)])].sort((a, b) => a - b);
+        const tried = cands.map((value) => {
+          const m = runVariant(val.inputs, profile, params, { threshold: value }).totals;
+          return { value, sharpe: m.sharpe, pnl: m.pnl, trades: m.trades };
+        });
+        const best = tried.reduce((a, b) => (b.sharpe > a.sharpe ? b : a));
+        threshold = { value: best.value, method: `max Sharpe on the validation weeks ${splits.validation.join(", ")} over the metrics.json threshold and the score quantiles ${QUANTILES.join(", ")}`, chosen_on: "validation", candidates: tried };
       }
-
-      const inputs: RunInput[] = [];
-      let gateCount = 0, scored = 0;
-      for (let i = 0; i < candleFiles.length; i++) {
-        const p = candleFiles[i]!;
-        const week = basename(p, ".parquet");
-        const instrument = basename(dirname(p));
-        const startMs = parseIsoDate(week)!;
-        const endMs = startMs + WEEK_MS - 1; // Monday to Monday, the next Monday excluded
-        const gates = kind === "no_trade" ? [] : await readGateJsonl(gateFiles.get(week)!, { instrument, startMs, endMs }, rel(gateFiles.get(week)!));
-        if (table) scored += attachScores(gates, table, instrument);
-        gateCount += gates.length;
-        inputs.push({ week, instrument, prices: midPoints(candles[i]!, startMs, endMs), gates });
-      }
-      inputs.sort((a, b) => a.week.localeCompare(b.week) || a.instrument.localeCompare(b.instrument));
+      const { inputs, gateCount, scored } = await load(weeks);
       if (table && scored === 0) throw new RuleError(`backtest ${variant}: none of the ${gateCount} gates of weeks ${weeks.join(", ")} has a score in ${rel(oneInput(ctx, "scores"))}`);
 
       const r = runVariant(inputs, profile, params, { ...(threshold ? { threshold: threshold.value } : {}), noTrade: kind === "no_trade" });

@@ -11,7 +11,11 @@ import { writeCandles } from "../../src/market/candle-store.js";
 import { sqlString, withDuckDb } from "../../src/io/duckdb.js";
 import { prng } from "../helpers/prng.js";
 
+/** The backtest weeks. */
 export const WEEKS = ["2025-10-06", "2025-10-13"];
+/** The validation week (inputs written too: threshold selection backtests on it). */
+export const VAL_WEEK = "2025-09-29";
+const ALL_WEEKS = [VAL_WEEK, ...WEEKS];
 export const INSTS = ["EUR_USD", "USD_JPY"];
 const DAY = 86_400_000;
 
@@ -54,12 +58,12 @@ export function gatesOf(week: string, candles: Map<string, Candle[]>): { lines: 
 }
 
 /** Writes every input; returns workspace-relative input lists for the backtest rule. */
-export async function writeInputs(root: string, splits: Record<string, string[]> = { train: ["2025-09-22"], validation: ["2025-09-29"], test: WEEKS, backtest: WEEKS }) {
+export async function writeInputs(root: string, splits: Record<string, string[]> = { train: ["2025-09-22"], validation: [VAL_WEEK], test: WEEKS, backtest: WEEKS }) {
   const candles = new Map<string, Candle[]>();
   let seed = 1;
   const candleFiles: string[] = [];
   for (const inst of INSTS) {
-    for (const w of WEEKS) {
+    for (const w of ALL_WEEKS) {
       const ks = candlesOf(inst, w, seed++);
       candles.set(`${inst}/${w}`, ks);
       const rel = `data/candles/${inst}/${w}.parquet`;
@@ -69,7 +73,7 @@ export async function writeInputs(root: string, splits: Record<string, string[]>
   }
   const gateFiles: string[] = [];
   const allScores: { inst: string; ts: number; score: number; week: string }[] = [];
-  for (const w of WEEKS) {
+  for (const w of ALL_WEEKS) {
     const g = gatesOf(w, candles);
     const rel = `output/gates/rolling/gates_${w}_${nextWeek(w)}.jsonl`;
     put(root, rel, g.lines);
@@ -81,7 +85,7 @@ export async function writeInputs(root: string, splits: Record<string, string[]>
   mkdirSync(join(root, "output/ml_scores"), { recursive: true });
   await withDuckDb(async (conn) => {
     await conn.run("CREATE TABLE s (instrument VARCHAR, ts_ms BIGINT, run_mode VARCHAR, week VARCHAR, split VARCHAR, score DOUBLE, model VARCHAR, model_digest VARCHAR)");
-    const values = allScores.map((s) => `(${sqlString(s.inst)}, ${s.ts}, 'rolling', ${sqlString(s.week)}, 'test', ${s.score}, 'toy', 'd1g')`).join(", ");
+    const values = allScores.map((s) => `(${sqlString(s.inst)}, ${s.ts}, 'rolling', ${sqlString(s.week)}, ${sqlString(s.week === VAL_WEEK ? "validation" : "test")}, ${s.score}, 'toy', 'd1g')`).join(", ");
     await conn.run(`INSERT INTO s VALUES ${values}`);
     await conn.run(`COPY s TO ${sqlString(join(root, "output/ml_scores/toy.parquet"))} (FORMAT parquet)`);
   });

@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import backtest from "../../rules/backtest.js";
 import comparison from "../../rules/backtest-comparison.js";
 import { runRule, tempRoot } from "../corpus/helpers.js";
-import { INSTS, WEEKS, writeInputs } from "./fixtures.js";
+import { INSTS, VAL_WEEK, WEEKS, writeInputs } from "./fixtures.js";
 import { CLI, REPO, cli, parseEvents } from "../helpers/rig.js";
 
 const root = tempRoot("backtest-rule");
@@ -81,6 +81,19 @@ test("the guardrail admits only gates scored >= the validation threshold; no_tra
   await variant("toy"); // restore for the comparison
 });
 
+test("threshold validation_sharpe: picked on the validation week's backtest, applied unchanged", async () => {
+  const s = await variant("toy", { threshold: "validation_sharpe" });
+  const c = s.threshold.candidates as { value: number; sharpe: number }[];
+  assert.ok(c.length >= 2, "several candidates");
+  assert.ok(c.some((x) => x.value === 0.5), "the metrics.json threshold is a candidate");
+  const best = c.reduce((a, b) => (b.sharpe > a.sharpe ? b : a));
+  assert.is(s.threshold.value, best.value);
+  assert.match(s.threshold.method, new RegExp(`validation weeks ${VAL_WEEK}`));
+  const fixed = await variant("toy", { threshold: best.value });
+  assert.is(fixed.pnl, s.pnl, "the chosen threshold applied unchanged to the backtest weeks");
+  await variant("toy");
+});
+
 test("backtest weeks overlapping the training or validation weeks: an error naming them", async () => {
   const bad = tempRoot("backtest-overlap");
   inputs = await writeInputs(bad, { train: ["2025-09-29"], validation: ["2025-10-13"], test: WEEKS, backtest: WEEKS });
@@ -127,7 +140,7 @@ test("pipeline: targets/backtest.yaml builds the comparison from hand-made sourc
   copyFileSync(join(REPO, "targets/backtest.yaml"), join(ws, "targets/backtest.yaml"));
   writeFileSync(
     join(ws, "pipeline.yaml"),
-    `version: 1\ninclude: [targets/*.yaml]\naxes:\n  instrument: [${INSTS.join(", ")}]\n  week: { span: [${WEEKS[0]}, ${WEEKS[1]}], step: week }\n  model: [toy]\nhosts:\n  gpu: { transport: local, resources: { gpu: 1 } }\n`,
+    `version: 1\ninclude: [targets/*.yaml]\naxes:\n  instrument: [${INSTS.join(", ")}]\n  week: { span: [${VAL_WEEK}, ${WEEKS[1]}], step: week }\n  model: [toy]\nhosts:\n  gpu: { transport: local, resources: { gpu: 1 } }\n`,
   );
   await writeInputs(ws);
   const r = cli(ws, ["--json", "output/ml_backtests/comparison.json"], 120_000);
