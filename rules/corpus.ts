@@ -7,6 +7,8 @@
  *                            price_side?: bid|ask|mid }; every legacy input must be listed (its
  *                            rows get that source label); a declared side that differs from the
  *                            parts' is an error, an undeclared one is assumed and logged
+ *          legacy_default    { source, run_mode?, price_side? } for legacy inputs not listed in
+ *                            `legacy` (the vars of targets/corpus.yaml); "" values are unset
  *          decode_bitplanes  optional boolean (default false), must match the parts to be useful
  * Outputs: corpus   `output/ml_corpus/gates_{week.span}.parquet`
  * One row per (instrument, ts_ms, run_mode, source); the first input (parts in path order,
@@ -29,11 +31,16 @@ export default defineRule({
     const legacyPaths = ctx.inputs.legacy ?? [];
     const table = (ctx.params.legacy ?? {}) as Record<string, unknown>;
     if (typeof table !== "object" || Array.isArray(table)) throw new RuleError('corpus: param "legacy" must be a map path -> {source, run_mode}');
+    const dflt = Object.fromEntries(
+      Object.entries(((ctx.params.legacy_default ?? {}) as Record<string, unknown>)).filter(([, v]) => v !== ""),
+    ) as { source?: unknown; run_mode?: unknown; price_side?: unknown };
     const legacy: LegacyInput[] = legacyPaths.map((p) => {
       const rel = relative(ctx.root, p);
-      const e = table[rel] as { source?: unknown; run_mode?: unknown; price_side?: unknown } | undefined;
+      const listed = table[rel] as { source?: unknown; run_mode?: unknown; price_side?: unknown } | undefined;
+      // Inputs from the `legacy` var take the defaults; "" (an unset var) means absent.
+      const e = listed ?? (dflt.source ? dflt : undefined);
       if (!e || typeof e.source !== "string" || e.source === "") {
-        throw new RuleError(`corpus: legacy input ${rel} has no entry in param "legacy" (need { source: <label> })`);
+        throw new RuleError(`corpus: legacy input ${rel} has no entry in param "legacy" (need { source: <label> }) and no legacy_default.source`);
       }
       if (e.run_mode !== undefined && typeof e.run_mode !== "string") throw new RuleError(`corpus: params.legacy["${rel}"].run_mode must be a string`);
       if (e.price_side !== undefined && !(PRICE_SIDES as readonly unknown[]).includes(e.price_side)) {
