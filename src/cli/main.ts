@@ -20,6 +20,7 @@ const COMMANDS: Record<string, string> = {
   gc: "./commands/gc.js",
   verify: "./commands/verify.js",
   lineage: "./commands/lineage.js",
+  refresh: "./commands/refresh.js",
   replay: "./commands/replay.js",
   backtest: "./commands/backtest.js",
   "check-gates": "./commands/check-gates.js",
@@ -99,6 +100,7 @@ const HELP = `usage: dagbuild [options] [targets...]      build targets (default
        dagbuild clean | gc [--max-size SIZE] [--max-age DAYS]
        dagbuild verify [--rebuild] [--on HOST] [--json] [targets...]
        dagbuild lineage <path> [--depth N] [--json | --openlineage]
+       dagbuild refresh [--weeks N] [-n] [--json] [targets...]
        dagbuild replay --candles FILE --instrument X [--profile P] [--mode M] --out FILE
        dagbuild backtest --candles F --gates F --instrument I --start T --end T [--profile P] [--ml-scores F --threshold X] --out DIR
        dagbuild check-gates --redis URL --threshold SECONDS [--instruments A,B] [--json]

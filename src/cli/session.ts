@@ -15,7 +15,7 @@ import { workspacePaths, type WorkspacePaths } from "../engine/workspace.js";
 import { resolveArgs, select } from "../engine/select.js";
 import { acquireLock } from "../engine/lock.js";
 import type { CommonOptions } from "./args.js";
-import { nodeLoadIO } from "../engine/load-io.js";
+import { nodeLoadIO, type LoadIO } from "../engine/load-io.js";
 import { shellRunner } from "../engine/tool-versions.js";
 import { loggingLoadIO, loggingRunner, type ReadLog } from "../engine/read-log.js";
 
@@ -32,11 +32,12 @@ export interface Session {
  * `lock`, the workspace lock is taken *before* the state index is read, so what the command
  * decides from is not a copy another build changes underneath (exit code 75 if it is held).
  * With `log`, what the load and the checker read is logged (for the no-op manifest). `held`:
- * the lock was taken already (by the fast path); this is its release.
+ * the lock was taken already (by the fast path); this is its release. `io`: the load reads
+ * through it (refresh -n plans a pipeline text that is not written yet).
  */
 export async function openSession(
   o: CommonOptions,
-  opts: { lock?: string; held?: () => void; force?: readonly string[]; log?: ReadLog } = {},
+  opts: { lock?: string; held?: () => void; force?: readonly string[]; log?: ReadLog; io?: LoadIO } = {},
 ): Promise<Session | number> {
   const root = resolve(o.dir);
   const log = opts.log;
@@ -44,7 +45,7 @@ export async function openSession(
     file: o.pipeline,
     hostOverrides: o.hostOverrides,
     varOverrides: o.varOverrides,
-    ...(log ? { io: loggingLoadIO(nodeLoadIO, log), runner: loggingRunner(shellRunner, log) } : {}),
+    ...(log ? { io: loggingLoadIO(opts.io ?? nodeLoadIO, log), runner: loggingRunner(shellRunner, log) } : opts.io ? { io: opts.io } : {}),
   });
   if (!loaded.ok) {
     process.stderr.write(renderDiagnostics(loaded.diagnostics, { color: process.stderr.isTTY }));

@@ -3,6 +3,26 @@ import { parseArgs } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
 import { plan } from "../../engine/plan.js";
 import { formatSet, readVarsRecord, varsOf } from "../vars-record.js";
+import { readRefreshLog } from "../../refresh/span.js";
+import type { Graph } from "../../engine/graph-types.js";
+
+/** The week axes' spans as the graph expanded them: axis → first, last, count (date-valued axes only). */
+export function spansOf(graph: Graph): Record<string, { first: string; last: string; weeks: number }> {
+  const values = new Map<string, Set<string>>();
+  for (const node of graph.actions.values())
+    for (const [axis, v] of Object.entries(node.partition)) {
+      if (!/^\d{4}-(\d{2}-\d{2}|W\d{2})$/.test(v)) continue;
+      let set = values.get(axis);
+      if (!set) values.set(axis, (set = new Set()));
+      set.add(v);
+    }
+  const out: Record<string, { first: string; last: string; weeks: number }> = {};
+  for (const axis of [...values.keys()].sort()) {
+    const vs = [...values.get(axis)!].sort();
+    out[axis] = { first: vs[0]!, last: vs[vs.length - 1]!, weeks: vs.length };
+  }
+  return out;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const o = parseArgs(argv);
@@ -29,10 +49,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   const now = varsOf(s.graph);
   const last = readVarsRecord(s.paths.cache);
+  const spans = spansOf(s.graph);
+  const refreshed = readRefreshLog(s.paths.cache).at(-1);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ version: 1, targets: rows, vars: now.vars, set: now.set, ...(last ? { last_build: last } : {}) }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ version: 1, targets: rows, vars: now.vars, set: now.set, spans, ...(refreshed ? { last_refresh: refreshed } : {}), ...(last ? { last_build: last } : {}) }, null, 2) + "\n");
     return 0;
   }
+  // The span (moved by `dagbuild refresh`), and the last refresh of this workspace.
+  const spanText = Object.entries(spans).map(([a, x]) => `${a} ${x.first} .. ${x.last} (${x.weeks})`);
+  if (spanText.length) process.stdout.write(`span: ${spanText.join(", ")}\n`);
+  if (refreshed)
+    process.stdout.write(`last refresh: +${refreshed.weeks} week${refreshed.weeks === 1 ? "" : "s"} at ${refreshed.at} (${Object.entries(refreshed.axes).map(([a, [f, t]]) => `${a} end ${f} -> ${t}`).join(", ")}; see git diff ${refreshed.file})\n`);
   // Which vars this status is computed under, and what the last build ran with.
   const setNow = Object.keys(now.set);
   process.stdout.write(`vars: ${Object.entries(now.vars).map(([k, v]) => `${k}=${v}${setNow.includes(k) ? " (--set)" : ""}`).join(", ") || "none"}\n`);
