@@ -12,7 +12,7 @@ import { tempRoot } from "../corpus/helpers.js";
 import { sqlString, withDuckDb } from "../../src/io/duckdb.js";
 import { parseSimProfile, ProfileError } from "../../src/sep/profile.js";
 import { near } from "./helpers.js";
-import { CLI } from "../helpers/rig.js";
+import { CLI, REPO } from "../helpers/rig.js";
 
 const root = tempRoot("backtest-cli");
 const T0 = Date.UTC(2025, 9, 6, 9, 0);
@@ -83,6 +83,20 @@ test("--ml-scores with --threshold: the guardrail", async () => {
   assert.ok(a.minutes.ready > 0);
   assert.is(b.minutes.ready, 0);
   assert.equal([a.ml_scores.model, a.ml_scores.model_digest, a.ml_scores.gates_scored], ["m", "dg", 1]);
+});
+
+test("golden gates (test/fixtures/gate-golden, USD_JPY): open_fxday trades, the legacy echo profile never does; runs are byte-identical", () => {
+  const fx = join(REPO, "test/fixtures/gate-golden");
+  const args = ["--candles", join(fx, "USD_JPY.candles.json"), "--gates", join(fx, "USD_JPY.gates.jsonl"), "--instrument", "USD_JPY", "--start", "2025-07-24", "--end", "2025-07-29"];
+  const summary = (out: string) => JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+  for (const o of ["gj1", "gj2"]) assert.is(bt([...args, "--out", join(root, o)]).status, 0);
+  const open = summary(join(root, "gj1"));
+  assert.ok(open.trades > 0 && open.minutes.ready > 0, "open_fxday trades");
+  assert.is(open.minutes.session_blocked > 0, true, "the 20:55-21:59 window and the closure block entries");
+  for (const f of ["summary.json", "trades.csv"]) assert.is(readFileSync(join(root, "gj1", f), "utf8"), readFileSync(join(root, "gj2", f), "utf8"), `${f} deterministic`);
+  assert.is(bt([...args, "--profile", join(REPO, "config/echo_strategy.yaml"), "--out", join(root, "gj3")]).status, 0);
+  const echo = summary(join(root, "gj3"));
+  assert.equal([echo.trades, echo.pnl, echo.minutes.ready], [0, 0, 0], "the legacy defect: no session, no trade");
 });
 
 test("usage errors exit 2 with a message", () => {
