@@ -9,7 +9,8 @@
  *   week_start   ISO date (default: the partition's week); week_end ISO date (default +7 days)
  *   seed, signal synthetic only: any seed; signal in [0, 1] (default 0 = martingale)
  *   files        { format: auto|oanda-json|oanda-v20|csv, mapping: {time, open, high, low,
- *                  close, volume, instrument}, tz_offset: minutes or "+02:00", delimiter }
+ *                  close, volume, instrument} or "time=DateTime,open=BidOpen,...",
+ *                  tz_offset: minutes or "+02:00", delimiter ("" = ",") }
  *   oanda        { environment: practice|live, base_url } (token: env OANDA_API_TOKEN or
  *                  OANDA.env in the workspace root; never in params, never logged)
  *   valkey       { url: redis://host:port/db }
@@ -75,6 +76,27 @@ function obj(v: unknown, name: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+const MAPPING_FIELDS = ["time", "open", "high", "low", "close", "volume", "instrument"];
+
+/**
+ * `files.mapping`: a map {field: column}, or the string form a var gives,
+ * `time=DateTime,open=BidOpen,...` ("" = none: columns found by their common names).
+ */
+function mappingParam(v: unknown): CsvMapping {
+  if (typeof v !== "string") {
+    const m = obj(v, "files.mapping");
+    for (const k of Object.keys(m)) if (!MAPPING_FIELDS.includes(k)) fail(`param files.mapping: unknown field "${k}" (${MAPPING_FIELDS.join(", ")})`);
+    return m as CsvMapping;
+  }
+  const out: Record<string, string> = {};
+  for (const part of v.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([a-z]+)=(.+)$/.exec(part);
+    if (!m || !MAPPING_FIELDS.includes(m[1]!)) fail(`param files.mapping: expected field=Column pairs (fields ${MAPPING_FIELDS.join(", ")}), got "${part}"`);
+    out[m[1]!] = m[2]!.trim();
+  }
+  return out as CsvMapping;
+}
+
 /** A param that is one of `allowed` (default `dflt`). */
 function choice(v: unknown, name: string, allowed: readonly string[], dflt: string): string {
   const s = str(v, name) ?? dflt;
@@ -126,9 +148,9 @@ async function load(ctx: RuleContext, source: Source, instrument: string, from: 
       const s = obj(ctx.params.files, "files");
       const { candles, report } = await importCandleFiles(files, {
         format: (str(s.format, "files.format") ?? "auto") as CandleFileFormat,
-        mapping: obj(s.mapping, "files.mapping") as CsvMapping,
+        mapping: mappingParam(s.mapping),
         tzOffset: s.tz_offset as number | string | undefined,
-        ...(s.delimiter !== undefined ? { delimiter: str(s.delimiter, "files.delimiter")! } : {}),
+        ...(s.delimiter !== undefined && s.delimiter !== "" ? { delimiter: str(s.delimiter, "files.delimiter")! } : {}),
         instrument,
         fromMs: from,
         toMs: to,

@@ -174,4 +174,25 @@ test("profile use: a hazard_max typo is a located error; clamping and unreplayed
   assert.equal(checkProfileUse("version: 1\nhazard_percentile: 0.5\n", "p.yaml", ["EUR_USD"]), []);
 });
 
+test("candles rule: a CSV mapping and delimiter from vars (string forms), FXCM-style bid columns", async () => {
+  const { default: rule } = await import("../../rules/candles.js");
+  const file = join(root, "fxcm.csv");
+  const rows = ["DateTime;BidOpen;BidHigh;BidLow;BidClose;AskOpen;AskHigh;AskLow;AskClose;TickQty"];
+  for (let i = 0; i < 3; i++) rows.push(`2025-07-22 10:0${i}:00;1.1;1.2;1.0;1.15;1.1002;1.2002;1.0002;1.1502;${7 + i}`);
+  writeFileSync(file, rows.join("\n") + "\n");
+  const out = join(root, "fxcm.parquet");
+  const log: string[] = [];
+  const ctx = {
+    root, target: "candles", partition: {}, inputs: { files: [file] }, outputs: { candles: out }, log: (l: string) => log.push(l), signal: new AbortController().signal,
+    params: { source: "files", instrument: "EUR_USD", week_start: "2025-07-21", price_side: "bid", files: { format: "auto", tz_offset: "Z", delimiter: ";", mapping: "time=DateTime, open=BidOpen,high=BidHigh,low=BidLow,close=BidClose,volume=TickQty" } },
+  };
+  await rule.run(ctx);
+  const { readCandles } = await import("../../src/market/candle-store.js");
+  assert.equal((await readCandles([out])).map((c) => [c.c, c.volume]), [[1.15, 7], [1.15, 8], [1.15, 9]]);
+  assert.is((await readCandleMeta([out]))[0]!.price_side, "bid");
+  const bad = await Promise.resolve().then(() => rule.run({ ...ctx, params: { ...ctx.params, files: { mapping: "close:BidClose" } } })).catch((x: unknown) => x);
+  assert.instance(bad, RuleError);
+  assert.match((bad as Error).message, /files\.mapping: expected field=Column pairs/);
+});
+
 test.run();
