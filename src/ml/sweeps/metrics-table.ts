@@ -3,8 +3,9 @@
  * records only (nothing runs, nothing is hashed), and their difference from an earlier build.
  *
  * A row is one action whose directory output holds a dagbuild.ml_metrics `metrics.json` (ok)
- * or a dagbuild.trial_status `status.json` (failed / pruned), or a model-rule action with no
- * output yet (missing; `failed` when its log exists: it ran and left nothing). Params and host
+ * or a dagbuild.trial_status `status.json` (failed / pruned), or an action with no output yet
+ * (missing; `failed` when its log exists: it ran and left nothing) of a model rule or of a
+ * target other actions of which hold metrics (the other trials of a sweep). Params and host
  * come from the action record of the outputs in place (cache/ac via the state index: what
  * they were built with), or from the pipeline when there is none.
  *
@@ -85,13 +86,24 @@ export function collectRows(graph: Graph, stores: Stores, ids?: readonly string[
   const want = ids ? new Set(ids) : undefined;
   const ac = new ActionCache(stores.ac);
   const rows: MetricsRow[] = [];
+  // Targets some action of which holds metrics: their other actions are missing or failed trials.
+  const modelTargets = new Set<string>();
+  for (const [target, tids] of graph.targets) {
+    for (const id of tids) {
+      const dir = modelDir(graph.actions.get(id)!);
+      if (dir && (existsSync(join(stores.root, dir, "metrics.json")) || existsSync(join(stores.root, dir, "status.json")))) {
+        modelTargets.add(target);
+        break;
+      }
+    }
+  }
   for (const id of graph.order) {
     if (want && !want.has(id)) continue;
     const node = graph.actions.get(id)!;
     const dir = modelDir(node);
     if (!dir) continue;
     const abs = join(stores.root, dir);
-    const isModel = node.rule.kind === "module" && MODEL_RULES.has(node.rule.module);
+    const isModel = modelTargets.has(node.target) || (node.rule.kind === "module" && MODEL_RULES.has(node.rule.module));
     const mfile = join(abs, "metrics.json");
     const sfile = join(abs, "status.json");
     let status: MetricsRow["status"];
