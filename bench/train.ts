@@ -6,7 +6,8 @@
  *   - our engine: native kernels with 1 and 2 threads, and the wasm build (1 thread);
  *   - TensorFlow.js (the tfjs reference with tf.train.adam; wasm backend, else cpu);
  *   - PyTorch on the CPU (bench/train_torch.py under /usr/bin/python3) with OPENBLAS_CORETYPE
- *     unset, Haswell and SkylakeX and 1 and 2 threads; a setting whose fixed-step loss differs
+ *     unset, Haswell and SkylakeX and 1 and 2 threads (torch.set_num_threads and the OpenBLAS and
+ *     OpenMP pools alike); a setting whose fixed-step loss differs
  *     from the default's is not counted; PyTorch's best is the reference of the ratios.
  * Also our kernels' GFLOP/s (the FLOPs of the matrix products of forward and backward; the
  * elementwise work is not counted) against one core's peak.
@@ -124,6 +125,10 @@ function torch(models: string[], seconds: number): { runs: TorchRun[]; problems:
       const env = { ...process.env };
       delete env.OPENBLAS_CORETYPE;
       if (coretype !== "default") env.OPENBLAS_CORETYPE = coretype;
+      // torch.set_num_threads does not bound OpenBLAS's own pthread pool (Debian's
+      // libopenblas0-pthread): without this, "1 thread" runs its products on every core.
+      env.OPENBLAS_NUM_THREADS = String(threads);
+      env.OMP_NUM_THREADS = String(threads);
       const p = spawnSync("/usr/bin/python3", [script, "--threads", String(threads), "--seconds", String(seconds), "--models", models.join(",")], { env, encoding: "utf8", timeout: 300_000 });
       if (p.status !== 0) {
         problems.push(`torch ${coretype} x${threads}: ${(p.stderr || p.error?.message || "").trim().split("\n").at(-1)}`);
