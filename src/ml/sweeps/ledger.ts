@@ -156,10 +156,14 @@ export function bestTrial(trials: readonly LedgerTrial[]): LedgerTrial | null {
   return best;
 }
 
-/** The params whose values differ between trials (the swept ones), sorted. */
+/**
+ * The params whose values differ between the trials that have them (the swept ones), sorted.
+ * A failed trial lists the params it was given, an ok one every resolved default as well: a
+ * key only one side has is not swept.
+ */
 export function sweptKeys(trials: readonly LedgerTrial[]): string[] {
   const keys = new Set(trials.flatMap((t) => Object.keys(t.params)));
-  return [...keys].filter((k) => new Set(trials.map((t) => JSON.stringify(t.params[k]))).size > 1).sort();
+  return [...keys].filter((k) => new Set(trials.filter((t) => k in t.params).map((t) => JSON.stringify(t.params[k]))).size > 1).sort();
 }
 
 /** The ledger of `model` from its trial directories: header and lines, in trial-id order. */
