@@ -160,7 +160,7 @@ async function load(ctx: RuleContext, source: Source, instrument: string, from: 
     }
     case "oanda": {
       const s = obj(ctx.params.oanda, "oanda");
-      const environment = str(s.environment, "oanda.environment") ?? "practice";
+      const environment = str(s.environment, "oanda.environment") || "practice";
       if (!Object.hasOwn(OANDA_HOSTS, environment)) fail(`param oanda.environment must be practice or live, got "${environment}"`);
       const baseUrl = str(s.base_url, "oanda.base_url");
       const token = await loadOandaToken(join(ctx.root, "OANDA.env"));
@@ -176,7 +176,7 @@ async function load(ctx: RuleContext, source: Source, instrument: string, from: 
     }
     case "valkey": {
       const s = obj(ctx.params.valkey, "valkey");
-      const url = str(s.url, "valkey.url") ?? fail('source valkey needs param "valkey.url"');
+      const url = str(s.url, "valkey.url") || fail('source valkey needs param "valkey.url" (--set valkey_url=redis://host:6379/0)');
       const { candles, report } = await readValkeyCandles({ url, instrument, fromMs: from, toMs: to });
       ctx.log(`valkey: ${formatImportReport(report)}`);
       return { candles, report };
