@@ -5,7 +5,7 @@
  * asks it for a dry run, treating outputs of actions that will run as unknown.
  */
 import { statSync, type Stats } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { ActionNode, DepRef, Graph } from "./graph-types.js";
 import { actionKey, diffMaterial, inputsLine, keyedOutputs, keyOf, KEY_SCHEMA_VERSION, outputsLine, staticHash, type KeyMaterial, type Reason } from "./fingerprint.js";
 import { RuleHasher } from "./fingerprint.js";
@@ -16,6 +16,7 @@ import { hashFile, sha256 } from "./hash.js";
 import { describePath } from "./cache/cas.js";
 import { treeSignature } from "./cache/tree-signature.js";
 import type { ReadLog } from "./read-log.js";
+import { keyedParams, workspaceMasker, type Masker } from "./secrets.js";
 
 /** What is known about one file: its digest and size. */
 export interface FileDigest {
@@ -121,13 +122,17 @@ export class Checker {
     const material: KeyMaterial = {
       v: KEY_SCHEMA_VERSION,
       rule: { ...node.rule, hash: this.rules.hash(node.rule) },
-      params: node.params,
+      params: keyedParams(node.params, this.masker), // secrets masked: never keyed, recorded or explained
       tools: node.tools,
       inputs,
       outputs: keyedOutputs(node.outputs),
     };
     return { material };
   }
+
+  private maskerMemo: Masker | undefined;
+  /** The workspace's secret masker, made (and its key file read or created) on first need. */
+  private readonly masker = (): Masker => (this.maskerMemo ??= workspaceMasker(dirname(this.ac.dir)));
 
   // Static key parts by (params object, target): expansion shares one params object between
   // the partitions of a target whose params have no templates, so this hits on big graphs.
@@ -138,7 +143,7 @@ export class Checker {
     if (!byTarget) this.staticMemo.set(node.params, (byTarget = new Map()));
     let h = byTarget.get(node.target);
     if (h === undefined) {
-      h = staticHash(KEY_SCHEMA_VERSION, { ...node.rule, hash: this.rules.hash(node.rule) }, node.params, node.tools);
+      h = staticHash(KEY_SCHEMA_VERSION, { ...node.rule, hash: this.rules.hash(node.rule) }, keyedParams(node.params, this.masker), node.tools);
       byTarget.set(node.target, h);
     }
     return h;
