@@ -158,21 +158,21 @@ test("an aborted signal stops training, before the first epoch or between epochs
   assert.equal(seen, [1]);
 });
 
-test("a chunk computed on a worker thread equals the same chunk on the main thread", async () => {
+test("chunks and the gradient sum computed on a worker thread equal the main thread's", async () => {
   const { TrainPool, JOB_TRAIN, JOB_PREDICT } = await import("../../src/ml/nn/pool.js");
   const { initParams } = await import("../../src/ml/nn/config.js");
   const c = TR;
   const s = task(c, 100, 17, true);
   const run = async (threads: number, mainWorks: boolean) => {
-    const pool = await TrainPool.create({ config: c, backend: "auto", threads, chunk: 32, batch: 100, magnitudeLoss: "huber", magnitudeWeight: 0.5, mainWorks });
+    const source = { X: s.X, ySign: s.ySign, yMag: s.yMag };
+    const pool = await TrainPool.create({ config: c, backend: "auto", threads, chunk: 32, batch: 100, magnitudeLoss: "huber", magnitudeWeight: 0.5, mainWorks, source });
     try {
       pool.setParams(initParams(c, 5));
-      pool.views.x.set(s.X);
-      pool.views.ySign.set(s.ySign);
-      pool.views.yMag.set(s.yMag);
+      for (let i = 0; i < 100; i++) pool.views.order[i] = (i * 37) % 100; // a permutation
       const chunks = pool.run(JOB_TRAIN, 100);
       const grads = pool.views.grads.slice(0, chunks * pool.model.nParams);
       const losses = pool.views.losses.slice(0, chunks * 3);
+      pool.views.x.set(s.X);
       pool.run(JOB_PREDICT, 100);
       return { grads, losses, sign: pool.views.outSign.slice(0, 100), workerChunks: pool.workerChunks };
     } finally {
@@ -181,11 +181,29 @@ test("a chunk computed on a worker thread equals the same chunk on the main thre
   };
   const main = await run(1, true);
   const worker = await run(2, false);
+  const both = await run(3, true);
   assert.is(main.workerChunks, 0);
   assert.is(worker.workerChunks, 8, "4 training and 4 prediction chunks on the worker");
-  assert.equal(Buffer.from(worker.grads.buffer), Buffer.from(main.grads.buffer));
-  assert.equal(Array.from(worker.losses), Array.from(main.losses));
-  assert.equal(Buffer.from(worker.sign.buffer), Buffer.from(main.sign.buffer));
+  for (const other of [worker, both]) {
+    assert.equal(Buffer.from(other.grads.buffer), Buffer.from(main.grads.buffer));
+    assert.equal(Array.from(other.losses), Array.from(main.losses));
+    assert.equal(Buffer.from(other.sign.buffer), Buffer.from(main.sign.buffer));
+  }
+  // Slot 0 holds chunk 0's gradient plus slots 1, 2, 3, added in that order in float32.
+  const { createChunkModel } = await import("../../src/ml/nn/model.js");
+  const m = await createChunkModel(c, { backend: "auto", chunk: 32, magnitudeLoss: "huber", magnitudeWeight: 0.5 });
+  m.setParams(initParams(c, 5));
+  for (let i = 0; i < 32; i++) {
+    const k = (i * 37) % 100;
+    m.loadSample(i, s.X, k, s.ySign[k]!, s.yMag[k]!);
+  }
+  m.trainChunk(32, 1 / 100);
+  const P = m.nParams;
+  const want = new Float32Array(P);
+  m.readGrad(want);
+  for (let ch = 1; ch < 4; ch++) for (let i = 0; i < P; i++) want[i] = want[i]! + main.grads[ch * P + i]!;
+  assert.equal(Buffer.from(main.grads.buffer, 0, 4 * P), Buffer.from(want.buffer));
+  m.dispose();
 });
 
 test.run();

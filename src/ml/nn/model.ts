@@ -49,6 +49,8 @@ export interface ChunkModel {
    * L·F floats, 0/1 sign labels, scaled magnitude targets.
    */
   loadInputs(X: Float32Array, from: number, n: number, ySign: ArrayLike<number>, yMag: ArrayLike<number>): void;
+  /** Copies sample `index` of a split (X rows of L·F floats) into position `slot` of the chunk. */
+  loadSample(slot: number, X: Float32Array, index: number, ySign: number, yMag: number): void;
   /**
    * Forward and backward over the loaded n samples: the gradient of
    * scale · Σ_samples (bce + magnitudeWeight · magnitude loss), written to the gradient region.
@@ -448,6 +450,16 @@ class KernelChunkModel implements ChunkModel {
       f[this.base + g.ySign + i] = ySign[from + i]!;
       f[this.base + g.yMag + i] = yMag[from + i]!;
     }
+  }
+
+  loadSample(slot: number, X: Float32Array, index: number, ySign: number, yMag: number): void {
+    if (slot >= this.chunk) throw new Error(`sample slot ${slot} outside the model's chunk of ${this.chunk}`);
+    const f = this.arena.f32;
+    const g = this.graph;
+    const per = this.per;
+    f.set(X.subarray(index * per, (index + 1) * per), this.base + g.x + slot * per);
+    f[this.base + g.ySign + slot] = ySign;
+    f[this.base + g.yMag + slot] = yMag;
   }
 
   private forwardCalls(n: number): Call[] {

@@ -5,10 +5,13 @@
  * into the chunk's own slot, and the main thread sums the slots in chunk order. So 1, 2 or 16
  * threads compute the same float operations in the same order and give bit-identical weights.
  *
- * Everything the threads share lives in SharedArrayBuffers allocated once per pool (the batch,
- * the parameters, the chunk gradients, the chunk losses, the predictions); a step is started
- * with Atomics.notify on a generation counter and its end awaited with Atomics.wait, so a step
- * costs no allocation and no message passing.
+ * Everything the threads share lives in SharedArrayBuffers allocated once per pool (the
+ * training split, the batch's sample indices, the parameters, the chunk gradients, the chunk
+ * losses, the prediction batch and its outputs); a step is started with Atomics.notify on a
+ * generation counter and its end awaited with Atomics.wait, so a step costs no allocation and
+ * no message passing. A training step also sums the chunk gradients on every thread: after a
+ * barrier, each thread takes fixed slices of the parameter vector and adds the chunk slots
+ * into slot 0 in chunk order (per element the same additions as one thread would do).
  */
 import { Worker } from "node:worker_threads";
 import type { ModelConfig } from "./config.js";
@@ -34,7 +37,11 @@ export const CTRL = {
   paramsVersion: 7,
   /** Chunks computed by worker threads since the pool started (a statistic). */
   workerChunks: 8,
-  size: 9,
+  /** Chunks of this job finished (the barrier before the gradient sum). */
+  chunksDone: 9,
+  /** The next slice of the gradient sum to take. */
+  reduceNext: 10,
+  size: 11,
 } as const;
 
 export const JOB_TRAIN = 1;
@@ -44,8 +51,24 @@ export const JOB_EXIT = 3;
 /** Per-chunk loss slots: the chunk's summed total loss, sign BCE and magnitude loss. */
 export const LOSS_SLOTS = 3;
 
+/** Floats per slice of the parallel gradient sum (fixed: not a function of the thread count). */
+export const REDUCE_SLICE = 4096;
+
+/** A typed array's memory as it travels to workers. */
+export interface SharedRegion {
+  readonly buffer: ArrayBufferLike;
+  readonly byteOffset: number;
+  readonly length: number;
+}
+
 /** The shared buffers, as handed to each worker. */
 export interface PoolShared {
+  /** The training split (X rows, 0/1 labels, scaled magnitudes); absent for prediction pools. */
+  readonly srcX: SharedRegion | null;
+  readonly srcSign: SharedRegion | null;
+  readonly srcMag: SharedRegion | null;
+  /** The current training batch: indices into the training split. */
+  readonly order: SharedArrayBuffer;
   readonly ctrl: SharedArrayBuffer;
   readonly params: SharedArrayBuffer;
   readonly grads: SharedArrayBuffer;
@@ -71,6 +94,10 @@ export interface WorkerInit {
 
 /** Typed views of the shared buffers (one set per thread). */
 export interface PoolViews {
+  readonly srcX: Float32Array | null;
+  readonly srcSign: Uint8Array | null;
+  readonly srcMag: Float32Array | null;
+  readonly order: Int32Array;
   readonly ctrl: Int32Array;
   readonly params: Float32Array;
   readonly grads: Float32Array;
@@ -85,6 +112,10 @@ export interface PoolViews {
 
 export function poolViews(s: PoolShared): PoolViews {
   return {
+    srcX: s.srcX && new Float32Array(s.srcX.buffer, s.srcX.byteOffset, s.srcX.length),
+    srcSign: s.srcSign && new Uint8Array(s.srcSign.buffer, s.srcSign.byteOffset, s.srcSign.length),
+    srcMag: s.srcMag && new Float32Array(s.srcMag.buffer, s.srcMag.byteOffset, s.srcMag.length),
+    order: new Int32Array(s.order),
     ctrl: new Int32Array(s.ctrl),
     params: new Float32Array(s.params),
     grads: new Float32Array(s.grads),
@@ -101,29 +132,64 @@ export function poolViews(s: PoolShared): PoolViews {
 /**
  * Runs chunks of the current job until the shared counter runs out. Used by the main thread
  * and by every worker, so a chunk's computation does not depend on which thread took it.
+ * Training chunks read their samples from the training split through the batch's indices;
+ * prediction chunks read the prediction batch.
  */
 export function runChunks(model: ChunkModel, v: PoolViews, cmd: number, isWorker = false): void {
-  const chunks = Atomics.load(v.ctrl, CTRL.chunks);
-  const n = Atomics.load(v.ctrl, CTRL.n);
+  const ctrl = v.ctrl;
+  const chunks = Atomics.load(ctrl, CTRL.chunks);
+  const n = Atomics.load(ctrl, CTRL.n);
   const C = model.chunk;
   const P = model.nParams;
   for (;;) {
-    const c = Atomics.add(v.ctrl, CTRL.next, 1);
+    const c = Atomics.add(ctrl, CTRL.next, 1);
     if (c >= chunks) return;
     const from = c * C;
     const m = Math.min(C, n - from);
-    model.loadInputs(v.x, from, m, v.ySign, v.yMag);
     if (cmd === JOB_TRAIN) {
+      for (let i = 0; i < m; i++) {
+        const k = v.order[from + i]!;
+        model.loadSample(i, v.srcX!, k, v.srcSign![k]!, v.srcMag!.length > k ? v.srcMag![k]! : 0);
+      }
       const l = model.trainChunk(m, 1 / n);
       model.readGrad(v.grads.subarray(c * P, (c + 1) * P));
       v.losses[c * LOSS_SLOTS] = l.total;
       v.losses[c * LOSS_SLOTS + 1] = l.sign;
       v.losses[c * LOSS_SLOTS + 2] = l.mag;
+      if (Atomics.add(ctrl, CTRL.chunksDone, 1) + 1 === chunks) Atomics.notify(ctrl, CTRL.chunksDone);
     } else {
+      model.loadInputs(v.x, from, m, v.ySign, v.yMag);
       model.forwardChunk(m);
       model.readOutputs(v.outSign, v.outMag, from, m);
     }
-    if (isWorker) Atomics.add(v.ctrl, CTRL.workerChunks, 1);
+    if (isWorker) Atomics.add(ctrl, CTRL.workerChunks, 1);
+  }
+}
+
+/**
+ * The gradient sum of a training job, after every chunk is done: slot 0 += slot 1, += slot 2 ...
+ * in chunk order, over the slices this thread takes. Returns early when a thread failed.
+ */
+export function reduceGrads(v: PoolViews, P: number): void {
+  const ctrl = v.ctrl;
+  const chunks = Atomics.load(ctrl, CTRL.chunks);
+  for (;;) {
+    const done = Atomics.load(ctrl, CTRL.chunksDone);
+    if (done >= chunks) break;
+    if (Atomics.load(ctrl, CTRL.error) !== 0) return;
+    Atomics.wait(ctrl, CTRL.chunksDone, done, 20);
+  }
+  const g = v.grads;
+  const slices = Math.ceil(P / REDUCE_SLICE);
+  for (;;) {
+    const s = Atomics.add(ctrl, CTRL.reduceNext, 1);
+    if (s >= slices) return;
+    const lo = s * REDUCE_SLICE;
+    const hi = Math.min(P, lo + REDUCE_SLICE);
+    for (let c = 1; c < chunks; c++) {
+      const o = c * P;
+      for (let i = lo; i < hi; i++) g[i] += g[o + i]!;
+    }
   }
 }
 
@@ -156,8 +222,10 @@ export function workerLoop(model: ChunkModel, v: PoolViews): void {
         paramsVersion = pv;
       }
       runChunks(model, v, cmd, true);
+      if (cmd === JOB_TRAIN) reduceGrads(v, model.nParams);
     } catch (e) {
       writeErr(v, `training worker: ${(e as Error)?.stack ?? String(e)}`);
+      Atomics.notify(v.ctrl, CTRL.chunksDone);
     }
     Atomics.add(v.ctrl, CTRL.done, 1);
     Atomics.notify(v.ctrl, CTRL.done);
@@ -181,6 +249,19 @@ export interface PoolOptions {
    * workers, every chunk provably runs on another thread and arena.
    */
   readonly mainWorks?: boolean;
+  /**
+   * The training split, for JOB_TRAIN: X rows, 0/1 labels and magnitude targets already scaled.
+   * With workers it is copied once into shared memory (unless it already is shared).
+   */
+  readonly source?: { readonly X: Float32Array; readonly ySign: Uint8Array; readonly yMag: Float32Array };
+}
+
+/** A typed array as a region workers can read: itself when shared (or when no worker needs it), else a shared copy. */
+function shareRegion(a: Float32Array | Uint8Array, workers: number): SharedRegion {
+  if (workers === 0 || a.buffer instanceof SharedArrayBuffer) return { buffer: a.buffer, byteOffset: a.byteOffset, length: a.length };
+  const buf = new SharedArrayBuffer(Math.max(8, a.byteLength));
+  (a instanceof Float32Array ? new Float32Array(buf, 0, a.length) : new Uint8Array(buf, 0, a.length)).set(a);
+  return { buffer: buf, byteOffset: 0, length: a.length };
 }
 
 /** A job that no worker finished in this long is reported as a hang. */
@@ -213,7 +294,13 @@ export class TrainPool {
     const maxChunks = Math.ceil(opts.batch / opts.chunk);
     const LF = opts.config.seq_len * opts.config.n_features;
     const sab = (bytes: number) => new SharedArrayBuffer(Math.max(8, bytes));
+    const nw = opts.threads - 1;
+    const src = opts.source;
     const shared: PoolShared = {
+      srcX: src ? shareRegion(src.X, nw) : null,
+      srcSign: src ? shareRegion(src.ySign, nw) : null,
+      srcMag: src ? shareRegion(src.yMag, nw) : null,
+      order: sab(4 * opts.batch),
       ctrl: sab(4 * CTRL.size),
       params: sab(4 * P),
       grads: sab(4 * P * maxChunks),
@@ -225,6 +312,8 @@ export class TrainPool {
       outMag: sab(4 * opts.batch),
       errText: sab(1024),
     };
+    const { source: _source, ...plain } = opts;
+    void _source;
     const init: WorkerInit = {
       config: opts.config,
       backend: model.backend,
@@ -243,7 +332,7 @@ export class TrainPool {
       model.dispose();
       throw e;
     }
-    return new TrainPool({ ...opts, backend: model.backend }, model, workers, shared);
+    return new TrainPool({ ...plain, backend: model.backend }, model, workers, shared);
   }
 
   /** The backend the kernels run on ("native" or "wasm"). */
@@ -258,14 +347,17 @@ export class TrainPool {
   }
 
   /**
-   * Runs one job over the first `n` samples of the shared batch: JOB_TRAIN fills the chunk
-   * gradient and loss slots, JOB_PREDICT the shared outputs. Returns the number of chunks.
+   * Runs one job over `n` samples: JOB_TRAIN over the training samples whose indices are in
+   * views.order[0, n), leaving the summed gradient in views.grads[0, P) and each chunk's losses
+   * in views.losses; JOB_PREDICT over the prediction batch views.x, filling views.outSign and
+   * views.outMag. Returns the number of chunks.
    */
   run(cmd: typeof JOB_TRAIN | typeof JOB_PREDICT, n: number): number {
     if (this.closed) throw new Error("training pool is closed");
     const v = this.views;
     const chunks = Math.ceil(n / this.opts.chunk);
     if (chunks > this.maxChunks) throw new Error(`batch of ${n} exceeds the pool's ${this.opts.batch}`);
+    if (cmd === JOB_TRAIN && !v.srcX) throw new Error("training pool: JOB_TRAIN needs the training split (PoolOptions.source)");
     const ctrl = v.ctrl;
     Atomics.store(ctrl, CTRL.cmd, cmd);
     Atomics.store(ctrl, CTRL.chunks, chunks);
@@ -273,6 +365,8 @@ export class TrainPool {
     Atomics.store(ctrl, CTRL.next, 0);
     Atomics.store(ctrl, CTRL.done, 0);
     Atomics.store(ctrl, CTRL.error, 0);
+    Atomics.store(ctrl, CTRL.chunksDone, 0);
+    Atomics.store(ctrl, CTRL.reduceNext, 0);
     if (this.workers.length > 0) {
       Atomics.add(ctrl, CTRL.gen, 1);
       Atomics.notify(ctrl, CTRL.gen);
@@ -285,11 +379,16 @@ export class TrainPool {
     }
     let mainError: unknown;
     try {
-      if (this.opts.mainWorks !== false || this.workers.length === 0) runChunks(this.model, v, cmd);
+      if (this.opts.mainWorks !== false || this.workers.length === 0) {
+        runChunks(this.model, v, cmd);
+        if (cmd === JOB_TRAIN) reduceGrads(v, this.model.nParams);
+      }
     } catch (e) {
       mainError = e;
-      // Let the workers drain the counter: no chunk is left half-assigned.
+      // Stop the others: no new chunks, and the barrier of the gradient sum gives way.
       Atomics.store(ctrl, CTRL.next, chunks);
+      Atomics.store(ctrl, CTRL.error, 1);
+      Atomics.notify(ctrl, CTRL.chunksDone);
     }
     const deadline = Date.now() + JOB_TIMEOUT_MS;
     for (;;) {

@@ -141,17 +141,6 @@ export function magnitudeScale(y: Float32Array, n: number): number {
   return sd > 0 && Number.isFinite(sd) ? sd : 1;
 }
 
-/** Copies samples `order[from .. from + b)` of a split into the pool's shared batch. */
-function gather(pool: TrainPool, s: Split, order: Uint32Array | null, from: number, b: number, per: number, magInv: number): void {
-  const v = pool.views;
-  for (let i = 0; i < b; i++) {
-    const k = order ? order[from + i]! : from + i;
-    v.x.set(s.X.subarray(k * per, (k + 1) * per), i * per);
-    v.ySign[i] = s.ySign[k]!;
-    v.yMag[i] = s.yMag.length > k ? s.yMag[k]! * magInv : 0;
-  }
-}
-
 /** Per-sample loss in double, the same formulas as the kernels (docs/nn-engine.md, "Losses"). */
 function sampleLoss(z: number, y: number, m: number, t: number, magnitude: boolean, huber: boolean, w: number): number {
   let l = Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
@@ -204,7 +193,11 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
   if (initial.length !== P) throw new TrainInputError(`initial has ${initial.length} parameters; the config has ${P}`);
 
   const chunk = opts.chunk ?? DEFAULT_CHUNK;
-  const pool = await TrainPool.create({ config, backend: opts.backend ?? "auto", threads, chunk, batch, magnitudeLoss, magnitudeWeight });
+  const nTrain = data.train.n;
+  // The magnitude targets as the head learns them (rounded to float32 once, as the kernels read them).
+  const yMagScaled = config.magnitude ? Float32Array.from(data.train.yMag.subarray(0, nTrain), (y) => y * magInv) : new Float32Array(0);
+  const source = { X: data.train.X.subarray(0, nTrain * per), ySign: data.train.ySign.subarray(0, nTrain), yMag: yMagScaled };
+  const pool = await TrainPool.create({ config, backend: opts.backend ?? "auto", threads, chunk, batch, magnitudeLoss, magnitudeWeight, source });
   let adam: AdamState | null = null;
   try {
     adam = await createAdam(pool.backend, P, { lr: opts.lr ?? 1e-3 });
@@ -231,15 +224,10 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
       for (let at = 0; at < perEpoch; at += batch) {
         opts.signal?.throwIfAborted();
         const b = Math.min(batch, perEpoch - at);
-        gather(pool, data.train, order, at, b, per, magInv);
+        v.order.set(order.subarray(at, at + b));
+        // The pool leaves the chunk gradients summed in chunk order in slot 0 (the determinism contract).
         const chunks = pool.run(JOB_TRAIN, b);
-        // Sum the chunk gradients in chunk order (the order is the determinism contract).
-        const g = adam.grad;
-        g.set(v.grads.subarray(0, P));
-        for (let c = 1; c < chunks; c++) {
-          const s = v.grads.subarray(c * P, (c + 1) * P);
-          for (let i = 0; i < P; i++) g[i] += s[i]!;
-        }
+        adam.grad.set(v.grads.subarray(0, P));
         for (let c = 0; c < chunks; c++) lossSum += v.losses[c * LOSS_SLOTS]!;
         adam.step();
         pool.setParams(adam.params);
