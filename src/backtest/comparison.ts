@@ -51,6 +51,9 @@ export function compare(summaries: readonly VariantSummary[]): Record<string, un
     if (JSON.stringify(s.weeks) !== JSON.stringify(weeks)) {
       throw new BacktestInputError(`variants ran on different weeks: ${list[0]!.variant} on ${weeks.join(", ")}, ${s.variant} on ${s.weeks.join(", ")}`);
     }
+    if (s["capital"] !== list[0]!["capital"] || JSON.stringify(s["instruments"]) !== JSON.stringify(list[0]!["instruments"])) {
+      throw new BacktestInputError(`variants ran on different accounts: ${list[0]!.variant} (capital ${list[0]!["capital"]}, ${JSON.stringify(list[0]!["instruments"])}), ${s.variant} (capital ${s["capital"]}, ${JSON.stringify(s["instruments"])})`);
+    }
   }
   const h = list.find((s) => s.kind === "heuristic");
   const rows = list.map((s) => {
@@ -67,7 +70,7 @@ export function compare(summaries: readonly VariantSummary[]): Record<string, un
     row["per_week"] = Object.fromEntries(weeks.map((w) => [w, { pnl: s.per_week[w]?.["pnl"] ?? null, sharpe: s.per_week[w]?.["sharpe"] ?? null, trades: s.per_week[w]?.["trades"] ?? null }]));
     return row;
   });
-  return { format: "dagbuild.backtest_comparison", version: COMPARISON_FORMAT_VERSION, weeks, heuristic: h?.variant ?? null, variants: rows };
+  return { format: "dagbuild.backtest_comparison", version: COMPARISON_FORMAT_VERSION, weeks, capital: list[0]?.["capital"] ?? null, instruments: list[0]?.["instruments"] ?? [], heuristic: h?.variant ?? null, variants: rows };
 }
 
 /** comparison.json text. */

@@ -11,6 +11,7 @@
 import { stableStringify } from "../sep/records.js";
 import { lineSvg } from "../report/plots.js";
 import type { Trade } from "./book.js";
+import { BacktestInputError } from "./gates.js";
 import type { Curve } from "./portfolio.js";
 
 /** Version of the backtest output files. */
@@ -35,6 +36,24 @@ export function formatNavCsv(c: Curve): string {
   let s = `# dagbuild.backtest nav v${BACKTEST_FORMAT_VERSION}\nts,ts_ms,nav,exposure\n`;
   for (let i = 0; i < c.times.length; i++) s += `${iso(c.times[i]!)},${c.times[i]},${f(c.equity[i]!)},${f(c.exposure[i]!)}\n`;
   return s;
+}
+
+/** Reads nav.csv back (the comparison plot); `shown` labels errors. */
+export function parseNavCsv(text: string, shown: string): Curve {
+  const lines = text.split("\n").filter((l) => l !== "");
+  if (lines[0] !== `# dagbuild.backtest nav v${BACKTEST_FORMAT_VERSION}` || lines[1] !== "ts,ts_ms,nav,exposure") {
+    throw new BacktestInputError(`${shown}:1: not a dagbuild.backtest nav v${BACKTEST_FORMAT_VERSION} file`);
+  }
+  const n = lines.length - 2;
+  const times = new Float64Array(n), equity = new Float64Array(n), exposure = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const f = lines[i + 2]!.split(",");
+    times[i] = Number(f[1]);
+    equity[i] = Number(f[2]);
+    exposure[i] = Number(f[3]);
+    if (!Number.isFinite(times[i]!) || !Number.isFinite(equity[i]!)) throw new BacktestInputError(`${shown}:${i + 3}: expected ts,ts_ms,nav,exposure numbers`);
+  }
+  return { times, equity, exposure };
 }
 
 /** A JSON document with the format header, keys sorted. */

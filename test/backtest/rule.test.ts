@@ -121,8 +121,10 @@ test("backtest weeks overlapping the training or validation weeks: an error nami
 test("comparison: every variant on the same weeks, against the heuristic", async () => {
   await runRule(comparison, root, {
     inputs: { heuristic: ["output/ml_backtests/heuristic/"], no_trade: ["output/ml_backtests/no_trade/"], models: ["output/ml_backtests/toy/"] },
-    outputs: { json: "output/ml_backtests/comparison.json", md: "output/ml_backtests/comparison.md" },
+    outputs: { json: "output/ml_backtests/comparison.json", md: "output/ml_backtests/comparison.md", svg: "output/ml_backtests/comparison_nav.svg" },
   });
+  const svg = readFileSync(join(root, "output/ml_backtests/comparison_nav.svg"), "utf8");
+  for (const v of ["heuristic", "toy", "no_trade"]) assert.ok(svg.includes(`>${v}<`), `${v} in the legend`);
   const c = JSON.parse(readFileSync(join(root, "output/ml_backtests/comparison.json"), "utf8"));
   assert.equal(c.variants.map((v: { variant: string }) => v.variant), ["heuristic", "toy", "no_trade"]);
   const [h, toy] = c.variants;
