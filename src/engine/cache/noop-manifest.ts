@@ -16,7 +16,8 @@
  *    "paths":[rel,...], "stamps":[...Stamp,...]    outputs and source inputs as the state
  *                                                    index records them (4 numbers per path)
  * where Stamp = size, mtimeMs, ino, ctimeMs (version 2 added the ctime: see stat-stamps.ts).
- *    "trees":[[rel,signature],...]}                 directory outputs, by tree signature
+ *    "trees":[[rel,signature],...],                 directory outputs, by tree signature
+ *    "engine":"<abs dir of the engine's code>"}     the install that wrote it (version 3)
  *
  * Why a hit is sound: the full check is a function of the command line, the engine code, the
  * state index, the files it reads, the probes and listings it makes and the tool outputs. The
@@ -39,10 +40,11 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { nodeLoadIO } from "../load-io.js";
 import { changedStamps, STAMP_STRIDE } from "./stat-stamps.js";
 
-export const NOOP_FORMAT_VERSION = 2;
+export const NOOP_FORMAT_VERSION = 3;
 export const NOOP_FORMAT = "dagbuild-noop";
 
 /** [size, mtimeMs, ino, ctimeMs], as the state index records them. */
@@ -65,7 +67,16 @@ export interface NoopManifest {
   readonly paths: string[];
   readonly stamps: number[];
   readonly trees: [string, string][];
+  /**
+   * The engine install that wrote the manifest (its compiled engine directory). Another install
+   * (a side-by-side checkout, another key schema) must not take this one's word: its own code
+   * is not what was stamped.
+   */
+  readonly engine: string;
 }
+
+/** This install's engine directory (dist/src/engine/), as stored in `engine`. */
+export const engineDir = (): string => fileURLToPath(new URL("..", import.meta.url));
 
 /** The command line as far as it decides what a build does (not -j, not the logger). */
 export interface NoopRequest {
@@ -104,6 +115,7 @@ export function noopManifestPath(cacheDir: string, request: string): string {
 export type NoopMiss =
   | { readonly kind: "no-manifest" }
   | { readonly kind: "format" }
+  | { readonly kind: "engine" }
   | { readonly kind: "request" }
   | { readonly kind: "state-changed" }
   | { readonly kind: "file-changed"; readonly path: string }
@@ -154,6 +166,7 @@ export async function checkNoopManifest(file: string, root: string, request: str
   if (m?.format !== NOOP_FORMAT || m.version !== NOOP_FORMAT_VERSION || !Array.isArray(m.paths) || !Array.isArray(m.stamps) || m.stamps.length !== m.paths.length * STAMP_STRIDE)
     return miss({ kind: "format" });
   if (m.request !== request) return miss({ kind: "request" });
+  if (m.engine !== engineDir()) return miss({ kind: "engine" });
   const same = (abs: string, z: number, mt: number, i: number, ct: number): boolean => {
     const st = statSync(abs, NO_THROW);
     return st !== undefined && st.size === z && st.mtimeMs === mt && st.ino === i && st.ctimeMs === ct;

@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ReadLog } from "../read-log.js";
 import type { OutputState, StatEntry } from "./state-index.js";
-import { NOOP_FORMAT, NOOP_FORMAT_VERSION, type NoopManifest, type Stamp } from "./noop-manifest.js";
+import { engineDir, NOOP_FORMAT, NOOP_FORMAT_VERSION, type NoopManifest, type Stamp } from "./noop-manifest.js";
 import { nativeStatStamps, nativeStatStampsFile, stampOf } from "./stat-stamps.js";
 
 /** A file modified this recently when stamped could change again unseen within one mtime tick. */
@@ -105,6 +105,7 @@ export function writeNoopManifest(file: string, facts: NoopFacts): NoopWrite {
     paths,
     stamps,
     trees,
+    engine: engineDir(),
   };
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp${process.pid}`;
