@@ -206,4 +206,24 @@ test("chunks and the gradient sum computed on a worker thread equal the main thr
   m.dispose();
 });
 
+test("a worker's failure is reported by the step that hit it, and the pool keeps working", async () => {
+  const { TrainPool, JOB_TRAIN } = await import("../../src/ml/nn/pool.js");
+  const { initParams } = await import("../../src/ml/nn/config.js");
+  const c = GRU;
+  const s = task(c, 64, 19, true);
+  for (const mainWorks of [false, true]) {
+    const pool = await TrainPool.create({ config: c, backend: "auto", threads: 2, chunk: 16, batch: 64, magnitudeLoss: "huber", magnitudeWeight: 0.5, mainWorks, source: { X: s.X, ySign: s.ySign, yMag: s.yMag } });
+    try {
+      pool.setParams(initParams(c, 1));
+      for (let i = 0; i < 64; i++) pool.views.order[i] = i;
+      pool.views.order[40] = 1000; // no such sample
+      assert.throws(() => pool.run(JOB_TRAIN, 64), /sample 1000 outside X/);
+      pool.views.order[40] = 40;
+      assert.is(pool.run(JOB_TRAIN, 64), 4);
+    } finally {
+      await pool.close();
+    }
+  }
+});
+
 test.run();

@@ -454,9 +454,10 @@ class KernelChunkModel implements ChunkModel {
 
   loadSample(slot: number, X: Float32Array, index: number, ySign: number, yMag: number): void {
     if (slot >= this.chunk) throw new Error(`sample slot ${slot} outside the model's chunk of ${this.chunk}`);
+    const per = this.per;
+    if (!(index >= 0 && (index + 1) * per <= X.length)) throw new RangeError(`sample ${index} outside X (${X.length / per} samples)`);
     const f = this.arena.f32;
     const g = this.graph;
-    const per = this.per;
     f.set(X.subarray(index * per, (index + 1) * per), this.base + g.x + slot * per);
     f[this.base + g.ySign + slot] = ySign;
     f[this.base + g.yMag + slot] = yMag;
