@@ -46,8 +46,8 @@ export function readVarsRecord(cacheDir: string): VarsRecord | undefined {
   }
 }
 
-/** `--set a=1 --set b=2`, or `(none)`. */
+/** `--set a=1 --set b=2`, or `no --set`. */
 export function formatSet(set: Readonly<Record<string, string>>): string {
   const e = Object.entries(set);
-  return e.length ? e.map(([k, v]) => `--set ${k}=${v}`).join(" ") : "(none)";
+  return e.length ? e.map(([k, v]) => `--set ${k}=${v}`).join(" ") : "no --set";
 }

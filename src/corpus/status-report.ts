@@ -162,7 +162,9 @@ function renderCoverage(candles: readonly CandleCoverage[]): string[] {
   const at = new Map(candles.map((c) => [`${c.week}|${c.instrument}`, c]));
   const sides = [...new Set(candles.map((c) => c.price_side))].sort();
   const out = ["", "## Candle coverage", ""];
-  out.push(`${insts.length} instruments x ${weeks.length} candle weeks; price side ${sides.join(", ")}. Trading minutes per the FX calendar (docs/real-data.md).`, "");
+  const cals = [...new Set(candles.map((c) => c.coverage?.calendar).filter((c) => c !== undefined))].sort();
+  const calText = cals.map((c) => (c === "fx" ? "the FX calendar (Sunday 17:00 to Friday 17:00 New York)" : "the spec's fixed Sunday 21:00 to Friday 21:00 UTC week (synthetic)")).join(" and ");
+  out.push(`${insts.length} instruments x ${weeks.length} candle weeks; price side ${sides.join(", ")}. Trading minutes per ${calText || "no recorded calendar"} (docs/real-data.md).`, "");
   out.push("| instrument | expected | present | missing | coverage | longest gap (min) | empty weeks |", "|---|---|---|---|---|---|---|");
   for (const i of insts) {
     let exp = 0, have = 0, gap = 0, empty = 0, unknown = 0;
