@@ -20,8 +20,10 @@ export default defineRule({
     const out = ctx.outputs.doc ?? ctx.outputs["0"];
     if (!out) throw new RuleError('telemetry-doc: declare an output named "doc"');
     // The doc carries data values: a build must not write them into the tracked docs/.
-    if (/^docs\//.test(relative(ctx.root, out))) {
-      throw new RuleError(`telemetry-doc: output ${relative(ctx.root, out)} is under docs/ (tracked); write it under output/ (refresh the committed doc with npm run docs:telemetry)`);
+    // Outputs are staged under cache/tmp/<action dir>/<declared path>: judge the declared path.
+    const declared = relative(ctx.root, out).replace(/^cache\/tmp\/[^/]+\//, "");
+    if (/^docs\//.test(declared)) {
+      throw new RuleError(`telemetry-doc: output ${declared} is under docs/ (tracked); write it under output/ (refresh the committed doc with npm run docs:telemetry)`);
     }
     const { columns, rows } = await readSchema(corpus);
     await writeAtomic(out, renderTelemetryDoc(relative(ctx.root, corpus), await sha256File(corpus), rows, columns));

@@ -7,7 +7,9 @@ import * as assert from "uvu/assert";
 import { readFileSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { REPO } from "../helpers/rig.js";
+import { build, makeWs, REPO } from "../helpers/rig.js";
+import { existsSync, symlinkSync } from "node:fs";
+import { loadGraph } from "../../src/engine/graph.js";
 import telemetryDoc from "../../rules/telemetry-doc.js";
 import { RuleError } from "../../src/engine/rule.js";
 import { CORPUS_COLUMNS } from "../../src/corpus/columns.js";
@@ -39,6 +41,22 @@ test("targets/stage1.yaml writes output/telemetry_schema.md and bundles that", (
   const y = readFileSync(join(REPO, "targets/stage1.yaml"), "utf8");
   assert.not.match(y, /docs\/telemetry_schema\.md(?! is refreshed)/);
   assert.match(y, /outputs: \{ doc: output\/telemetry_schema\.md \}/);
+});
+
+test("in a real build too: a pipeline declaring the doc under docs/ fails; no target of the project writes a tracked path", async () => {
+  const ws = makeWs(`version: 1\ntargets:\n  doc:\n    outputs: { doc: docs/telemetry_schema.md }\n    deps: { corpus: in/c.parquet }\n    rule: rules/telemetry-doc.ts\n`, { fake: false, files: { "in/c.parquet": "x" } });
+  for (const f of ["rules", "src", "dist", "node_modules", "schema"]) symlinkSync(join(REPO, f), join(ws, f));
+  const r = build(ws);
+  assert.is(r.code, 1);
+  assert.match(r.stdout + r.stderr, /output docs\/telemetry_schema\.md is under docs\/ \(tracked\)/);
+  assert.not.ok(existsSync(join(ws, "docs/telemetry_schema.md")));
+  // Every output of the project's own pipeline is under output/, data/ or cache/ (git-ignored).
+  const loaded = await loadGraph(REPO);
+  assert.ok(loaded.ok);
+  if (!loaded.ok) return;
+  for (const a of loaded.graph.actions.values()) {
+    for (const o of Object.values(a.outputs)) assert.match(o.path, /^(output|data|cache)\//, `${a.id} writes ${o.path}`);
+  }
 });
 
 test.run();
