@@ -3,6 +3,7 @@
  * named tensors a model has, in which order, and how they start. The C kernels, the TensorFlow.js
  * reference, the ONNX exporter and weights.safetensors all read the layout from here.
  */
+import { mulberry32 } from "../prng.js";
 
 /** A recurrent model: stacked LSTM or GRU layers, the last hidden state feeds the heads. */
 export interface RecurrentConfig {
@@ -123,17 +124,6 @@ export function paramView(layout: ParamLayout, flat: Float32Array, name: string)
   return flat.subarray(at, at + spec.shape.reduce((a, b) => a * b, 1));
 }
 
-/** mulberry32: a small seeded PRNG, so initial weights are a pure function of the seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Initial parameters: Glorot-uniform kernels (fan-in and fan-out of the [in, out] matrix; for

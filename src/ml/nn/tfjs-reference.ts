@@ -13,6 +13,7 @@
  */
 import type * as TfNs from "@tensorflow/tfjs";
 import { headWidth, paramLayout, paramView, sinusoidalPositions, type ModelConfig, type RecurrentConfig, type TransformerConfig } from "./config.js";
+import { mulberry32 } from "../prng.js";
 
 /** The TensorFlow.js namespace (any build: @tensorflow/tfjs or @tensorflow/tfjs-node-gpu). */
 export type Tf = typeof TfNs;
@@ -330,17 +331,6 @@ export interface ReferenceTrainResult {
   readonly backend: string;
 }
 
-/** mulberry32, as config.ts and trainer.ts. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fisher-Yates shuffle in place (the same draws as trainer.ts's shuffleInPlace). */
 function shuffleInPlace(order: Uint32Array, rand: () => number): void {

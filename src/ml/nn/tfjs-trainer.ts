@@ -11,6 +11,7 @@ import { rocAuc } from "../metrics.js";
 import { initParams, paramLayout, type ModelConfig } from "./config.js";
 import { forwardTensors, loadTfjs, lossTensor, paramTensors, type TfjsPreference } from "./tfjs-reference.js";
 import { magnitudeScale, shuffleInPlace, type EpochLog, type Split, type TrainData, type TrainOptions } from "./trainer.js";
+import { mulberry32 } from "../prng.js";
 
 /** What trainTfjs returns: trainer.ts's TrainResult with the TensorFlow.js backend's name. */
 export interface TfjsTrainResult {
@@ -27,16 +28,6 @@ export interface TfjsTrainResult {
   readonly fallbacks: readonly string[];
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Vars = { list: TfNs.Variable[]; byName: Map<string, TfNs.Tensor> };
 
