@@ -8,7 +8,7 @@ import { dirname, join, sep } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { Checker, dirAware, runStart, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
-import type { ActionSpec, Host, HostEnv, InputFile } from "./hosts/host.js";
+import type { ActionSpec, Host, HostEnv, InputFile, TreeEntry } from "./hosts/host.js";
 import { appendTransfer } from "./transfer-log.js";
 import { HostError } from "./hosts/host.js";
 import { createHost } from "./hosts/index.js";
@@ -19,6 +19,7 @@ import { ACTION_RECORD_VERSION, type RecordedOutput } from "./cache/action-cache
 import { formatReason } from "./fingerprint.js";
 import { hashFile } from "./hash.js";
 import { treeSignature } from "./cache/tree-signature.js";
+import { fsyncPath, fsyncTree } from "./durable.js";
 import { DeviceTokens } from "./device-tokens.js";
 
 /** Options of one build. */
@@ -496,10 +497,24 @@ export function toSpec(node: ActionNode, decision: Decision & { status: "stale" 
       }
       const digest = decision.material.inputs[name]![i]![1];
       const size = (d.kind === "output" ? lookup(d.path)?.size : checker.sourceDigest(d.path)?.size) ?? 0;
-      return { path: d.path, digest, size };
+      // A whole directory output goes to an executor as its files (the tree), never as the
+      // manifest blob its digest names: a remote host materializes the files one by one.
+      const tree = d.kind === "output" ? recordedTree(checker, d.producer, d.path, digest) : undefined;
+      return { path: d.path, digest, size, ...(tree ? { tree } : {}) };
     });
   }
   return { version: 1, id: node.id, target: node.target, partition: node.partition, rule: node.rule, params: node.params, inputs, outputs: node.outputs };
+}
+
+/** The file list of the directory output `path` of `producer` as recorded with `digest` (undefined for a file output). */
+function recordedTree(checker: Checker, producer: string, path: string, digest: string): readonly TreeEntry[] | undefined {
+  const st = checker.state.actions.get(producer);
+  const out = st ? Object.entries(st.o).find(([, o]) => o.p === path) : undefined;
+  if (!st || !out || !out[1].t) return undefined;
+  const rec = checker.ac.get(st.k)?.outputs[out[0]];
+  if (rec?.tree && rec.digest === digest) return rec.tree;
+  const now = describePath(join(checker.graph.root, path));
+  return now.digest === digest ? now.tree : undefined;
 }
 
 /**
@@ -548,8 +563,11 @@ function commit(
   }
   // A restore copied (and verified) blobs out of the CAS under digests it recorded: no need to hash them again.
   const arts = entries.map(([name, decl]) => (restored ? decision.restorable?.outputs[name] : undefined) ?? checker.cas.putPath(join(staging, decl.path), verified?.[name]));
+  // The outputs' data is on disk before their names are (durable.ts), then the renames are.
+  for (const [, decl] of entries) (decl.dir ? fsyncTree : fsyncPath)(join(staging, decl.path));
   swapIn(entries.map(([, decl], i) => ({ staged: join(staging, decl.path), final: join(root, decl.path), aside: `${staging}.old-${i}` })));
 
+  for (const d of new Set(entries.map(([, decl]) => dirname(join(root, decl.path))))) fsyncPath(d);
   const recorded: Record<string, RecordedOutput> = {};
   const states: Record<string, OutputState> = {};
   // Outputs replaced on disk (a restore over a hand edit) changed even when their digest did not.
