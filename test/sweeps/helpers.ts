@@ -31,7 +31,7 @@ export default {
     const out = ctx.outputs.model;
     writeFileSync(join(out, "metrics.json"), JSON.stringify({ format: "dagbuild.ml_metrics", version: 1,
       validation: { model: { auc, log_loss: 0.69 - auc / 10 } }, test: { model: { auc: auc - 0.01 } },
-      training: { seconds: 0.01, backend: "fake", best_epoch: 1, epochs_run: 1, device: dev } }));
+      training: { seconds: 0.01, backend: "fake", best_epoch: 1, epochs_run: 1, device: dev, process_device: process.env.CUDA_VISIBLE_DEVICES || "-" } }));
     writeFileSync(join(out, "config.json"), JSON.stringify({ architecture: { kind: "lstm", units: p.units, layers: 1 }, training: { lr: p.lr, seed: p.seed || 0 } }));
   },
 };

@@ -80,6 +80,22 @@ test("trials holding a gpu token see CUDA_VISIBLE_DEVICES = its index; concurren
   // The device is in the trial's metrics (recorded by the fake model from ctx.env).
   const m = JSON.parse(readFileSync(join(ws, "out/sweeps/lr-0.001_units-1/metrics.json"), "utf8"));
   assert.ok(["0", "1"].includes(m.training.device));
+  assert.is(m.training.process_device, "-", "worker threads: the shared process environment is left alone");
+});
+
+test("process isolation: the trial's own process environment holds its CUDA_VISIBLE_DEVICES", () => {
+  const ws = sweepWorkspace({ units: 1, gpus: 2 });
+  process.env.DAGBUILD_ISOLATION = "process";
+  try {
+    buildOk(ws, ["-j", "2"]);
+  } finally {
+    delete process.env.DAGBUILD_ISOLATION;
+  }
+  for (const t of ["lr-0.001_units-1", "lr-0.003_units-1"]) {
+    const m = JSON.parse(readFileSync(join(ws, `out/sweeps/${t}/metrics.json`), "utf8"));
+    assert.ok(["0", "1"].includes(m.training.device), t);
+    assert.is(m.training.process_device, m.training.device, `${t}: applied to process.env of its own process`);
+  }
 });
 
 test("device tokens: least-used indices first, released for reuse, none for undeclared resources", () => {

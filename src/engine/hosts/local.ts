@@ -11,7 +11,8 @@ import type { ActionIO, ActionSpec, Host, HostResult } from "./host.js";
 import { executeSpec } from "../exec.js";
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
-const CLI = new URL("../../../bin/dagbuild", import.meta.url).pathname;
+// dist/src/engine/hosts/local.js → the repository's bin/ (not dist/bin/, which does not exist).
+const CLI = new URL("../../../../bin/dagbuild", import.meta.url).pathname;
 
 export class LocalHost implements Host {
   readonly describe = "local";
