@@ -24,6 +24,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { fsyncPath } from "../durable.js";
 
 export const STATE_FORMAT_VERSION = 1;
 const HEADER = JSON.stringify({ format: "dagbuild-state", version: STATE_FORMAT_VERSION });
@@ -208,6 +209,7 @@ export class StateIndex {
     // The no-op path parses this file: keep superseded lines to a quarter of the live ones.
     const live = this.actions.size + this.stats.size;
     if (this.damaged || this.lines > live + Math.max(1000, live / 4)) this.compact();
+    else if (this.ready) fsyncPath(this.file); // this build's lines survive a power loss
   }
 
   /** Rewrites the log with only the live entries (temp + rename: never a torn index). */
@@ -218,6 +220,7 @@ export class StateIndex {
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp${process.pid}`;
     writeFileSync(tmp, out.join("\n") + "\n");
+    fsyncPath(tmp);
     this.moveAsideBad();
     renameSync(tmp, this.file);
     this.lines = out.length - 1;
