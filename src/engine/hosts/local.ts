@@ -90,12 +90,12 @@ export class LocalHost implements Host {
         tail = (tail + s).slice(-2000);
         io.log(s);
       });
-      child.on("close", (code) => {
+      child.on("close", (code, sig) => {
         io.signal.removeEventListener("abort", onAbort);
         rmSync(specFile, { force: true });
         if (io.signal.aborted) resolve({ ok: false, kind: "cancelled", message: "cancelled" });
         else if (code === 0) resolve({ ok: true });
-        else resolve({ ok: false, kind: "rule-failed", message: tail.trim().split("\n").pop() ?? `exit ${code}` });
+        else resolve({ ok: false, kind: "rule-failed", message: tail.trim().split("\n").pop() || (sig ? `rule process killed by ${sig}` : `rule process exited with code ${code}`) });
       });
     });
   }
