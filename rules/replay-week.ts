@@ -73,7 +73,7 @@ async function readByInstrument(ctx: RuleContext, paths: readonly string[], into
 }
 
 export default defineRule({
-  describe: "week of candles (7 instruments) -> gates JSONL, ROC summary, carried state",
+  describe: "week of candles (every instrument of the axis) -> gates JSONL, ROC summary, carried state",
   async run(ctx) {
     const mode = (param(ctx, "mode") ?? ctx.partition["mode"]) as RunMode | undefined;
     if (mode !== "rolling" && mode !== "isolation") {

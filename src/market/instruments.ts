@@ -1,7 +1,8 @@
 /**
- * The seven FX majors the pipeline trades (OANDA names) and the per-instrument facts the
- * candle sources need: quote precision, pip size, and the typical price level, volatility and
- * tick activity the synthetic market is calibrated to (levels and volatilities of 2025).
+ * The seven FX majors (OANDA names) and the per-instrument facts the synthetic and OANDA
+ * sources need: quote precision, pip size, and the typical price level, volatility and tick
+ * activity the synthetic market is calibrated to (levels and volatilities of 2025). The
+ * pipeline itself follows its `instrument` axis: files and Valkey sources accept any name.
  */
 
 /** OANDA instrument names of the seven majors, sorted. */
