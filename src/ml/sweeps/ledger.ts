@@ -10,6 +10,11 @@
  *   {"kind":"trial","trial":"<id>","status":"ok"|"failed"|"pruned","params":{...},
  *    "metrics":{"val_auc":..,"val_log_loss":..,"test_auc":..,...}|null,"duration_s":..,"backend":..,"host":..,"error"?:..}
  *
+ * `duration_s` is the training time (metrics.json `training.seconds`; the action's whole
+ * duration is in its action record, which `dagbuild metrics` reads), `host` the engine host
+ * the ledger's params name. Status `pruned` is read from a status.json that says so; nothing
+ * prunes yet (issue 13's optional item).
+ *
  * `trials_tried` counts every trial with an outcome (ok, failed or pruned): the number a
  * deflated Sharpe ratio corrects for. A trial's status comes from its directory: metrics.json
  * = ok; status.json (rules/ml-model.ts `on_failure: record`) = its status (failed). A trial
