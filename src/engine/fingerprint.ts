@@ -280,7 +280,9 @@ function moduleClosure(root: string, module: string, log?: ReadLog): ClosureFile
         log?.probe(join(root, ts), there ? "any" : null);
         if (there) target = ts;
       }
-      if (!target.startsWith("..")) stack.push(target);
+      // A relative import that leaves the workspace is hashed too (its path stays relative,
+      // `../lib/x.ts`): silently leaving it out would let an edit there keep the key.
+      stack.push(target);
     }
   }
   return [...seen].map(([path, digest]) => ({ path, digest, ...(stamps.has(path) ? { stamp: stamps.get(path)! } : {}) })).sort((a, b) => (a.path < b.path ? -1 : 1));

@@ -5,6 +5,7 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 import type { ReadLog } from "../read-log.js";
 import type { OutputState, StatEntry } from "./state-index.js";
 import { engineDir, NOOP_FORMAT, NOOP_FORMAT_VERSION, type NoopManifest, type Stamp } from "./noop-manifest.js";
@@ -138,6 +139,21 @@ export function engineFiles(): string[] {
   walk(join(engine, "..", "cli"));
   const repo = join(engine, "..", "..", "..");
   out.push(join(repo, "package.json"), join(repo, "schema", "pipeline.schema.json"));
+  // The libraries the full check runs on (YAML parsing, schema validation): an upgrade in
+  // node_modules changes what the load accepts, so their versions are stamped too.
+  const req = createRequire(import.meta.url);
+  for (const dep of ["yaml", "ajv"]) {
+    try {
+      out.push(req.resolve(`${dep}/package.json`));
+    } catch {
+      // not resolvable by package.json (exports map): its main file instead
+      try {
+        out.push(req.resolve(dep));
+      } catch {
+        /* not installed: the load would fail anyway */
+      }
+    }
+  }
   if (nativeStatStamps()) out.push(nativeStatStampsFile()); // the helper that compares the stamps
   return out.sort();
 }
