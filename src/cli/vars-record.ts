@@ -17,8 +17,13 @@ export interface VarsRecord {
   readonly vars: Readonly<Record<string, string>>;
 }
 
+/** `redis://user:pw@host` → `redis://user:***@host`: a password in a URL is never written or shown. */
+export function redactUrlPassword(v: string): string {
+  return v.replace(/(\/\/[^/:@\s]*:)[^@/\s]+@/g, "$1***@");
+}
+
 function sorted(r: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, redactUrlPassword(v)]));
 }
 
 /** The record of a loaded graph's vars. */

@@ -70,4 +70,12 @@ test("--set of an undeclared var, a malformed --set and a self-referring var are
   assert.match(loop.stderr, /var `files` refers to itself \(files -> files\)/);
 });
 
+test("a password in a URL var is redacted in cache/vars.json and in status", () => {
+  const ws = makeWs(PIPELINE, { files: FILES });
+  buildOk(ws, ["--set", "source=redis://user:s3cret@127.0.0.1:6379/0"]);
+  assert.not.match(read(ws, "cache/vars.json"), /s3cret/);
+  assert.match(read(ws, "cache/vars.json"), /redis:\/\/user:\*\*\*@127\.0\.0\.1/);
+  assert.not.match(cli(ws, ["status", "--set", "source=redis://user:s3cret@127.0.0.1:6379/0"]).stdout, /s3cret/);
+});
+
 test.run();
