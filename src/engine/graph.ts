@@ -759,6 +759,8 @@ function expand(
   let sortedOutputs: string[] | undefined;
   const missing = new Map<LocatedTemplate, { first: string; action: string; count: number }>();
   const emptyGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
+  const intoDir = new Set<string>(); // glob patterns rooted inside a directory output
+  const intoDirGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
   const badTimes = new Map<LocatedTemplate, { first: string; action: string; count: number }>();
   const escaped = new Map<LocatedTemplate, string>();
   const edgeFrom: number[] = [];
@@ -787,6 +789,15 @@ function expand(
     let r = globCache.get(pattern);
     if (r) return r;
     const g: Glob = compileGlob(pattern);
+    // A glob rooted inside a directory output would list that output's files as the previous
+    // build left them (globs expand at load): refused (see intoDirGlobs); one that merely
+    // passes over a directory output does not look inside it (every load agrees).
+    const base = g.prefix.replace(/\/$/, "");
+    if (base !== "" && (dirOutputs.has(base) || dirSlot(base) >= 0)) {
+      globCache.set(pattern, (r = []));
+      intoDir.add(pattern);
+      return r;
+    }
     sortedOutputs ??= [...slots.keys()].sort();
     const found = new Map<string, DepRef>();
     // Only outputs under the literal prefix can match: binary-search that range.
@@ -801,7 +812,7 @@ function expand(
       const p = sortedOutputs[k]!;
       if (g.test(p)) found.set(p, slotRef(slots.get(p)!));
     }
-    for (const p of globFiles(absRoot, g, io)) {
+    for (const p of globFiles(absRoot, g, io, (dir) => dirOutputs.has(dir))) {
       if (!found.has(p)) found.set(p, slots.has(p) ? slotRef(slots.get(p)!) : resolveOther(p)!);
     }
     r = [...found.values()].sort(byPath);
@@ -838,6 +849,10 @@ function expand(
     }
     if (isGlobT) {
       const refs = resolveGlob(path);
+      if (intoDir.has(path)) {
+        if (!intoDirGlobs.has(d)) intoDirGlobs.set(d, { pattern: path, action: ids[i]! });
+        return;
+      }
       if (refs.length === 0 && !emptyGlobs.has(d)) emptyGlobs.set(d, { pattern: path, action: ids[i]! });
       for (const r of refs) {
         list.push(r);
@@ -937,6 +952,10 @@ function expand(
   for (const [d, b] of badTimes) {
     const more = b.count > 1 ? ` (and ${b.count - 1} more partitions)` : "";
     diags.push(diag("schema", `final_after of \`${b.action}\` is \`${b.first}\`: not an ISO date (YYYY-MM-DD) or UTC date-time (YYYY-MM-DDTHH:MM[:SS]Z)${more}`, d.loc));
+  }
+  for (const [d, g] of intoDirGlobs) {
+    const dir = dirAncestor(compileGlob(g.pattern).prefix.replace(/\/$/, "") + "/x", dirOutputs) ?? "";
+    diags.push(diag("missing-source", `glob \`${g.pattern}\` (dep \`${d.name}\` of \`${g.action}\`) looks inside the directory output \`${dir}/\`, whose files are known only after it is built: depend on \`${dir}/\` itself`, d.loc));
   }
   for (const [d, g] of emptyGlobs) {
     diags.push(diag("missing-source", `glob \`${g.pattern}\` (dep \`${d.name}\` of \`${g.action}\`) matches no output and no file`, d.loc));

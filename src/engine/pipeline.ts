@@ -206,9 +206,10 @@ export function compileGlob(pattern: string): Glob {
 
 /**
  * Workspace files matching a glob, sorted. Walks only below the glob's literal prefix and
- * skips dot-directories (`.git`, `.dagbuild`) and `node_modules`, which are never sources.
+ * skips dot-directories (`.git`, `.dagbuild`) and `node_modules`, which are never sources,
+ * and the directories `skipDir` names (directory outputs: their files are not known at load).
  */
-export function globFiles(root: string, glob: Glob, io: LoadIO): string[] {
+export function globFiles(root: string, glob: Glob, io: LoadIO, skipDir?: (rel: string) => boolean): string[] {
   const out: string[] = [];
   const base = glob.prefix.replace(/\/$/, "");
   const walk = (rel: string) => {
@@ -216,7 +217,9 @@ export function globFiles(root: string, glob: Glob, io: LoadIO): string[] {
       if (name.startsWith(".") || name === "node_modules") continue;
       const p = rel === "" ? name : `${rel}/${name}`;
       const kind = io.stat(joinAbs(root, p));
-      if (kind === "dir") walk(p);
+      if (kind === "dir") {
+        if (!skipDir?.(p)) walk(p);
+      }
       else if (kind === "file" && glob.test(p)) out.push(p);
     }
   };

@@ -72,4 +72,29 @@ test("includes, hosts_file and params_file outside the workspace say so", async 
   for (const x of d) assert.match(x.message, "outside the workspace");
 });
 
+test("a glob inside a directory output is a located error; a glob over one does not look inside", async () => {
+  const files = {
+    ...RULES,
+    "gen/stale.txt": "left by an earlier build\n",
+    "src/a.txt": "a\n",
+    "pipeline.yaml": [
+      "version: 1",
+      "targets:",
+      "  gen:",
+      "    outputs: [\"gen/\"]",
+      "    rule: rules/a.ts",
+      "  use:",
+      "    outputs: [out/use]",
+      "    deps: [\"gen/*.txt\"]",
+      "    rule: rules/b.ts",
+    ],
+  };
+  const d = await loadErr(files);
+  assert.equal(d.map(short), ["pipeline.yaml:8:12 missing-source"]);
+  assert.match(d[0]!.message, "depend on `gen/` itself");
+  // `**/*.txt` passes over gen/: it sees src/a.txt, never the stale files inside gen/.
+  const g = await loadOk({ ...files, "pipeline.yaml": (files["pipeline.yaml"] as string[]).map((l) => l.replace('"gen/*.txt"', '"**/*.txt"')) });
+  assert.equal(g.actions.get("use")!.deps["0"]!.map((x) => x.path), ["src/a.txt"]);
+});
+
 test.run();
