@@ -172,6 +172,17 @@ test("profile use: a hazard_max typo is a located error; clamping and unreplayed
   ]);
   assert.throws(() => checkProfileUse(text + "  EUR_USX: 0.3\n", "p.yaml", ["EUR_USD"]), (e: unknown) => e instanceof ProfileError && (e as Error).message === 'p.yaml:6:3: hazard_max: unknown instrument "EUR_USX" (replayed: EUR_USD)');
   assert.equal(checkProfileUse("version: 1\nhazard_percentile: 0.5\n", "p.yaml", ["EUR_USD"]), []);
+  // The replay CLI says so too.
+  const prof = join(root, "clamp.yaml");
+  writeFileSync(prof, "version: 1\nhazard_percentile: 0.01\n");
+  const golden = join(REPO, "test/fixtures/gate-golden/EUR_USD.candles.json");
+  const r = spawnSync(process.execPath, [join(REPO, "bin/dagbuild"), "replay", "--candles", golden, "--instrument", "EUR_USD", "--profile", prof, "--out", join(root, "clamp.jsonl")], { encoding: "utf8", timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /clamp\.yaml:2:20: warning: hazard_percentile 0\.01 is used as 0\.05/);
+  writeFileSync(prof, "version: 1\nhazard_max:\n  EUR_USX: 0.3\n");
+  const bad = spawnSync(process.execPath, [join(REPO, "bin/dagbuild"), "replay", "--candles", golden, "--instrument", "EUR_USD", "--profile", prof, "--out", join(root, "clamp2.jsonl")], { encoding: "utf8", timeout: 60_000 });
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /clamp\.yaml:3:3: hazard_max: unknown instrument "EUR_USX"/);
 });
 
 test("candles rule: a CSV mapping and delimiter from vars (string forms), FXCM-style bid columns", async () => {

@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import { InputFileError, readTextFile } from "../../market/read-text.js";
 import { CandleDataError, validateCandles } from "../../sep/candle-check.js";
 import { parseCandleJson } from "../../sep/candle-json.js";
-import { DEFAULT_PROFILE, loadProfile, ProfileError } from "../../sep/profile.js";
+import { checkProfileUse, DEFAULT_PROFILE, loadProfile, ProfileError } from "../../sep/profile.js";
 import { formatGateLine } from "../../sep/records.js";
 import { replayInstrument } from "../../sep/replay.js";
 import { formatReplayState, parseReplayState, StateFileError } from "../../sep/state.js";
@@ -77,6 +77,8 @@ export async function run(argv: string[]): Promise<number> {
     if (!/^[A-Z]{3}_[A-Z]{3}$/.test(a["instrument"]!)) throw new UsageError(`--instrument must look like EUR_USD, got ${JSON.stringify(a["instrument"])}`);
     const inst = a["instrument"]!;
     const profile = a["profile"] ? await loadProfile(a["profile"]) : DEFAULT_PROFILE;
+    // Clamped percentiles and caps for other instruments are said, not applied silently.
+    if (a["profile"]) for (const w of checkProfileUse(await readFile(a["profile"], "utf8"), a["profile"], [a["instrument"]!])) process.stderr.write(`${w}\n`);
     const candles = await readCandleFile(a["candles"]!);
     let carried;
     let others: ReplayState["instruments"] = {};
