@@ -3,8 +3,8 @@
  * parallel up to `jobs` and per-host limits, deciding each action only once its inputs are
  * known (early cutoff), committing outputs atomically, recording results last.
  */
-import { appendFileSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, sep } from "node:path";
+import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, sep } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { Checker, dirAware, runStart, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
@@ -668,18 +668,15 @@ function swapIn(moves: readonly { staged: string; final: string; aside: string }
       mkdirSync(dirname(m.final), { recursive: true });
       const step: { final: string; staged: string; aside?: string; placed: boolean } = { final: m.final, staged: m.staged, placed: false };
       done.push(step);
-      if (lstatSync(m.final, { throwIfNoEntry: false })) {
-        renameSync(m.final, m.aside);
-        step.aside = m.aside;
-      }
-      renameSync(m.staged, m.final);
+      if (lstatSync(m.final, { throwIfNoEntry: false })) step.aside = moveAside(m.final, m.aside);
+      moveInto(m.staged, m.final);
       step.placed = true;
     }
   } catch (e) {
     const stuck: string[] = [];
     for (const step of done.reverse()) {
       try {
-        if (step.placed) renameSync(step.final, step.staged);
+        if (step.placed) rmSync(step.final, { recursive: true, force: true }); // the new one: staging goes anyway
         if (step.aside) renameSync(step.aside, step.final);
       } catch (back) {
         stuck.push(`${step.final}: ${(back as Error).message}`);
@@ -689,4 +686,47 @@ function swapIn(moves: readonly { staged: string; final: string; aside: string }
     throw new CommitError("output-blocked", msg);
   }
   for (const step of done) if (step.aside) rmSync(step.aside, { recursive: true, force: true });
+}
+
+let crossCounter = 0;
+
+/**
+ * Renames `from` to `to`. Across file systems (EXDEV: an output directory that is a mount of
+ * its own, such as a tmpfs at `output/`), copies it beside `to` first, makes the copy durable,
+ * and renames that into place: the output still appears at once, whole.
+ */
+function moveInto(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+  }
+  const near = join(dirname(to), `.${basename(to)}.dagbuild-new.${process.pid}.${crossCounter++}`);
+  try {
+    cpSync(from, near, { recursive: true, preserveTimestamps: true });
+    (lstatSync(near).isDirectory() ? fsyncTree : fsyncPath)(near);
+    renameSync(near, to);
+  } catch (e) {
+    rmSync(near, { recursive: true, force: true });
+    throw e;
+  }
+  rmSync(from, { recursive: true, force: true });
+}
+
+/**
+ * Moves an old output out of the way to `aside` (in staging), or, when staging is on another
+ * file system, to a hidden name beside it (a rename there cannot fail with EXDEV). Returns
+ * where it went.
+ */
+function moveAside(final: string, aside: string): string {
+  try {
+    renameSync(final, aside);
+    return aside;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+  }
+  const near = join(dirname(final), `.${basename(final)}.dagbuild-old.${process.pid}.${crossCounter++}`);
+  renameSync(final, near);
+  return near;
 }

@@ -4,10 +4,11 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build, makeWs, read } from "../helpers/rig.js";
+import { build, buildOk, makeWs, read, write } from "../helpers/rig.js";
 
 test("an output under a symlinked directory that points outside the workspace is refused", () => {
   const elsewhere = mkdtempSync(join(tmpdir(), "dagbuild-elsewhere-"));
@@ -57,6 +58,42 @@ targets:
   const notes = r.events.filter((e) => e.type === "note").map((e) => (e as { message: string }).message);
   assert.equal(notes.filter((m) => m.includes("cannot write the log of chatty")).length, 1, notes.join("\n"));
   assert.is(read(ws, "out/c.txt"), "v1\n");
+});
+
+test("an output directory on another file system (a tmpfs mount) is written by copy, then rename", () => {
+  const ws = makeWs(`version: 1
+targets:
+  x:
+    outputs: [output/x.txt]
+    deps: [src.txt]
+    run: "cp src.txt {out} && chmod 755 {out}"
+  d:
+    outputs: ["output/dir/"]
+    deps: [src.txt]
+    run: "mkdir -p {out}/sub && cp src.txt {out}/sub/y.txt"
+`, { fake: false, files: { "src.txt": "v1\n" } });
+  mkdirSync(join(ws, "output"));
+  const m = spawnSync("mount", ["-t", "tmpfs", "tmpfs", join(ws, "output")], { encoding: "utf8" });
+  if (m.status !== 0) {
+    process.stdout.write(`SKIP cannot mount a tmpfs here (${(m.stderr || "").trim()}): EXDEV not exercised\n`);
+    return;
+  }
+  try {
+    buildOk(ws);
+    assert.is(read(ws, "output/x.txt"), "v1\n");
+    assert.ok((statSync(join(ws, "output/x.txt")).mode & 0o111) !== 0, "mode kept by the copy");
+    assert.is(read(ws, "output/dir/sub/y.txt"), "v1\n");
+    write(ws, "src.txt", "v2\n");
+    buildOk(ws); // replaces both across the mount
+    assert.is(read(ws, "output/x.txt"), "v2\n");
+    assert.is(read(ws, "output/dir/sub/y.txt"), "v2\n");
+    assert.equal(readdirSync(join(ws, "output")).sort(), ["dir", "x.txt"], "no temporary names left beside the outputs");
+    rmSync(join(ws, "output/x.txt"));
+    const r = buildOk(ws);
+    assert.equal(r.restored, ["x"]);
+  } finally {
+    spawnSync("umount", [join(ws, "output")]);
+  }
 });
 
 test.run();
