@@ -6,6 +6,11 @@
  * rate), evaluated by the same function. Every number that leaves this module is rounded with
  * r6, so the JSON is byte-stable.
  *
+ * Resampling is by block when blocks are given (the UTC day of each row, say): neighbouring
+ * gates share most of their window and their label horizons overlap, so rows are not
+ * independent and a row bootstrap would give intervals that are too narrow. A block resample
+ * draws as many blocks as there are, with replacement, and takes every row of each.
+ *
  * The bootstrap is fast because the scores are ranked once: rows are grouped by distinct score
  * (ascending), and a resample only adds its draws' counts into per-group positive/negative
  * tallies, from which the Mann-Whitney AUC follows in one pass over the groups (ties count one
@@ -70,6 +75,8 @@ export interface EvalOptions {
   readonly seed: number;
   /** Number of bootstrap resamples; default 1000; 0 skips the interval (nulls). */
   readonly bootstrap?: number;
+  /** Block id per row for a block bootstrap (default: every row its own block). */
+  readonly blocks?: ArrayLike<number>;
   /**
    * Score to rank by for the AUC and its interval, when it differs from `prob` (a monotone
    * calibration of a raw score can create ties that would change the ranking). Default: prob.
@@ -139,13 +146,39 @@ function aucFromTallies(posW: Float64Array, negW: Float64Array): number {
 
 /**
  * The bootstrap's row draws: `resampleIndices(n, seed)` returns a function that fills `out`
- * (length n) with the next resample's row indices, drawn uniformly with replacement.
+ * (length n) with the next resample's row indices, drawn uniformly with replacement. With
+ * `blocks` (a block id per row) it draws whole blocks instead, as many as there are, and
+ * returns their rows (a new array when they do not fit `out`).
  */
-export function resampleIndices(n: number, seed: number): (out: Uint32Array) => Uint32Array {
+export function resampleIndices(n: number, seed: number, blocks?: ArrayLike<number>): (out: Uint32Array) => Uint32Array {
   const rand = mulberry32(seed);
+  if (!blocks) {
+    return (out) => {
+      for (let k = 0; k < n; k++) out[k] = Math.floor((rand() / 4294967296) * n);
+      return out;
+    };
+  }
+  if (blocks.length !== n) throw new EvalInputError(`resampleIndices: ${blocks.length} block ids for ${n} rows`);
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const b = blocks[i]!;
+    const m = members.get(b);
+    if (m) m.push(i);
+    else members.set(b, [i]);
+  }
+  const list = [...members.keys()].sort((a, b) => a - b).map((k) => members.get(k)!);
   return (out) => {
-    for (let k = 0; k < n; k++) out[k] = Math.floor((rand() / 4294967296) * n);
-    return out;
+    let buf = out, len = 0;
+    for (let k = 0; k < list.length; k++) {
+      const rows = list[Math.floor((rand() / 4294967296) * list.length)]!;
+      if (len + rows.length > buf.length) {
+        const grown = new Uint32Array(Math.max(2 * buf.length, len + rows.length));
+        grown.set(buf.subarray(0, len));
+        buf = grown;
+      }
+      for (const r of rows) buf[len++] = r;
+    }
+    return buf.subarray(0, len);
   };
 }
 
@@ -153,23 +186,24 @@ export function resampleIndices(n: number, seed: number): (out: Uint32Array) => 
  * AUCs of several scorings of the same rows over the same B bootstrap resamples (paired):
  * `out[m][b]` is scoring m's AUC on resample b; resamples lacking a class are NaN.
  */
-export function bootstrapAucSamples(scores: readonly Column[], y: Column, B: number, seed: number): Float64Array[] {
+export function bootstrapAucSamples(scores: readonly Column[], y: Column, B: number, seed: number, blocks?: ArrayLike<number>): Float64Array[] {
   const n = y.length;
   for (const s of scores) if (s.length !== n) throw new EvalInputError(`bootstrapAucSamples: ${s.length} scores for ${n} labels`);
   const rankings = scores.map(rank);
-  const next = resampleIndices(n, seed);
-  const idx = new Uint32Array(n);
+  const next = resampleIndices(n, seed, blocks);
+  let idx: Uint32Array = new Uint32Array(n);
   const tallies = rankings.map((r) => ({ pos: new Float64Array(r.count), neg: new Float64Array(r.count) }));
   const out = rankings.map(() => new Float64Array(B));
   for (let b = 0; b < B; b++) {
-    next(idx);
+    const drawn = next(idx);
+    if (drawn.buffer !== idx.buffer) idx = new Uint32Array(drawn.buffer);
     for (let m = 0; m < rankings.length; m++) {
       const { pos, neg } = tallies[m]!;
       const group = rankings[m]!.group;
       pos.fill(0);
       neg.fill(0);
-      for (let k = 0; k < n; k++) {
-        const i = idx[k]!;
+      for (let k = 0; k < drawn.length; k++) {
+        const i = drawn[k]!;
         if (y[i] === 1) pos[group[i]!]!++;
         else neg[group[i]!]!++;
       }
@@ -252,7 +286,7 @@ export function evaluateBinary(prob: Column, y: Column, opts: EvalOptions): Bina
   let ci: [number, number] = [Number.NaN, Number.NaN];
   let used = 0;
   if (B > 0 && Number.isFinite(auc)) {
-    const [aucs] = bootstrapAucSamples([score], y, B, opts.seed);
+    const [aucs] = bootstrapAucSamples([score], y, B, opts.seed, opts.blocks);
     const qs = quantiles(aucs!, [0.025, 0.975]);
     ci = [qs.q[0]!, qs.q[1]!];
     used = qs.used;
@@ -321,7 +355,7 @@ export interface AucComparison {
  * the rows once and both scorings are ranked on it, so their shared noise cancels and the
  * interval is that of the difference. "Beats the baseline" means the interval excludes 0.
  */
-export function compareAuc(model: Column, baseline: Column, y: Column, seed: number, bootstrap = DEFAULT_BOOTSTRAP): AucComparison {
+export function compareAuc(model: Column, baseline: Column, y: Column, seed: number, bootstrap = DEFAULT_BOOTSTRAP, blocks?: ArrayLike<number>): AucComparison {
   const n = y.length;
   checkLabels("compareAuc", y, n);
   if (model.length !== n || baseline.length !== n) {
@@ -333,7 +367,7 @@ export function compareAuc(model: Column, baseline: Column, y: Column, seed: num
   let ci: [number, number] = [Number.NaN, Number.NaN];
   let used = 0;
   if (bootstrap > 0 && Number.isFinite(am) && Number.isFinite(ab)) {
-    const [m, b] = bootstrapAucSamples([model, baseline], y, bootstrap, seed);
+    const [m, b] = bootstrapAucSamples([model, baseline], y, bootstrap, seed, blocks);
     const d = m!.map((v, i) => v - b![i]!);
     const qs = quantiles(d, [0.025, 0.975]);
     ci = [qs.q[0]!, qs.q[1]!];
@@ -349,6 +383,8 @@ export function compareAuc(model: Column, baseline: Column, y: Column, seed: num
 export interface HazardSplit {
   readonly hazard: Column;
   readonly y: Column;
+  /** Block ids for a block bootstrap (see the header). */
+  readonly blocks?: ArrayLike<number>;
 }
 
 /**
@@ -440,7 +476,7 @@ export function hazardBaseline(
     const s = splits[name]!;
     const prob = hazardProbabilities(s.hazard, fitted);
     const rankScore = Float64Array.from({ length: s.hazard.length }, (_, i) => -s.hazard[i]!);
-    out[name] = evaluateBinary(prob, s.y, { threshold, seed: opts.seed, bootstrap: opts.bootstrap, rankScore });
+    out[name] = evaluateBinary(prob, s.y, { threshold, seed: opts.seed, bootstrap: opts.bootstrap, rankScore, ...(s.blocks ? { blocks: s.blocks } : {}) });
   }
   return { fitted, threshold, splits: out };
 }
@@ -452,7 +488,7 @@ export function hazardBaseline(
  */
 export function baseRateBaseline(
   trainPositiveRate: number,
-  splits: Readonly<Record<string, { readonly y: Column }>>,
+  splits: Readonly<Record<string, { readonly y: Column; readonly blocks?: ArrayLike<number> }>>,
   opts: BaselineOptions,
 ): BaselineEval<{ readonly rate: number }> {
   if (!(trainPositiveRate >= 0 && trainPositiveRate <= 1)) {
@@ -461,8 +497,8 @@ export function baseRateBaseline(
   const threshold = 0.5;
   const out: Record<string, BinaryEval> = {};
   for (const name of Object.keys(splits).sort()) {
-    const y = splits[name]!.y;
-    out[name] = evaluateBinary(new Float64Array(y.length).fill(trainPositiveRate), y, { threshold, seed: opts.seed, bootstrap: opts.bootstrap });
+    const { y, blocks } = splits[name]!;
+    out[name] = evaluateBinary(new Float64Array(y.length).fill(trainPositiveRate), y, { threshold, seed: opts.seed, bootstrap: opts.bootstrap, ...(blocks ? { blocks } : {}) });
   }
   return { fitted: { rate: r6(trainPositiveRate)! }, threshold, splits: out };
 }

@@ -234,4 +234,26 @@ test("compareAuc: a paired delta whose interval excludes 0 for a real edge and h
   assert.ok(n0.delta_ci95[0]! < 0 && 0 < n0.delta_ci95[1]!, `[${n0.delta_ci95}]`);
 });
 
+test("a block bootstrap draws whole blocks, and copies of a row widen the interval to the truth", () => {
+  const next = resampleIndices(6, 3, [0, 0, 1, 1, 2, 2]);
+  for (let r = 0; r < 20; r++) {
+    const drawn = Array.from(next(new Uint32Array(6)));
+    assert.is(drawn.length, 6);
+    for (let k = 0; k < drawn.length; k += 2) assert.is(drawn[k + 1], drawn[k]! + 1, "a block's rows come together");
+  }
+  // 200 independent rows, each repeated 20 times (as overlapping windows repeat one outcome):
+  // a row bootstrap sees 4,000 "independent" rows; blocks see the 200 there are.
+  let seed = 5;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const base = Array.from({ length: 200 }, () => { const y = rand() < 0.5 ? 1 : 0; return { y, s: y * 0.3 + rand() }; });
+  const y = base.flatMap((b) => Array(20).fill(b.y)), sc = base.flatMap((b) => Array(20).fill(b.s));
+  const blocks = base.flatMap((_, i) => Array(20).fill(i));
+  const rows = evaluateBinary(sc.map(() => 0.5), y, { threshold: 0.5, seed: 1, bootstrap: 300, rankScore: sc });
+  const blk = evaluateBinary(sc.map(() => 0.5), y, { threshold: 0.5, seed: 1, bootstrap: 300, rankScore: sc, blocks });
+  const once = evaluateBinary(base.map(() => 0.5), base.map((b) => b.y), { threshold: 0.5, seed: 1, bootstrap: 300, rankScore: base.map((b) => b.s) });
+  const width = (e: { auc_ci95: readonly (number | null)[] }) => e.auc_ci95[1]! - e.auc_ci95[0]!;
+  assert.ok(width(blk) > 3 * width(rows), `block ${width(blk)} vs row ${width(rows)}`);
+  assert.ok(Math.abs(width(blk) - width(once)) < 0.35 * width(once), `block ${width(blk)} vs the 200 rows alone ${width(once)}`);
+});
+
 test.run();

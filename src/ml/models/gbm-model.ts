@@ -27,19 +27,21 @@ interface Table {
   readonly X: Float32Array;
   readonly y: Uint8Array;
   readonly hazard: Float64Array;
+  /** UTC day of each row (the bootstrap's blocks). */
+  readonly day: Int32Array;
   readonly n: number;
 }
 
 /** Reads `{split}.parquet` of the feature builder in its row order. */
 export async function readTable(dir: string, split: SplitName, features: readonly string[]): Promise<Table> {
   const cols = await withDuckDb(async (c) =>
-    (await c.runAndReadAll(`SELECT ${features.map((f) => `"${f.replaceAll('"', '""')}"`).join(", ")}, y_sign, hazard_raw FROM read_parquet(${sqlString(join(dir, `${split}.parquet`))})`)).getColumns(),
+    (await c.runAndReadAll(`SELECT ${features.map((f) => `"${f.replaceAll('"', '""')}"`).join(", ")}, y_sign, hazard_raw, CAST(ts_ms // 86400000 AS INTEGER) FROM read_parquet(${sqlString(join(dir, `${split}.parquet`))})`)).getColumns(),
   );
   const F = features.length;
   const n = cols[0]?.length ?? 0;
   const X = new Float32Array(n * F);
   for (let j = 0; j < F; j++) for (let i = 0; i < n; i++) X[i * F + j] = cols[j]![i] as number;
-  return { X, n, y: Uint8Array.from(cols[F]!, Number), hazard: Float64Array.from(cols[F + 1]!, Number) };
+  return { X, n, y: Uint8Array.from(cols[F]!, Number), hazard: Float64Array.from(cols[F + 1]!, Number), day: Int32Array.from(cols[F + 2]!, Number) };
 }
 
 function xgbParams(p: Readonly<Record<string, unknown>>): { params: Record<string, string | number>; rounds: number; seed: number; bootstrap: number } {
@@ -94,7 +96,10 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
     const seconds = (performance.now() - t0) / 1000;
     const prob = (s: SplitName) => Float64Array.from(booster.predict(dm[s]));
     const evaluation = evaluateModel(
-      { validation: { prob: prob("validation"), y: tables.validation.y, hazard: tables.validation.hazard }, test: { prob: prob("test"), y: tables.test.y, hazard: tables.test.hazard } },
+      {
+        validation: { prob: prob("validation"), y: tables.validation.y, hazard: tables.validation.hazard, blocks: tables.validation.day },
+        test: { prob: prob("test"), y: tables.test.y, hazard: tables.test.hazard, blocks: tables.test.day },
+      },
       tables.train.y,
       { seed: cfg.seed, bootstrap: cfg.bootstrap },
     );

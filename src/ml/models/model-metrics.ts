@@ -1,7 +1,8 @@
 /**
  * metrics.json of a Stage 2 model (format `dagbuild.ml_metrics`, version 1): the model, the
  * hazard-only heuristic and the base rate, evaluated by the same functions on validation and
- * test, with the model's AUC margin over each baseline (paired bootstrap interval). The
+ * test, with the model's AUC margin over each baseline (paired bootstrap interval, resampling
+ * whole UTC days: neighbouring windows overlap, so rows are not independent). The
  * decision threshold and the heuristic's calibrator are fitted on validation only; the base
  * rate is the training positive rate; nothing here sees a test label before the test numbers.
  */
@@ -16,6 +17,8 @@ export interface ScoredSplit {
   readonly prob: Float64Array;
   readonly y: Uint8Array;
   readonly hazard: Float64Array;
+  /** Bootstrap block per row: the UTC day of the window's last gate (rows of a day are not independent). */
+  readonly blocks: Int32Array;
   /** Magnitude predictions and targets (bp), when the model has the head. */
   readonly magPred?: Float32Array;
   readonly magTrue?: Float32Array;
@@ -48,19 +51,19 @@ export function sigmoid(logits: Float32Array): Float64Array {
 /** Evaluates validation and test; `trainY` gives the base rate. */
 export function evaluateModel(s: { validation: ScoredSplit; test: ScoredSplit }, trainY: Uint8Array, opts: { seed: number; bootstrap: number }): ModelEvaluation {
   const threshold = chooseThreshold(s.validation.prob, s.validation.y);
-  const haz = hazardBaseline({ validation: { hazard: s.validation.hazard, y: s.validation.y }, test: { hazard: s.test.hazard, y: s.test.y } }, opts);
+  const haz = hazardBaseline({ validation: { hazard: s.validation.hazard, y: s.validation.y, blocks: s.validation.blocks }, test: { hazard: s.test.hazard, y: s.test.y, blocks: s.test.blocks } }, opts);
   const rate = positiveRate(trainY);
-  const base = baseRateBaseline(rate, { validation: { y: s.validation.y }, test: { y: s.test.y } }, opts);
+  const base = baseRateBaseline(rate, { validation: { y: s.validation.y, blocks: s.validation.blocks }, test: { y: s.test.y, blocks: s.test.blocks } }, opts);
   const split = (name: "validation" | "test"): SplitMetrics => {
     const x = s[name];
     const negHaz = Float64Array.from(x.hazard, (h) => -h);
     return {
-      model: evaluateBinary(x.prob, x.y, { threshold, seed: opts.seed, bootstrap: opts.bootstrap }),
+      model: evaluateBinary(x.prob, x.y, { threshold, seed: opts.seed, bootstrap: opts.bootstrap, blocks: x.blocks }),
       ...(x.magPred && x.magTrue ? { magnitude: regression(x.magPred, x.magTrue) } : {}),
       hazard_heuristic: haz.splits[name]!,
       base_rate: base.splits[name]!,
-      vs_hazard: compareAuc(x.prob, negHaz, x.y, opts.seed, opts.bootstrap),
-      vs_base_rate: compareAuc(x.prob, new Float64Array(x.y.length).fill(rate), x.y, opts.seed, opts.bootstrap),
+      vs_hazard: compareAuc(x.prob, negHaz, x.y, opts.seed, opts.bootstrap, x.blocks),
+      vs_base_rate: compareAuc(x.prob, new Float64Array(x.y.length).fill(rate), x.y, opts.seed, opts.bootstrap, x.blocks),
     };
   };
   const validation = split("validation");

@@ -81,7 +81,7 @@ function train(config: ModelConfig, data: TrainData, tr: SequenceTraining, opts:
 async function scoreSplit(config: ModelConfig, r: Trained, s: WindowSplit, tr: SequenceTraining): Promise<ScoredSplit & { logit: Float32Array }> {
   // Evaluation always runs our kernels: on tfjs-trained weights they compute the same model.
   const out = await predict(config, r.params, s.X, s.n, { backend: tr.backend === "tfjs" ? "auto" : tr.backend, threads: tr.threads, magScale: r.magScale });
-  return { logit: out.sign, prob: sigmoid(out.sign), y: s.ySign, hazard: s.hazard, ...(out.mag ? { magPred: out.mag, magTrue: s.yMag } : {}) };
+  return { logit: out.sign, prob: sigmoid(out.sign), y: s.ySign, hazard: s.hazard, blocks: s.day, ...(out.mag ? { magPred: out.mag, magTrue: s.yMag } : {}) };
 }
 
 /** ONNX Runtime on the validation windows against our engine's logits: the largest deviation. */

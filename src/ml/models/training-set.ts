@@ -15,6 +15,8 @@ import { FEATURES_FORMAT_VERSION, type TrainingSummary } from "../training/build
 export interface WindowSplit extends Split {
   readonly row: Float64Array;
   readonly hazard: Float64Array;
+  /** UTC day (days since the epoch) of each window's last gate: the bootstrap's blocks. */
+  readonly day: Int32Array;
 }
 
 /** The training data a model sees. */
@@ -47,9 +49,10 @@ export async function readSummary(dir: string): Promise<TrainingSummary> {
   return s;
 }
 
-async function hazardOf(parquet: string, rows: Float64Array): Promise<Float64Array> {
-  const all = await withDuckDb(async (c) => (await c.runAndReadAll(`SELECT hazard_raw FROM read_parquet(${sqlString(parquet)})`)).getColumns()[0]!);
-  return Float64Array.from(rows, (r) => Number(all[r]));
+/** The raw hazard and the UTC day of the given rows of a split parquet. */
+async function rowFacts(parquet: string, rows: Float64Array): Promise<{ hazard: Float64Array; day: Int32Array }> {
+  const [h, d] = await withDuckDb(async (c) => (await c.runAndReadAll(`SELECT hazard_raw, CAST(ts_ms // 86400000 AS INTEGER) FROM read_parquet(${sqlString(parquet)})`)).getColumns());
+  return { hazard: Float64Array.from(rows, (r) => Number(h![r])), day: Int32Array.from(rows, (r) => Number(d![r])) };
 }
 
 /** Loads the windows of length L of every split. */
@@ -73,7 +76,7 @@ export async function loadTrainingSet(dir: string, L: number): Promise<TrainingS
     const n = X.shape[0]!;
     if (n === 0) throw new TrainingSetError(`${file}: the ${s} split has no windows of length ${L}`);
     const rows = Float64Array.from(row.data as BigInt64Array, Number);
-    splits[s] = { X: X.data as Float32Array, ySign: ys.data as Uint8Array, yMag: ym.data as Float32Array, n, row: rows, hazard: await hazardOf(join(dir, `${s}.parquet`), rows) };
+    splits[s] = { X: X.data as Float32Array, ySign: ys.data as Uint8Array, yMag: ym.data as Float32Array, n, row: rows, ...(await rowFacts(join(dir, `${s}.parquet`), rows)) };
   }
   return { summary, L, F, splits };
 }
