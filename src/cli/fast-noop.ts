@@ -15,7 +15,7 @@ import { resolve } from "node:path";
 import { parseArgs, type CommonOptions } from "./args.js";
 import { acquireLock } from "../engine/lock.js";
 import { workspacePaths } from "../engine/workspace.js";
-import { checkNoopManifest, formatMiss, noopManifestPath, requestKey, type NoopRequest } from "../engine/cache/noop-manifest.js";
+import { checkNoopManifest, formatMiss, noopManifestPath, requestKey, type NoopManifest, type NoopRequest } from "../engine/cache/noop-manifest.js";
 
 /** The request a parsed command line makes (shared with the build command that writes manifests). */
 export function noopRequest(o: CommonOptions): NoopRequest {
@@ -28,6 +28,11 @@ export interface BuildHint {
   readonly release: () => void;
   /** Outputs and sources that moved, when nothing else did (see NoopCheck). */
   readonly dirty?: readonly string[];
+  /**
+   * The manifest `dirty` was found against: the build holds its own load to it (a pipeline
+   * edited after this check, say while tool commands ran, makes `dirty` meaningless).
+   */
+  readonly manifest?: NoopManifest;
 }
 
 /** The answer (an exit code), or the hint for the full build (undefined: no hint). */
@@ -66,5 +71,5 @@ export async function fastNoop(argv: readonly string[]): Promise<FastNoop> {
     return { code: 0 };
   }
   if (trace && r) process.stderr.write(`dagbuild: no-op manifest: ${formatMiss(r.miss)}${r.dirty ? ` (${r.dirty.length} moved)` : ""}\n`);
-  return r?.dirty ? { release, dirty: r.dirty } : { release };
+  return r?.dirty && r.manifest ? { release, dirty: r.dirty, manifest: r.manifest } : { release };
 }

@@ -10,7 +10,7 @@ import { runBuild } from "../../engine/scheduler.js";
 import { makeLogger } from "../loggers.js";
 import { formatReason } from "../../engine/fingerprint.js";
 import { ReadLog } from "../../engine/read-log.js";
-import { noopManifestPath, requestKey } from "../../engine/cache/noop-manifest.js";
+import { noopManifestPath, requestKey, type NoopManifest } from "../../engine/cache/noop-manifest.js";
 import { engineFiles, writeNoopManifest } from "../../engine/cache/noop-writer.js";
 import { noopRequest, type BuildHint } from "../fast-noop.js";
 import type { CommonOptions } from "../args.js";
@@ -31,8 +31,11 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
     return sel;
   }
 
-  // The fast path saw only these outputs and sources move: the rest is fresh without deciding.
-  const knownFresh = hint?.dirty ? untouchedBy(session.graph, sel.ids, hint.dirty) : undefined;
+  // The fast path saw only these outputs and sources move: the rest is fresh without deciding,
+  // provided this load read what the manifest stamped (nothing moved since the fast path looked).
+  const sameLoad = hint?.manifest ? loadMatches(log, hint.manifest) : undefined;
+  if (sameLoad !== undefined && sameLoad !== true && process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: incremental hint dropped: ${sameLoad}\n`);
+  const knownFresh = hint?.dirty && sameLoad === true ? untouchedBy(session.graph, sel.ids, hint.dirty) : undefined;
   if (o.dryRun) {
     const p = plan(session.checker, sel.ids, knownFresh);
     if (o.json) {
@@ -90,6 +93,30 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
     process.off("SIGHUP", onSig);
     session.release();
   }
+}
+
+/**
+ * Whether the load just done saw what the manifest recorded: the same stamps for the files it
+ * read, the same probes, listings and tool outputs. True, or what differs.
+ */
+function loadMatches(log: ReadLog, m: NoopManifest): true | string {
+  const files = new Map(m.files.map(([abs, ...stamp]) => [abs, stamp]));
+  const absent = new Set(m.absent);
+  for (const [abs, seen] of log.reads) {
+    if (seen === null) {
+      if (!absent.has(abs)) return `${abs} is missing`;
+      continue;
+    }
+    const was = files.get(abs);
+    if (!was || was.some((x, k) => x !== seen.stamp[k])) return `${abs} changed`;
+  }
+  const kinds = new Map(m.kinds);
+  for (const [abs, kind] of log.kinds) if (kinds.get(abs) !== kind) return `probe ${abs} changed`;
+  const listings = new Map(m.listings);
+  for (const [abs, digest] of log.listings) if (listings.get(abs) !== digest) return `listing ${abs} changed`;
+  const tools = new Map(m.tools);
+  for (const [command, output] of log.commands) if (tools.get(command) !== output) return `tool \`${command}\` changed`;
+  return true;
 }
 
 /** Writes the no-op manifest for this command line (under the lock; a refusal is only traced). */

@@ -132,7 +132,7 @@ export type NoopMiss =
  */
 export type NoopCheck =
   | { readonly hit: true; readonly fresh: number }
-  | { readonly hit: false; readonly miss: NoopMiss; readonly dirty?: readonly string[] };
+  | { readonly hit: false; readonly miss: NoopMiss; readonly dirty?: readonly string[]; readonly manifest?: NoopManifest };
 
 /** More moved outputs and sources than this, and the full check decides every action. */
 export const MAX_DIRTY = 256;
@@ -203,7 +203,7 @@ export async function checkNoopManifest(file: string, root: string, request: str
   }
   if (dirty.length === 0) return { hit: true, fresh: m.fresh };
   const first: NoopMiss = { kind: "output-changed", path: dirty[0]! };
-  return dirty.length <= MAX_DIRTY ? { hit: false, miss: first, dirty } : miss(first);
+  return dirty.length <= MAX_DIRTY ? { hit: false, miss: first, dirty, manifest: m } : miss(first);
 }
 
 /** Formats a miss for `DAGBUILD_TRACE_NOOP` and tests. */
