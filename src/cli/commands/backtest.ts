@@ -2,7 +2,7 @@
  * `dagbuild backtest`: one legacy-simulator run (gate-spec section 11) of one instrument.
  *
  *   dagbuild backtest --candles F --gates F --instrument I --start T --end T [--profile P]
- *                     [--ml-scores F --threshold X] --out DIR
+ *                     [--ml-scores F (--threshold X | --guardrail G)] --out DIR
  *                     [--balance 100000] [--cost-bps 1.5] [--nav-risk-pct 0.01]
  *                     [--hold-minutes 30] [--exposure 0.02] [--min-reps 1] [--hazard X]
  *                     [--hazard-multiplier 1]
@@ -11,6 +11,9 @@
  * skipped). T: RFC 3339 time or ISO date (UTC), both ends inclusive. P: default
  * config/open_fxday.yaml; config/echo_strategy.yaml reproduces the legacy runs (no trades).
  * With --ml-scores (output/ml_scores/<model>.parquet) a gate trades only if its score >= X.
+ * --guardrail G (output/profiles/ml_guardrail.yaml, src/promotion/guardrail-profile.ts) takes
+ * X and the hazard guard from the profile: enabled, it needs --ml-scores of the profile's model
+ * digest; not enabled, the run is the heuristic (scores, if given, are not applied).
  * Writes DIR/summary.json (pnl, return_pct, sharpe, max_dd, trades, win_rate, avg_mae and the
  * rest of src/backtest/metrics.ts) and DIR/trades.csv (src/backtest/outputs.ts).
  * Exit 0 on success, 2 on bad usage or bad input.
@@ -29,14 +32,16 @@ import { formatSummary, formatTradesCsv } from "../../backtest/outputs.js";
 import { DEFAULT_SIM_PARAMS, resolveRules, type SimParams } from "../../backtest/params.js";
 import { attachScores, readScores } from "../../backtest/scores.js";
 import { MissingUsdRateError, simulate } from "../../backtest/simulator.js";
+import { GuardrailError, guardrailRunOptions, parseGuardrailProfile, type GuardrailProfile } from "../../promotion/guardrail-profile.js";
+import { readFile } from "node:fs/promises";
 
 const USAGE =
   "usage: dagbuild backtest --candles F --gates F --instrument I --start T --end T [--profile P]\n" +
-  "                         [--ml-scores F --threshold X] --out DIR [--balance N] [--cost-bps N]\n" +
+  "                         [--ml-scores F (--threshold X | --guardrail G)] --out DIR [--balance N] [--cost-bps N]\n" +
   "                         [--nav-risk-pct N] [--hold-minutes N] [--exposure N] [--min-reps N]\n" +
   "                         [--hazard N] [--hazard-multiplier N]\n";
 
-const VALUE_FLAGS = ["candles", "gates", "instrument", "start", "end", "profile", "ml-scores", "threshold", "out", "balance", "cost-bps", "nav-risk-pct", "hold-minutes", "exposure", "min-reps", "hazard", "hazard-multiplier"];
+const VALUE_FLAGS = ["candles", "gates", "instrument", "start", "end", "profile", "ml-scores", "threshold", "guardrail", "out", "balance", "cost-bps", "nav-risk-pct", "hold-minutes", "exposure", "min-reps", "hazard", "hazard-multiplier"];
 
 function parseFlags(argv: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -89,6 +94,22 @@ export async function run(argv: string[]): Promise<number> {
   }
   const a = parseFlags(argv);
   for (const req of ["candles", "gates", "instrument", "start", "end", "out"]) if (!a[req]) throw new UsageError(`--${req} is required\n${USAGE}`);
+  let guard: GuardrailProfile | undefined;
+  if (a["guardrail"] !== undefined) {
+    if (a["threshold"] !== undefined || a["hazard"] !== undefined || a["hazard-multiplier"] !== undefined) throw new UsageError("--guardrail sets the threshold and the hazard guard: leave out --threshold, --hazard and --hazard-multiplier");
+    try {
+      guard = parseGuardrailProfile(await readFile(a["guardrail"], "utf8"), a["guardrail"]);
+    } catch (e) {
+      if (e instanceof GuardrailError) throw new UsageError(e.message);
+      throw new UsageError(`--guardrail ${a["guardrail"]}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const g = guardrailRunOptions(guard);
+    if (g.threshold !== undefined && a["ml-scores"] === undefined) throw new UsageError(`--guardrail ${a["guardrail"]} is enabled (model ${guard.model!.name}): give its scores with --ml-scores`);
+    if (g.threshold !== undefined) a["threshold"] = String(g.threshold);
+    else delete a["ml-scores"];
+    if (g.hazard !== null) a["hazard"] = String(g.hazard);
+    a["hazard-multiplier"] = String(g.hazardMultiplier);
+  }
   if ((a["ml-scores"] === undefined) !== (a["threshold"] === undefined)) throw new UsageError("--ml-scores and --threshold go together");
   const inst = a["instrument"]!;
   if (!/^[A-Z]{3}_[A-Z]{3}$/.test(inst)) throw new UsageError(`--instrument must look like EUR_USD, got ${JSON.stringify(inst)}`);
@@ -105,6 +126,7 @@ export async function run(argv: string[]): Promise<number> {
     let scored: Record<string, unknown> = {};
     if (a["ml-scores"]) {
       const table = await readScores(a["ml-scores"]);
+      if (guard?.model && table.digest !== guard.model.digest) throw new BacktestInputError(`${a["ml-scores"]}: model digest ${table.digest ?? "missing"}, but --guardrail ${a["guardrail"]} promotes ${guard.model.name} ${guard.model.digest}`);
       const found = attachScores(gates, table, inst);
       scored = { ml_scores: { file: a["ml-scores"], model: table.model, model_digest: table.digest, threshold, gates_scored: found } };
     }
@@ -128,6 +150,7 @@ export async function run(argv: string[]): Promise<number> {
         open_units: r.openUnits,
         minutes: r.counts,
         ...scored,
+        ...(guard ? { guardrail: { file: a["guardrail"], enabled: guard.enabled, model: guard.model } } : {}),
       }),
     );
     await writeAtomic(join(out, "trades.csv"), formatTradesCsv(r.trades));
