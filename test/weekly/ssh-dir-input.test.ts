@@ -25,7 +25,7 @@ targets:
   gen:
     outputs: { d: out/tree/ }
     deps: { seed: raw/seed.txt }
-    run: "mkdir -p {out}/sub/deeper && cp {deps} {out}/a.txt && seq 1 5000 > {out}/sub/numbers.txt && printf '#!/bin/sh\\\\necho hi\\\\n' > {out}/sub/deeper/run.sh && chmod 755 {out}/sub/deeper/run.sh"
+    run: "mkdir -p {out}/sub/deeper && cp {deps} {out}/a.txt && seq 1 5000 > {out}/sub/numbers.txt && printf '#!/bin/sh\\\\necho hi\\\\n' > {out}/sub/deeper/run.sh && chmod 755 {out}/sub/deeper/run.sh && if grep -q v1 {deps}; then echo old > {out}/sub/old.txt; fi"
     host: droplet
   listing:
     outputs: { l: out/listing.txt }
@@ -60,24 +60,28 @@ if (missing) {
     mkdirSync(join(ws, "raw"), { recursive: true });
     writeFileSync(join(ws, "pipeline.yaml"), PIPELINE);
     writeFileSync(join(ws, "hosts.yaml"), `hosts:\n  droplet: ${one(droplet)}\n  gpu: ${one(gpu)}\n`);
-    writeFileSync(join(ws, "raw/seed.txt"), "seed\n");
+    writeFileSync(join(ws, "raw/seed.txt"), "seed v1\n");
     const r = dagbuild(ws);
     assert.is(r.code, 0, r.out);
     // The same listing made here, from the directory as it came back to this machine.
     const local = spawnSync("bash", ["-c", LIST.replace("{deps}", "out/tree").replace(" > {out}", "")], { cwd: ws, encoding: "utf8" }).stdout;
     const remote = readFileSync(join(ws, "out/listing.txt"), "utf8");
     assert.is(remote, local);
-    assert.is(remote.trim().split("\n").length, 3);
+    assert.is(remote.trim().split("\n").length, 4);
     assert.match(remote, /^755 [0-9a-f]{64} \.\/sub\/deeper\/run\.sh$/m);
     const puts = readTransfers(join(ws, "handoff/transfer_log.md")).filter((t) => t.direction === "put" && t.to === "gpu").map((t) => t.what).sort();
-    assert.equal(puts, ["out/tree/a.txt", "out/tree/sub/deeper/run.sh", "out/tree/sub/numbers.txt"]);
-    // One file changes: only that file goes up again.
+    assert.equal(puts, ["out/tree/a.txt", "out/tree/sub/deeper/run.sh", "out/tree/sub/numbers.txt", "out/tree/sub/old.txt"]);
+    // One file changes and one is gone: only the changed file goes up again, and the host's
+    // copy of the directory no longer has the one that is gone.
     writeFileSync(join(ws, "raw/seed.txt"), "seed v2\n");
     const n = readTransfers(join(ws, "handoff/transfer_log.md")).length;
     const r2 = dagbuild(ws);
     assert.is(r2.code, 0, r2.out);
     const again = readTransfers(join(ws, "handoff/transfer_log.md")).slice(n).filter((t) => t.direction === "put" && t.to === "gpu").map((t) => t.what);
     assert.equal(again, ["out/tree/a.txt"]);
+    const local2 = spawnSync("bash", ["-c", LIST.replace("{deps}", "out/tree").replace(" > {out}", "")], { cwd: ws, encoding: "utf8" }).stdout;
+    assert.is(readFileSync(join(ws, "out/listing.txt"), "utf8"), local2);
+    assert.not.match(local2, "old.txt");
   });
 }
 

@@ -3,18 +3,40 @@
  * action in this process. Used by the local host in process isolation and, with `--cas`, as
  * the remote half of an SSH host:
  *   1. (--cas) materialize every input whose workspace file is missing or has another digest
- *      from the CAS blob of its digest (temp + rename);
+ *      from the CAS blob of its digest (temp + rename); a directory input is made to hold
+ *      exactly its tree (files left by an earlier version of it are removed);
  *   2. run the rule with outputs under --staging;
  *   3. (--cas) store the outputs in the CAS and write the result JSON (format version 1):
  *      {"version":1,"ok":true,"outputs":{name:{path,digest,size,dir,tree?}}} or {"version":1,"ok":false,"message"}.
  * Exit: 0 ok, 1 rule failed, 2 bad spec or missing input blob.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ActionSpec } from "../../engine/hosts/host.js";
 import { executeSpec } from "../../engine/exec.js";
 import { Cas, describePath } from "../../engine/cache/cas.js";
 import { hashFile } from "../../engine/hash.js";
+
+/**
+ * A directory input must hold exactly its tree: files an earlier version of the directory left
+ * in this workdir (a corpus of last week's span) would be read by the rule as if they were part
+ * of it. Another action's materialization in progress (`*.tmp<pid>`) is left alone.
+ */
+function pruneStale(dest: string, tree: readonly { rel: string }[]): void {
+  const keep = new Set(tree.map((e) => e.rel));
+  let entries: string[];
+  try {
+    entries = readdirSync(dest, { recursive: true, encoding: "utf8" });
+  } catch {
+    return;
+  }
+  for (const rel of entries) {
+    if (keep.has(rel) || /\.tmp\d+$/.test(rel)) continue;
+    const abs = join(dest, rel);
+    if (lstatSync(abs).isDirectory()) continue;
+    rmSync(abs, { force: true });
+  }
+}
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -69,6 +91,7 @@ export async function run(argv: string[]): Promise<number> {
           }
           renameSync(tmp, e.dest);
         }
+        if (f.tree) pruneStale(dest, f.tree);
       }
     }
   }
