@@ -28,6 +28,10 @@ targets:
   table:
     outputs: { t: out/table.csv }
     run: 'printf "k,v\\n1,2.5\\n2,3.5\\n" > {out}'
+  derived:
+    outputs: { d: out/derived.txt }
+    deps: { c: out/clock.txt }
+    run: "cat {deps} > {out}"
   tree:
     outputs: { d: out/tree/ }
     run: 'mkdir -p {out} && echo one > {out}/a.txt && echo "{\\"n\\": 1}" > {out}/b.json'
@@ -70,6 +74,17 @@ test("a rule that writes the time is NONDETERMINISTIC, with its first differing 
   const ok = verify(ws, "--rebuild", "--on", "gpu", "table", "noisy");
   assert.is(ok.code, 0, ok.out);
   assert.match(ok.out, "1 within tolerance");
+});
+
+test("--no-deps verifies the named actions only", () => {
+  const ws = makeWs(PIPELINE, { fake: false });
+  assert.is(cli(ws, ["derived"]).code, 0);
+  const all = verify(ws, "--rebuild", "derived");
+  assert.is(all.code, 1, "clock, upstream, is rebuilt too");
+  assert.match(all.out, "NONDETERMINISTIC clock");
+  const one = verify(ws, "--rebuild", "--no-deps", "derived");
+  assert.is(one.code, 0, one.out);
+  assert.match(one.out, "1 actions checked, 0 problems");
 });
 
 test("one byte changed in an output: MISMATCH, classified by format; a directory file by file", () => {

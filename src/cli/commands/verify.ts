@@ -1,6 +1,7 @@
 /**
- * `dagbuild verify [targets] [--rebuild] [--on HOST] [--json]`: holds the workspace to its
- * recorded digests.
+ * `dagbuild verify [targets] [--rebuild] [--on HOST] [--no-deps] [--json]`: holds the workspace
+ * to its recorded digests: the selected actions and everything they depend on (`--no-deps`:
+ * the named ones only).
  * Without --rebuild: every output on disk is re-hashed and compared with its record.
  * With --rebuild: every selected action is executed again into a scratch directory (nothing
  * is committed) and its outputs' digests compared with the record: a reproducibility check.
@@ -55,7 +56,7 @@ export interface VerifyReport {
 const isProblem = (f: VerifyFinding) => f.kind !== "REPAIRED" && f.kind !== "WITHIN-TOLERANCE";
 
 export async function run(argv: string[]): Promise<number> {
-  const o = parseArgs(argv, { rebuild: "bool", on: "value" });
+  const o = parseArgs(argv, { rebuild: "bool", on: "value", "no-deps": "bool" });
   if (o.extra.on !== undefined && o.extra.rebuild !== "true") throw new UsageError("--on HOST re-executes: use it with --rebuild");
   const s = await openSession(o, { lock: "verify" });
   if (typeof s === "number") return s;
@@ -64,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`dagbuild verify: --on ${o.extra.on}: no such host in ${s.graph.pipelineFile} (hosts: ${["local", ...Object.keys(s.graph.hosts)].join(", ")})\n`);
       return 2;
     }
-    const report = await verify(s, o.positional, o.extra.rebuild === "true", o.extra.on, o.json ? () => {} : (f) => process.stdout.write(formatFinding(f)));
+    const report = await verify(s, o.positional, o.extra.rebuild === "true", o.extra.on, o.extra["no-deps"] === "true", o.json ? () => {} : (f) => process.stdout.write(formatFinding(f)));
     if (typeof report === "number") return report;
     if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     else
@@ -176,9 +177,11 @@ function digestOf(abs: string): string {
   }
 }
 
-async function verify(s: Session, targets: string[], rebuild: boolean, on: string | undefined, emit: (f: VerifyFinding) => void): Promise<VerifyReport | number> {
+async function verify(s: Session, targets: string[], rebuild: boolean, on: string | undefined, noDeps: boolean, emit: (f: VerifyFinding) => void): Promise<VerifyReport | number> {
   const sel = selectOrReport(s.graph, targets);
   if (typeof sel === "number") return sel;
+  // --no-deps: the named actions only, not everything upstream (a rebuild of one model, not of Stage 1).
+  if (noDeps) sel.ids = sel.ids.filter((id) => sel.roots.includes(id));
   const findings: VerifyFinding[] = [];
   const add = (f: VerifyFinding) => {
     findings.push(f);
