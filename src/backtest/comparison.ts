@@ -109,7 +109,7 @@ function trialsMd(v: Verdict): string {
   let s = `\n## Deflated Sharpe ratio\n\nDSR = PSR(SR0), SR0 = sqrt(V) ((1 - γ) Φ⁻¹(1 - 1/N) + γ Φ⁻¹(1 - 1/(N e))) (Bailey & López de Prado 2014). N = ${t.N} trials: `;
   const parts = Object.entries(t.threshold_candidates).map(([m, n]) => `${m} ${n} threshold candidate${n === 1 ? "" : "s"}`);
   for (const w of t.sweeps) parts.push(`${w.trials_tried} sweep trials (${w.ledger})`);
-  s += `${parts.join(", ") || "none"}. V = ${t.V.toExponential(3)} over ${t.sharpes} per-period Sharpe ratios; SR0 = ${t.sr0.toFixed(4)} per day. Promotion needs DSR ≥ ${v.dsr_level} and a P&L after costs above both the heuristic's and not trading's.\n`;
+  s += `${parts.join(", ") || "none"}. V = ${t.V.toExponential(3)} ${t.V_source === "null" ? `(the ${t.sharpes} trial Sharpe ratios do not vary: the null variance 1/(T - 1) of a Sharpe estimate stands in)` : `over ${t.sharpes} per-period Sharpe ratios`}; SR0 = ${t.sr0.toFixed(4)} per day. Promotion needs DSR ≥ ${v.dsr_level} and a P&L after costs above both the heuristic's and not trading's.\n`;
   const c = v.candidate;
   if (c) s += `\nCandidate: ${c.model} (digest ${c.model_digest ?? "–"}), selected on ${c.selected_on}; threshold ${c.threshold ? fx(c.threshold.value, 4) : "–"} (${c.threshold?.chosen_on ?? "–"}); PSR ${fx(c.psr, 3)}, DSR ${fx(c.dsr, 3)}.\n`;
   return s;

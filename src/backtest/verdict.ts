@@ -6,6 +6,9 @@
  *   trial of the sweep ledgers given (`trials_tried`). V is the sample variance of the trials'
  *   per-period Sharpe ratios we have: the candidates' validation Sharpes, or the backtest
  *   Sharpe of a model without candidates. Sweep trials have no backtest, so they raise N only.
+ *   When those Sharpes do not vary (V = 0, e.g. every candidate kept the same trades) while
+ *   N > 1, V is not estimable from them and the null variance of a Sharpe estimate, 1/(T - 1)
+ *   over the candidate's T returns, stands in (`V_source: "null"`): V = 0 would deflate nothing.
  * - The candidate is the model whose chosen threshold had the best Sharpe on the validation
  *   weeks (selection never looks at a backtest week). Only when no model recorded validation
  *   Sharpes is it the best backtest Sharpe, and the verdict says so.
@@ -50,6 +53,8 @@ export interface TrialCount {
   /** Per-period Sharpe ratios V is taken over. */
   readonly sharpes: number;
   readonly V: number;
+  /** "trials": their sample variance; "null": 1/(T - 1), the trials' Sharpes did not vary. */
+  readonly V_source: "trials" | "null";
   readonly sr0: number;
 }
 
@@ -81,8 +86,8 @@ function validationSharpes(v: VerdictVariant): number[] {
   return (v.threshold?.candidates ?? []).map((c) => c.sharpe / SQRT252).filter(Number.isFinite);
 }
 
-/** N, V and SR0 over the models' trials and the sweep ledgers (see the header). */
-export function countTrials(models: readonly VerdictVariant[], sweeps: readonly SweepTrials[]): TrialCount {
+/** N, V and SR0 over the models' trials and the sweep ledgers; `T` the candidate's returns (see the header). */
+export function countTrials(models: readonly VerdictVariant[], sweeps: readonly SweepTrials[], T = 0): TrialCount {
   const sharpes: number[] = [];
   const perModel: Record<string, number> = {};
   for (const m of models) {
@@ -91,9 +96,14 @@ export function countTrials(models: readonly VerdictVariant[], sweeps: readonly 
     sharpes.push(...(vs.length ? vs : [m.sharpe_period]));
   }
   const N = Object.values(perModel).reduce((a, b) => a + b, 0) + sweeps.reduce((a, s) => a + s.trials_tried, 0);
-  const V = sharpeVariance(sharpes);
+  let V = sharpeVariance(sharpes);
+  let source: "trials" | "null" = "trials";
+  if (!(V > 0) && N > 1 && T >= 2) {
+    V = 1 / (T - 1);
+    source = "null";
+  }
   const { sr0 } = deflatedSharpe({ sharpe_period: 0, skew: 0, kurtosis: 3, T: 2 }, N, V);
-  return { N, threshold_candidates: perModel, sweeps: [...sweeps], sharpes: sharpes.length, V, sr0 };
+  return { N, threshold_candidates: perModel, sweeps: [...sweeps], sharpes: sharpes.length, V, V_source: source, sr0 };
 }
 
 const money = (x: number): string => (x < 0 ? `-${Math.abs(x).toFixed(2)}` : x.toFixed(2));
@@ -104,13 +114,13 @@ export function decide(variants: readonly VerdictVariant[], sweeps: readonly Swe
   const h = variants.find((v) => v.kind === "heuristic");
   const z = variants.find((v) => v.kind === "no_trade");
   const models = variants.filter((v) => v.kind === "model");
-  const trials = countTrials(models, sweeps);
   const hPnl = h?.pnl ?? 0;
   const zPnl = z?.pnl ?? 0;
   const reasons: string[] = [];
   const sentences: string[] = [];
   if (models.length === 0) {
     reasons.push("no model variant ran");
+    const trials = countTrials(models, sweeps);
     return { label: "no edge", promoted: false, dsr_level: level, candidate: null, trials, reasons, paragraph: "**No edge.** No model variant ran, so nothing is promoted: the guardrail stays off and the heuristic keeps trading alone." };
   }
   const withVal = models.filter((m) => validationSharpes(m).length > 0);
@@ -119,6 +129,7 @@ export function decide(variants: readonly VerdictVariant[], sweeps: readonly Swe
   const selectedOn = withVal.length > 0 ? "validation" : "backtest";
   const c = withVal.length > 0 ? best(withVal, (m) => Math.max(...validationSharpes(m))) : best(models, (m) => m.sharpe_period);
   const valSharpe = withVal.length > 0 ? Math.max(...validationSharpes(c)) * SQRT252 : null;
+  const trials = countTrials(models, sweeps, c.T);
   const psr = probabilisticSharpe(c);
   const { dsr } = deflatedSharpe(c, trials.N, trials.V);
   const beatsH = h ? c.pnl > hPnl : true;

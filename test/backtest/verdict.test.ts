@@ -82,4 +82,17 @@ test("the candidate is the best validation Sharpe, not the best backtest", () =>
   assert.is(v.trials.N, 4);
 });
 
+test("trials whose Sharpes do not vary: V falls back to the null variance 1/(T - 1)", () => {
+  const doc = compare([
+    summary("heuristic", "heuristic", noise(0.002, -0.0004)),
+    summary("lstm", "model", noise(0.0005, 0.0006), { model: "lstm", threshold: cands([1.2, 1.2, 1.2]) }),
+    summary("no_trade", "no_trade", new Array(10).fill(0)),
+  ]);
+  const t = (doc["verdict"] as Verdict).trials;
+  assert.is(t.V_source, "null");
+  assert.is(t.V, 1 / 9, "T = 10 returns");
+  assert.ok(t.sr0 > 0);
+  assert.match(formatComparisonMd(doc), /do not vary: the null variance 1\/\(T - 1\)/);
+});
+
 test.run();
