@@ -1,0 +1,253 @@
+/**
+ * The weekly-loop rehearsal on two real OpenSSH sshd servers on 127.0.0.1 (`droplet`, `gpu`;
+ * test/helpers/sshd.ts): the project's own Stage 1 and Stage 2 rules and targets on a small
+ * synthetic market (two instruments, five replay weeks, a tiny LSTM in a test-local copy of
+ * targets/stage2.yaml, as test/pipeline/stage2-pipeline.test.ts does).
+ *
+ * Round 1: Stage 1 runs on droplet, the bundle and its manifest cross to gpu, ml_ingest +
+ * ml_training + model_lstm run on gpu, the model comes back. Round 2: `refresh` adds one week;
+ * `refresh -n` names exactly the actions that then run: the new week's partitions and the
+ * aggregates over the span (and the Stage 2 chain downstream of the bundle). Both rounds count
+ * actions per host and bytes moved per direction and assert them; verify and lineage are
+ * checked on the result (a byte changed in a corpus file is caught and classified; the bundle
+ * rebuilt on gpu matches the droplet's).
+ *
+ * About 2 minutes on 2 shared cores (each remote action pays an SSH round and a node start):
+ *   node dist/test/weekly/rehearsal.test.js        (DAGBUILD_REHEARSAL=0 skips it)
+ * The timings, action counts and bytes per direction are printed.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { PROJECT_ROOT, sshdMissing, startSshd, stopAll, type Sshd } from "../helpers/sshd.js";
+import { readTransfers, type TransferRecord } from "../../src/engine/transfer-log.js";
+import { LIBXGBOOST_PATH } from "../../src/ml/xgboost.js";
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const skip = process.env.DAGBUILD_REHEARSAL === "0" ? "SKIP rehearsal: DAGBUILD_REHEARSAL=0" : sshdMissing() ?? (!existsSync(LIBXGBOOST_PATH) ? `SKIP rehearsal: ${LIBXGBOOST_PATH} missing` : undefined);
+const servers: Sshd[] = [];
+let base = "";
+
+/** Stage 2 reduced to the chain the rehearsal needs, with a tiny LSTM. */
+function stage2Targets(): string {
+  const doc = parse(readFileSync(join(PROJECT_ROOT, "targets/stage2.yaml"), "utf8")) as { targets: Record<string, Json> };
+  const t = doc.targets;
+  for (const k of Object.keys(t)) if (!["ml_ingest", "ml_training", "model_lstm"].includes(k)) delete t[k];
+  t.ml_training.params.seq_lengths = [32];
+  Object.assign(t.model_lstm.params, { units: 8, seq_len: 32, epochs: 1, patience: 1, bootstrap: 50 });
+  // The lead's Stage 2 model targets carry the same block (wall-clock fields differ between runs).
+  t.model_lstm.verify = { ignore: ["training.seconds", "training.samples_per_s", "seconds", "samples_per_s"] };
+  return stringify(doc);
+}
+
+function hostYaml(s: Sshd, extra = ""): string {
+  return `{ transport: ssh, host: "127.0.0.1", port: ${s.port}, user: ${s.user}, identity_file: "${s.userKey}", known_hosts: "${s.knownHosts}", workdir: "${s.workdir}", node: "${process.execPath}"${extra} }`;
+}
+
+function workspace(droplet: Sshd, gpu: Sshd): string {
+  const ws = join(base, "ws");
+  mkdirSync(join(ws, "targets"), { recursive: true });
+  mkdirSync(join(ws, "docs"));
+  for (const f of ["rules", "src", "dist", "config", "node_modules", "package.json", "schema", "native"]) symlinkSync(join(PROJECT_ROOT, f), join(ws, f));
+  for (const f of ["market", "replay", "corpus", "stage1"]) copyFileSync(join(PROJECT_ROOT, `targets/${f}.yaml`), join(ws, `targets/${f}.yaml`));
+  writeFileSync(join(ws, "targets/stage2.yaml"), stage2Targets());
+  writeFileSync(
+    join(ws, "pipeline.yaml"),
+    `version: 1
+default: [stage1_status, model_lstm]
+include: [targets/*.yaml]
+vars: { source: synthetic, seed: "20250512", signal: "0.0" }
+axes:
+  instrument: [EUR_USD, USD_JPY]
+  mode: [rolling, isolation]
+  week: { span: [2025-05-12, 2025-06-09], step: week }
+  candle_week: { span: [2025-05-12, 2025-06-16], step: week }
+hosts:
+  droplet: ${hostYaml(droplet)}
+  gpu: ${hostYaml(gpu, ", resources: { gpu: 1 }")}
+tools:
+  xgboost: { version: "1.7.4" }
+`,
+  );
+  // The remote checkouts also need the kernels (native/) the model rule loads.
+  for (const s of [droplet, gpu]) if (!existsSync(join(s.workdir, "native"))) symlinkSync(join(PROJECT_ROOT, "native"), join(s.workdir, "native"));
+  return ws;
+}
+
+function dagbuild(ws: string, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(PROJECT_ROOT, "bin/dagbuild"), ...args], {
+    cwd: ws,
+    encoding: "utf8",
+    timeout: 600_000,
+    maxBuffer: 64 << 20,
+    env: { ...process.env, NO_COLOR: "1", SSH_AUTH_SOCK: "", DAGBUILD_JOBS: "" },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** action-start events of a --json build: id → host. */
+function started(stdout: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const e = JSON.parse(line) as Json;
+    if (e.type === "action-start") m.set(e.id, e.host);
+  }
+  return m;
+}
+
+const perHost = (m: Map<string, string>) => {
+  const out: Record<string, string[]> = {};
+  for (const [id, h] of m) (out[h] ??= []).push(id);
+  for (const k of Object.keys(out)) out[k]!.sort();
+  return out;
+};
+
+/** Transfers of the log from row `from` on: rows and bytes per `direction from -> to`. */
+function moved(ws: string, from: number): { rows: TransferRecord[]; bytes: Record<string, number>; paths: Record<string, string[]> } {
+  const rows = readTransfers(join(ws, "handoff/transfer_log.md")).slice(from);
+  const bytes: Record<string, number> = {};
+  const paths: Record<string, string[]> = {};
+  for (const r of rows) {
+    const k = `${r.direction} ${r.from}->${r.to}`;
+    bytes[k] = (bytes[k] ?? 0) + r.size;
+    (paths[k] ??= []).push(r.what);
+  }
+  for (const k of Object.keys(paths)) paths[k] = [...new Set(paths[k])].sort();
+  return { rows, bytes, paths };
+}
+
+const stage1Targets = new Set(["candles", "gates_rolling", "gates_isolation", "corpus_part", "corpus", "telemetry_doc", "lead_lag", "baseline_gbm", "bundle", "stage1_status"]);
+const targetOf = (id: string) => id.replace(/\[.*$/, "");
+
+test.before(async () => {
+  if (skip) return;
+  base = mkdtempSync(join(tmpdir(), "dagbuild-rehearsal-"));
+  servers.push(await startSshd(), await startSshd());
+});
+test.after(async () => {
+  await stopAll(servers);
+  if (base && !process.env.DAGBUILD_TEST_KEEP) rmSync(base, { recursive: true, force: true });
+});
+
+if (skip) {
+  console.log(skip);
+  test.skip("rehearsal: droplet -> gpu -> back, then one more week", () => undefined);
+} else {
+  test("rehearsal: droplet -> gpu -> back, then one more week", () => {
+    const [droplet, gpu] = servers as [Sshd, Sshd];
+    const ws = workspace(droplet, gpu);
+
+    // Round 1: the whole loop.
+    let t0 = Date.now();
+    const r1 = dagbuild(ws, "--json", "-j", "2");
+    const round1Ms = Date.now() - t0;
+    assert.is(r1.code, 0, `${r1.stdout.slice(-3000)}\n${r1.stderr.slice(-3000)}`);
+    const ran1 = perHost(started(r1.stdout));
+    assert.equal(Object.keys(ran1).sort(), ["droplet", "gpu"]);
+    assert.ok(ran1.droplet!.every((id) => stage1Targets.has(targetOf(id))), ran1.droplet!.join(" "));
+    // 2 instruments x 6 candle weeks, 5 weeks x 2 modes of replays and parts, 6 aggregates.
+    assert.is(ran1.droplet!.length, 12 + 10 + 10 + 6);
+    assert.equal(ran1.gpu, ["ml_ingest", "ml_training", "model_lstm"]);
+    const m1 = moved(ws, 0);
+    // What goes up to gpu: only the bundle and its manifest (ml_training and the model read
+    // what gpu made itself, already in its CAS).
+    assert.equal(m1.paths["put local->gpu"], ["output/ml_corpus_2025-05-12_2025-06-16.sha256", "output/ml_corpus_2025-05-12_2025-06-16.tgz"]);
+    const bundleSize = readFileSync(join(ws, "output/ml_corpus_2025-05-12_2025-06-16.tgz")).length;
+    assert.ok(m1.bytes["put local->gpu"]! >= bundleSize);
+    // The result comes back.
+    assert.ok(m1.paths["get gpu->local"]!.some((p) => p.startsWith("output/ml_models/lstm/")), JSON.stringify(m1.paths["get gpu->local"]));
+    const metrics = JSON.parse(readFileSync(join(ws, "output/ml_models/lstm/metrics.json"), "utf8"));
+    assert.ok(metrics.test.model.auc > 0 && metrics.test.model.auc < 1);
+    console.log(`round 1: ${round1Ms} ms; actions droplet ${ran1.droplet!.length}, gpu ${ran1.gpu!.length}; bytes ${JSON.stringify(m1.bytes)}`);
+
+    // Nothing changed: nothing runs, nothing moves.
+    const again = dagbuild(ws, "--json");
+    assert.is(again.code, 0, again.stderr);
+    assert.is(started(again.stdout).size, 0);
+    assert.is(moved(ws, m1.rows.length).rows.length, 0);
+
+    // Lineage of the model joins gpu's chain to droplet's.
+    const lin = JSON.parse(dagbuild(ws, "lineage", "output/ml_models/lstm/metrics.json", "--json").stdout) as Json;
+    const hostOf = (id: string) => lin.actions.find((a: Json) => a.id === id)?.host;
+    assert.equal([hostOf("model_lstm"), hostOf("ml_training"), hostOf("ml_ingest"), hostOf("bundle"), hostOf("corpus")], ["gpu", "gpu", "gpu", "droplet", "droplet"]);
+    assert.ok(lin.actions.some((a: Json) => a.id === "candles[instrument=USD_JPY,candle_week=2025-06-16]"));
+
+    // verify: the model reproduces with its wall-clock fields ignored (rebuilt on gpu, over SSH);
+    // the droplet's bundle rebuilt on gpu matches; a changed byte in a corpus file is classified.
+    t0 = Date.now();
+    const v = dagbuild(ws, "verify", "--rebuild", "--no-deps", "--json", "model_lstm");
+    assert.ok(v.code === 0, `${v.stdout.slice(-3000)}\n${v.stderr.slice(-2000)}`);
+    const vOn = dagbuild(ws, "verify", "--rebuild", "--no-deps", "--on", "gpu", "--json", "bundle");
+    assert.is(vOn.code, 0, vOn.stdout.slice(-3000));
+    console.log(`verify --rebuild model_lstm + bundle --on gpu: ${Date.now() - t0} ms; model: ${JSON.stringify((JSON.parse(v.stdout) as Json).findings.map((f: Json) => f.kind))}`);
+    const part = readdirSync(join(ws, "data/ml_corpus"), { recursive: true, encoding: "utf8" }).map((p) => `data/ml_corpus/${p}`).filter((p) => p.endsWith(".parquet")).sort()[0]!;
+    assert.ok(part, "the ingested corpus has parquet files");
+    const file = join(ws, part);
+    const good = readFileSync(file);
+    {
+      const bad = Buffer.from(good);
+      bad[Math.floor(bad.length / 2)] ^= 0x01;
+      rmSync(file);
+      writeFileSync(file, bad);
+      const vb = dagbuild(ws, "verify", "--json", "ml_ingest");
+      assert.is(vb.code, 1);
+      const f = (JSON.parse(vb.stdout) as Json).findings[0];
+      assert.is(f.kind, "MISMATCH");
+      assert.is(f.files[0].path, part);
+      assert.ok(f.files[0].format === "parquet" || Number.isInteger(f.files[0].firstDifferingByte), JSON.stringify(f.files[0]));
+      rmSync(file);
+      writeFileSync(file, good);
+    }
+
+    // Round 2: one more week.
+    const dry = dagbuild(ws, "refresh", "-n", "--json");
+    assert.is(dry.code, 0, dry.stderr);
+    const planned = JSON.parse(dry.stdout) as Json;
+    const plannedIds = Object.values(planned.hosts).flatMap((h: Json) => h.actions.map((a: Json) => a.id)).sort();
+    const before = moved(ws, 0).rows.length;
+    t0 = Date.now();
+    const r2 = dagbuild(ws, "refresh", "--json", "-j", "2");
+    const round2Ms = Date.now() - t0;
+    assert.is(r2.code, 0, `${r2.stdout.slice(-3000)}\n${r2.stderr.slice(-3000)}`);
+    const s2 = started(r2.stdout);
+    assert.equal([...s2.keys()].sort(), plannedIds, "refresh -n named exactly what ran");
+    const ran2 = perHost(s2);
+    // The new week: 2 candle partitions, one replay per mode, one part per mode; then the
+    // six aggregates over the span; on gpu the chain downstream of the new bundle.
+    assert.equal(ran2.droplet, [
+      "baseline_gbm",
+      "bundle",
+      "candles[instrument=EUR_USD,candle_week=2025-06-23]",
+      "candles[instrument=USD_JPY,candle_week=2025-06-23]",
+      "corpus",
+      "corpus_part[mode=isolation,week=2025-06-16]",
+      "corpus_part[mode=rolling,week=2025-06-16]",
+      "gates_isolation[week=2025-06-16]",
+      "gates_rolling[week=2025-06-16]",
+      "lead_lag",
+      "stage1_status",
+      "telemetry_doc",
+    ]);
+    assert.equal(ran2.gpu, ["ml_ingest", "ml_training", "model_lstm"]);
+    const m2 = moved(ws, before);
+    assert.equal(m2.paths["put local->gpu"], ["output/ml_corpus_2025-05-12_2025-06-23.sha256", "output/ml_corpus_2025-05-12_2025-06-23.tgz"]);
+    // Only new candles, the new week's sources and what the aggregates read go to droplet: the
+    // earlier weeks' inputs are in its CAS already.
+    // Nothing goes up to droplet: the new candles are made there and every other input of the
+    // new week's actions is in its CAS from round 1.
+    assert.is(m2.paths["put local->droplet"], undefined, JSON.stringify(m2.paths["put local->droplet"]));
+    // Back from droplet: the new week's candles, gates, parts and the aggregates; none of the
+    // earlier weeks' partitions.
+    assert.ok(!m2.paths["get droplet->local"]!.some((p) => /2025-05-(12|19|26)|2025-06-0[29]/.test(p.replace(/_2025-05-12_2025-06-23/, "")) && !p.includes("ml_corpus_")), JSON.stringify(m2.paths["get droplet->local"]));
+    console.log(`round 2 (refresh +1 week): ${round2Ms} ms; actions droplet ${ran2.droplet!.length}, gpu ${ran2.gpu!.length}; bytes ${JSON.stringify(m2.bytes)}`);
+    assert.ok(readFileSync(join(ws, "pipeline.yaml"), "utf8").includes("week: { span: [2025-05-12, 2025-06-16], step: week }"));
+  });
+}
+
+test.run();
