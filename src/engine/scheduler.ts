@@ -36,6 +36,11 @@ export interface BuildOptions {
    * see `untouchedBy`): settled from their records without being decided.
    */
   readonly knownFresh?: ReadonlySet<string>;
+  /**
+   * Called once with every action that may run (stale, or waiting on an upstream), before any
+   * starts; problems returned stop the build before it runs anything (`invalid` in the summary).
+   */
+  readonly preflight?: (nodes: readonly ActionNode[]) => Promise<readonly string[]>;
 }
 
 export interface BuildSummary {
@@ -46,6 +51,8 @@ export interface BuildSummary {
   readonly skipped: string[];
   readonly fresh: number;
   readonly cancelled: boolean;
+  /** Preflight problems: nothing ran. */
+  readonly invalid?: readonly string[];
 }
 
 type Done = { readonly kind: "ok" } | { readonly kind: "failed" };
@@ -172,6 +179,14 @@ export async function runBuild(
     for (const name in node.deps) for (const d of node.deps[name]!) if (d.kind === "output" && wanted.has(d.producer) && !settled.has(d.producer)) ups.add(d.producer);
     remaining.set(id, ups.size);
     for (const u of ups) (dependants.get(u) ?? dependants.set(u, []).get(u)!).push(id);
+  }
+  if (opts.preflight && (ready.length || waiting.length)) {
+    // A restore runs no rule: only what will (or may) execute is checked.
+    const problems = await opts.preflight([...ready.filter((r) => !r.decision.restorable).map((r) => graph.actions.get(r.id)!), ...waiting.map((id) => graph.actions.get(id)!)]);
+    if (problems.length) {
+      checker.state.flush();
+      return { ok: false, ...summary, cancelled: false, invalid: problems };
+    }
   }
   if (ready.length) enqueue(ready.splice(0));
   sink.emit({ type: "plan-ready", fresh: summary.fresh, stale: queuedCount, waiting: ids.length - summary.fresh - queuedCount });

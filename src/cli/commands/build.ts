@@ -7,6 +7,8 @@ import { parseArgs } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
 import { plan, untouchedBy } from "../../engine/plan.js";
 import { runBuild } from "../../engine/scheduler.js";
+import { checkRuleModules } from "../../engine/rule-check.js";
+import { diag, renderDiagnostics } from "../../engine/diagnostics.js";
 import { makeLogger } from "../loggers.js";
 import { formatReason } from "../../engine/fingerprint.js";
 import { ReadLog } from "../../engine/read-log.js";
@@ -80,7 +82,14 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
       keepGoing: o.keepGoing,
       signal: controller.signal,
       ...(knownFresh ? { knownFresh } : {}),
+      // Rule modules that cannot load fail the build before anything runs (exit 2).
+      preflight: async (nodes) =>
+        (await checkRuleModules(session.graph.root, nodes)).map((p) => renderDiagnostics([diag("unknown-rule", p.message, p.action.loc)], { color: process.stderr.isTTY }).split("\n")[0]!),
     });
+    if (summary.invalid) {
+      process.stderr.write(summary.invalid.join("\n") + `\n${summary.invalid.length} error${summary.invalid.length === 1 ? "" : "s"}; nothing was run\n`);
+      return 2;
+    }
     // What the outputs now on disk were built from, for `dagbuild status`.
     writeVarsRecord(session.paths.cache, varsOf(session.graph));
     if (summary.cancelled) return 130;
