@@ -42,4 +42,28 @@ test("a good module rule passes the check and runs", () => {
   assert.ok(exists(ws, "out/bad.txt"));
 });
 
+test("an SSH host whose identity_file is missing is exit 2 before anything runs", () => {
+  const ws = makeWs(`version: 1
+hosts:
+  gpu: { transport: ssh, host: 127.0.0.1, user: nobody, workdir: /tmp/nowhere, known_hosts: config/known_hosts, identity_file: config/missing_key }
+targets:
+  first:
+    outputs: [out/first.txt]
+    run: "echo ran > {out}"
+  remote:
+    outputs: [out/remote.txt]
+    deps: [out/first.txt]
+    run: "cp {deps} {out}"
+    host: gpu
+`, { fake: false, files: { "config/known_hosts": "" } });
+  const r = build(ws);
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, "identity_file");
+  assert.match(r.stderr, "missing_key");
+  assert.not.ok(exists(ws, "out/first.txt"));
+  // Run locally instead (--host gpu=local): the key is not needed.
+  const local = build(ws, ["--host", "gpu=local"]);
+  assert.is(local.code, 0, local.stderr);
+});
+
 test.run();

@@ -8,6 +8,8 @@ import { openSession, selectOrReport } from "../session.js";
 import { plan, untouchedBy } from "../../engine/plan.js";
 import { runBuild } from "../../engine/scheduler.js";
 import { checkRuleModules } from "../../engine/rule-check.js";
+import { hostFileProblems } from "../../engine/hosts/host-paths.js";
+import type { ActionNode } from "../../engine/graph-types.js";
 import { diag, renderDiagnostics } from "../../engine/diagnostics.js";
 import { makeLogger } from "../loggers.js";
 import { formatReason } from "../../engine/fingerprint.js";
@@ -83,8 +85,19 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
       signal: controller.signal,
       ...(knownFresh ? { knownFresh } : {}),
       // Rule modules that cannot load fail the build before anything runs (exit 2).
-      preflight: async (nodes) =>
-        (await checkRuleModules(session.graph.root, nodes)).map((p) => renderDiagnostics([diag("unknown-rule", p.message, p.action.loc)], { color: process.stderr.isTTY }).split("\n")[0]!),
+      preflight: async (nodes) => {
+        const line = (message: string, loc: ActionNode["loc"]) => renderDiagnostics([diag("unknown-rule", message, loc)], { color: process.stderr.isTTY }).split("\n")[0]!;
+        const out = (await checkRuleModules(session.graph.root, nodes)).map((p) => line(p.message, p.action.loc));
+        // The SSH key files of every host that may be used: a missing one would fail only
+        // when that host's first action starts.
+        const hosts = new Map<string, ActionNode>();
+        for (const n of nodes) if (!hosts.has(n.host)) hosts.set(n.host, n);
+        for (const [name, n] of hosts) {
+          const config = session.graph.hosts[name];
+          if (config) for (const p of hostFileProblems(name, config, session.graph.root)) out.push(line(p, n.loc));
+        }
+        return out;
+      },
     });
     if (summary.invalid) {
       process.stderr.write(summary.invalid.join("\n") + `\n${summary.invalid.length} error${summary.invalid.length === 1 ? "" : "s"}; nothing was run\n`);

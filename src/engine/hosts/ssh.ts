@@ -16,14 +16,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
-import { dirname, isAbsolute, join, posix, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join, posix } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import SftpClient from "ssh2-sftp-client";
 import ssh2 from "ssh2";
 import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { hostFacts, type HostFacts } from "../host-facts.js";
 import { shq } from "../shell-quote.js";
+import { expandPath } from "./host-paths.js";
 import type { HostConfig } from "../graph-types.js";
 import { HostError, type ActionIO, type ActionSpec, type Host, type HostEnv, type HostResult } from "./host.js";
 import { checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, lookupName, parseKnownHosts } from "./known-hosts.js";
@@ -784,12 +785,6 @@ class SshHost implements Host {
 // ---------------------------------------------------------------- helpers
 
 /** `~/x` → home, relative → against the workspace root. */
-function expandPath(p: string, root: string): string {
-  if (p === "~") return homedir();
-  if (p.startsWith("~/")) return join(homedir(), p.slice(2));
-  return isAbsolute(p) ? p : resolve(root, p);
-}
-
 function isSafeRel(rel: string): boolean {
   if (rel === "" || posix.isAbsolute(rel) || rel.includes("\\")) return false;
   return rel.split("/").every((seg) => seg !== ".." && seg !== "." && seg !== "");
