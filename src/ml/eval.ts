@@ -17,6 +17,7 @@
  * half, as in rocAuc). Each resample is O(n + groups), not O(n log n).
  */
 import { atThreshold, r6, rocAuc, youdenThreshold } from "./metrics.js";
+import { mulberry32 } from "./prng.js";
 
 /** A column of numbers: probabilities, scores or 0/1 labels. */
 export type Column = Float64Array | Float32Array | Uint8Array | ArrayLike<number>;
@@ -84,17 +85,6 @@ export interface EvalOptions {
   readonly rankScore?: Column;
 }
 
-/** mulberry32: a small seeded PRNG (32-bit state), so the bootstrap is a pure function of the seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function checkLabels(fn: string, y: Column, n: number): number {
   if (y.length !== n) throw new EvalInputError(`${fn}: ${n} predictions but ${y.length} labels`);
@@ -154,7 +144,7 @@ export function resampleIndices(n: number, seed: number, blocks?: ArrayLike<numb
   const rand = mulberry32(seed);
   if (!blocks) {
     return (out) => {
-      for (let k = 0; k < n; k++) out[k] = Math.floor((rand() / 4294967296) * n);
+      for (let k = 0; k < n; k++) out[k] = Math.floor(rand() * n);
       return out;
     };
   }
@@ -170,7 +160,7 @@ export function resampleIndices(n: number, seed: number, blocks?: ArrayLike<numb
   return (out) => {
     let buf = out, len = 0;
     for (let k = 0; k < list.length; k++) {
-      const rows = list[Math.floor((rand() / 4294967296) * list.length)]!;
+      const rows = list[Math.floor(rand() * list.length)]!;
       if (len + rows.length > buf.length) {
         const grown = new Uint32Array(Math.max(2 * buf.length, len + rows.length));
         grown.set(buf.subarray(0, len));

@@ -8,6 +8,7 @@
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { rocAuc } from "../metrics.js";
+import { mulberry32 } from "../prng.js";
 import { initParams, paramLayout, type ModelConfig } from "./config.js";
 import { createAdam, DEFAULT_CHUNK, type AdamState, type Backend } from "./model.js";
 import { JOB_PREDICT, JOB_TRAIN, LOSS_SLOTS, TrainPool } from "./pool.js";
@@ -99,17 +100,6 @@ export class TrainInputError extends Error {
 /** How often a training loop lets the event loop run. */
 const YIELD_MS = 100;
 
-/** mulberry32, seeded: the per-epoch shuffles are a pure function of the seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fisher-Yates shuffle of `order` in place. */
 export function shuffleInPlace(order: Uint32Array, rand: () => number): void {
