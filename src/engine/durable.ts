@@ -12,7 +12,8 @@
  * zero-length output. Two fsyncs per action, and none on a no-op (it writes nothing).
  * Measured on the shared 2-core box, bench/noop's first build of 1,000 tiny actions: 2.85 s
  * without fsync vs 6.4 s with four per action (blobs and records too, since dropped); with
- * these two, 24.5 s vs 22.6 s, but under a load average of 8, where noise dominates.
+ * these two, 2.13 s vs 3.47 s without (load average 2.5) and 24.5 s vs 22.6 s (load 8): no
+ * cost above the noise of that machine.
  *
  * `DAGBUILD_FSYNC=0` turns it off (scratch workspaces, benchmarks of the engine alone).
  */
