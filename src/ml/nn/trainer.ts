@@ -165,106 +165,129 @@ function predictSplit(pool: TrainPool, s: Split, batch: number, per: number, mag
  */
 export async function trainModel(config: ModelConfig, data: TrainData, opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
+  const st = trainSettings(config, data, opts);
+  const pool = await TrainPool.create({
+    config, backend: opts.backend ?? "auto", threads: st.threads, chunk: st.chunk, batch: st.batch,
+    magnitudeLoss: st.magnitudeLoss, magnitudeWeight: st.magnitudeWeight, source: st.source,
+  });
+  let adam: AdamState | null = null;
+  try {
+    adam = await createAdam(pool.backend, st.P, { lr: opts.lr ?? 1e-3 });
+    adam.params.set(st.initial);
+    pool.setParams(adam.params);
+    const rand = mulberry32(opts.seed ^ 0x5eed);
+    const order = Uint32Array.from({ length: data.train.n }, (_, i) => i);
+    const perEpoch = Math.min(data.train.n, opts.maxTrainSamples ?? Infinity);
+    const logs: EpochLog[] = [];
+    let best = { auc: -Infinity, epoch: 0, params: Float32Array.from(st.initial) };
+    let trainSeconds = 0;
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      opts.signal?.throwIfAborted();
+      const te = performance.now();
+      shuffleInPlace(order, rand);
+      const lossSum = await updateEpoch(pool, adam, order, perEpoch, st.batch, st.P, opts.signal);
+      const tTrain = (performance.now() - te) / 1000;
+      trainSeconds += tTrain;
+      const val = validationEpoch(pool, config, data.validation, st);
+      const log: EpochLog = { epoch, train_loss: lossSum / perEpoch, val_loss: val.loss, val_auc: val.auc, seconds: (performance.now() - te) / 1000, samples_per_s: perEpoch / tTrain };
+      logs.push(log);
+      opts.onEpoch?.(log);
+      // NaN (one class in validation) never counts as better; the first epoch is kept then.
+      if (best.epoch === 0 || val.auc > best.auc) best = { auc: Number.isNaN(val.auc) ? -Infinity : val.auc, epoch, params: Float32Array.from(adam.params) };
+      else if (epoch - best.epoch >= st.patience) break;
+    }
+    return {
+      params: best.params, bestEpoch: best.epoch, epochs: logs, backend: pool.backend, threads: st.threads, chunk: st.chunk,
+      seconds: (performance.now() - t0) / 1000, samplesPerSec: (perEpoch * logs.length) / trainSeconds, magScale: st.magScale,
+    };
+  } finally {
+    adam?.dispose();
+    await pool.close();
+  }
+}
+
+/** trainModel's checked inputs and resolved defaults. */
+interface TrainSettings {
+  readonly batch: number;
+  readonly threads: number;
+  readonly chunk: number;
+  readonly patience: number;
+  readonly magnitudeLoss: "huber" | "mse";
+  readonly magnitudeWeight: number;
+  readonly magScale: number;
+  /** 1 / magScale: targets are multiplied by it, as the pool and the tfjs path do. */
+  readonly magInv: number;
+  readonly per: number;
+  readonly P: number;
+  readonly initial: Float32Array;
+  /** The training split as the pool's workers read it (magnitude targets already scaled). */
+  readonly source: { X: Float32Array; ySign: Uint8Array; yMag: Float32Array };
+}
+
+function trainSettings(config: ModelConfig, data: TrainData, opts: TrainOptions): TrainSettings {
   checkSplit(config, data.train, "train");
   checkSplit(config, data.validation, "validation");
   if (data.train.n === 0) throw new TrainInputError("train.n is 0: nothing to train on");
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new TrainInputError(`epochs must be a positive integer (got ${opts.epochs})`);
   const batch = opts.batch ?? 256;
   if (!Number.isInteger(batch) || batch < 1) throw new TrainInputError(`batch must be a positive integer (got ${batch})`);
-  const threads = opts.threads ?? 1;
-  const magnitudeLoss = opts.magnitudeLoss ?? "huber";
-  const magnitudeWeight = opts.magnitudeWeight ?? 0.5;
-  const patience = opts.patience ?? Infinity;
   const per = config.seq_len * config.n_features;
   const magScale = config.magnitude ? magnitudeScale(data.train.yMag, data.train.n) : 1;
-  const magInv = 1 / magScale;
   const P = paramLayout(config).total;
   const initial = opts.initial ?? initParams(config, opts.seed);
   if (initial.length !== P) throw new TrainInputError(`initial has ${initial.length} parameters; the config has ${P}`);
-
-  const chunk = opts.chunk ?? DEFAULT_CHUNK;
-  const nTrain = data.train.n;
+  const n = data.train.n;
   // The magnitude targets as the head learns them (rounded to float32 once, as the kernels read them).
-  const yMagScaled = config.magnitude ? Float32Array.from(data.train.yMag.subarray(0, nTrain), (y) => y * magInv) : new Float32Array(0);
-  const source = { X: data.train.X.subarray(0, nTrain * per), ySign: data.train.ySign.subarray(0, nTrain), yMag: yMagScaled };
-  const pool = await TrainPool.create({ config, backend: opts.backend ?? "auto", threads, chunk, batch, magnitudeLoss, magnitudeWeight, source });
-  let adam: AdamState | null = null;
-  try {
-    adam = await createAdam(pool.backend, P, { lr: opts.lr ?? 1e-3 });
-    adam.params.set(initial);
+  const magInv = 1 / magScale;
+  const yMag = config.magnitude ? Float32Array.from(data.train.yMag.subarray(0, n), (y) => y * magInv) : new Float32Array(0);
+  return {
+    batch, per, P, initial, magScale, magInv,
+    threads: opts.threads ?? 1,
+    chunk: opts.chunk ?? DEFAULT_CHUNK,
+    patience: opts.patience ?? Infinity,
+    magnitudeLoss: opts.magnitudeLoss ?? "huber",
+    magnitudeWeight: opts.magnitudeWeight ?? 0.5,
+    source: { X: data.train.X.subarray(0, n * per), ySign: data.train.ySign.subarray(0, n), yMag },
+  };
+}
+
+/**
+ * One epoch's updates: mini-batches of the shuffled order, the pool's chunk gradients (summed
+ * in chunk order: the determinism contract), one Adam step each. Returns the summed loss.
+ * Steps block this thread (Atomics.wait); the event loop gets a turn every YIELD_MS so
+ * progress output flushes and an abort from a signal handler can arrive.
+ */
+async function updateEpoch(pool: TrainPool, adam: AdamState, order: Uint32Array, perEpoch: number, batch: number, P: number, signal?: AbortSignal): Promise<number> {
+  const v = pool.views;
+  let lossSum = 0;
+  let lastYield = performance.now();
+  for (let at = 0; at < perEpoch; at += batch) {
+    signal?.throwIfAborted();
+    const b = Math.min(batch, perEpoch - at);
+    v.order.set(order.subarray(at, at + b));
+    const chunks = pool.run(JOB_TRAIN, b);
+    adam.grad.set(v.grads.subarray(0, P));
+    for (let c = 0; c < chunks; c++) lossSum += v.losses[c * LOSS_SLOTS]!;
+    adam.step();
     pool.setParams(adam.params);
-    const rand = mulberry32(opts.seed ^ 0x5eed);
-    const order = new Uint32Array(data.train.n);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    const perEpoch = Math.min(data.train.n, opts.maxTrainSamples ?? Infinity);
-    const valLabels = data.validation.ySign.subarray(0, data.validation.n);
-    const logs: EpochLog[] = [];
-    let best = { auc: -Infinity, epoch: 0, params: Float32Array.from(initial) };
-    let trainSeconds = 0;
-    let trained = 0;
-    const v = pool.views;
-    // Steps block this thread (Atomics.wait); the event loop gets a turn every YIELD_MS so
-    // progress output flushes and an abort from a signal handler can arrive.
-    let lastYield = performance.now();
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      opts.signal?.throwIfAborted();
-      const te = performance.now();
-      shuffleInPlace(order, rand);
-      let lossSum = 0;
-      for (let at = 0; at < perEpoch; at += batch) {
-        opts.signal?.throwIfAborted();
-        const b = Math.min(batch, perEpoch - at);
-        v.order.set(order.subarray(at, at + b));
-        // The pool leaves the chunk gradients summed in chunk order in slot 0 (the determinism contract).
-        const chunks = pool.run(JOB_TRAIN, b);
-        adam.grad.set(v.grads.subarray(0, P));
-        for (let c = 0; c < chunks; c++) lossSum += v.losses[c * LOSS_SLOTS]!;
-        adam.step();
-        pool.setParams(adam.params);
-        if (performance.now() - lastYield > YIELD_MS) {
-          await yieldToEventLoop();
-          lastYield = performance.now();
-        }
-      }
-      const tTrain = (performance.now() - te) / 1000;
-      trainSeconds += tTrain;
-      trained += perEpoch;
-      const val = predictSplit(pool, data.validation, batch, per, config.magnitude);
-      let valLoss = 0;
-      for (let i = 0; i < data.validation.n; i++) {
-        const t = data.validation.yMag.length > i ? data.validation.yMag[i]! * magInv : 0;
-        valLoss += sampleLoss(val.sign[i]!, valLabels[i]!, val.mag ? val.mag[i]! : 0, t, config.magnitude, magnitudeLoss === "huber", magnitudeWeight);
-      }
-      const auc = data.validation.n > 0 ? rocAuc(val.sign, valLabels) : Number.NaN;
-      const log: EpochLog = {
-        epoch,
-        train_loss: lossSum / perEpoch,
-        val_loss: data.validation.n > 0 ? valLoss / data.validation.n : Number.NaN,
-        val_auc: auc,
-        seconds: (performance.now() - te) / 1000,
-        samples_per_s: perEpoch / tTrain,
-      };
-      logs.push(log);
-      opts.onEpoch?.(log);
-      // NaN (one class in validation) never counts as better; the first epoch is kept then.
-      if (best.epoch === 0 || auc > best.auc) best = { auc: Number.isNaN(auc) ? -Infinity : auc, epoch, params: Float32Array.from(adam.params) };
-      else if (epoch - best.epoch >= patience) break;
+    if (performance.now() - lastYield > YIELD_MS) {
+      await yieldToEventLoop();
+      lastYield = performance.now();
     }
-    return {
-      params: best.params,
-      bestEpoch: best.epoch,
-      epochs: logs,
-      backend: pool.backend,
-      threads,
-      chunk,
-      seconds: (performance.now() - t0) / 1000,
-      samplesPerSec: trained / trainSeconds,
-      magScale,
-    };
-  } finally {
-    adam?.dispose();
-    await pool.close();
   }
+  return lossSum;
+}
+
+/** Validation loss (mean, the training loss's formula) and AUC with the current weights. */
+function validationEpoch(pool: TrainPool, config: ModelConfig, s: Split, st: TrainSettings): { loss: number; auc: number } {
+  const labels = s.ySign.subarray(0, s.n);
+  const val = predictSplit(pool, s, st.batch, st.per, config.magnitude);
+  let loss = 0;
+  for (let i = 0; i < s.n; i++) {
+    const t = s.yMag.length > i ? s.yMag[i]! * st.magInv : 0;
+    loss += sampleLoss(val.sign[i]!, labels[i]!, val.mag ? val.mag[i]! : 0, t, config.magnitude, st.magnitudeLoss === "huber", st.magnitudeWeight);
+  }
+  return { loss: s.n > 0 ? loss / s.n : Number.NaN, auc: s.n > 0 ? rocAuc(val.sign, labels) : Number.NaN };
 }
 
 /** Prediction settings. */
