@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { stableStringify } from "../../engine/hash.js";
 import { sqlString, withDuckDb } from "../../io/duckdb.js";
 import { calibrationSvg, learningCurveSvg } from "../../report/plots.js";
+import { rowMajor, sqlIdent } from "../columns.js";
 import { logLoss } from "../eval.js";
 import { rocAuc } from "../metrics.js";
 import { Booster, DMatrix } from "../xgboost.js";
@@ -35,13 +36,11 @@ interface Table {
 /** Reads `{split}.parquet` of the feature builder in its row order. */
 export async function readTable(dir: string, split: SplitName, features: readonly string[]): Promise<Table> {
   const cols = await withDuckDb(async (c) =>
-    (await c.runAndReadAll(`SELECT ${features.map((f) => `"${f.replaceAll('"', '""')}"`).join(", ")}, y_sign, hazard_raw, CAST(ts_ms // 86400000 AS INTEGER) FROM read_parquet(${sqlString(join(dir, `${split}.parquet`))})`)).getColumns(),
+    (await c.runAndReadAll(`SELECT ${features.map(sqlIdent).join(", ")}, y_sign, hazard_raw, CAST(ts_ms // 86400000 AS INTEGER) FROM read_parquet(${sqlString(join(dir, `${split}.parquet`))})`)).getColumns(),
   );
   const F = features.length;
   const n = cols[0]?.length ?? 0;
-  const X = new Float32Array(n * F);
-  for (let j = 0; j < F; j++) for (let i = 0; i < n; i++) X[i * F + j] = cols[j]![i] as number;
-  return { X, n, y: Uint8Array.from(cols[F]!, Number), hazard: Float64Array.from(cols[F + 1]!, Number), day: Int32Array.from(cols[F + 2]!, Number) };
+  return { X: rowMajor(cols, 0, F), n, y: Uint8Array.from(cols[F]!, Number), hazard: Float64Array.from(cols[F + 1]!, Number), day: Int32Array.from(cols[F + 2]!, Number) };
 }
 
 function xgbParams(p: Readonly<Record<string, unknown>>): { params: Record<string, string | number>; rounds: number; seed: number; bootstrap: number } {

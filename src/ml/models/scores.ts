@@ -14,6 +14,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { sqlString, withDuckDb, DETERMINISTIC_PARQUET } from "../../io/duckdb.js";
+import { rowMajor, SERIES_ID_SQL, sqlIdent } from "../columns.js";
 import { createScorer } from "../onnx/score.js";
 import { Booster, DMatrix } from "../xgboost.js";
 import { readSummary, TrainingSetError } from "./training-set.js";
@@ -34,12 +35,9 @@ const SCORED = ["validation", "test"] as const;
 async function loadRows(dir: string, features: readonly string[], conn: import("../../io/duckdb.js").DuckDBConnection): Promise<Rows> {
   const q = (s: string) => `SELECT *, ${sqlString(s)} AS split FROM read_parquet(${sqlString(join(dir, `${s}.parquet`))})`;
   await conn.run(`CREATE TABLE r AS SELECT * FROM (${q("train")} UNION ALL ${q("validation")} UNION ALL ${q("test")}) ORDER BY run_mode, instrument, ts_ms`);
-  const sel = ["CAST(dense_rank() OVER (ORDER BY run_mode, instrument) AS INTEGER)", "CAST(ts_ms AS DOUBLE)", "CAST(split <> 'train' AS INTEGER)", ...features.map((f) => `"${f.replaceAll('"', '""')}"`)];
+  const sel = [SERIES_ID_SQL, "CAST(ts_ms AS DOUBLE)", "CAST(split <> 'train' AS INTEGER)", ...features.map(sqlIdent)];
   const cols = (await conn.runAndReadAll(`SELECT ${sel.join(", ")} FROM r ORDER BY run_mode, instrument, ts_ms`)).getColumns();
-  const n = cols[0]!.length, F = features.length;
-  const X = new Float32Array(n * F);
-  for (let j = 0; j < F; j++) for (let i = 0; i < n; i++) X[i * F + j] = cols[3 + j]![i] as number;
-  return { n, X, series: Int32Array.from(cols[0]!, Number), ts: Float64Array.from(cols[1]!, Number), scored: Uint8Array.from(cols[2]!, Number) };
+  return { n: cols[0]!.length, X: rowMajor(cols, 3, features.length), series: Int32Array.from(cols[0]!, Number), ts: Float64Array.from(cols[1]!, Number), scored: Uint8Array.from(cols[2]!, Number) };
 }
 
 /** Probabilities from ONNX Runtime for every scored row with a full window (NaN otherwise). */

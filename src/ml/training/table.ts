@@ -9,6 +9,7 @@
 import type { DuckDBConnection } from "../../io/duckdb.js";
 import { DETERMINISTIC_PARQUET, sqlString } from "../../io/duckdb.js";
 import type { Categorical, TrainingParams } from "./params.js";
+import { rowMajor, SERIES_ID_SQL } from "../columns.js";
 import { SPLIT_NAMES, type SplitName, type WeekSplits } from "./splits.js";
 
 /** Format version of the split parquets (key-value metadata `dagbuild_training_version`). */
@@ -219,7 +220,7 @@ export interface DenseRows {
 export async function readDense(conn: DuckDBConnection, features: readonly FeatureColumn[], p: TrainingParams): Promise<DenseRows> {
   const fwd = `roc_forward_pct_${p.horizon}`;
   const sel = [
-    "CAST(dense_rank() OVER (ORDER BY run_mode, instrument) AS INTEGER)",
+    SERIES_ID_SQL,
     "CAST(ts_ms AS DOUBLE)",
     "CAST(COALESCE(split, -1) AS INTEGER)",
     "CAST(split_row AS INTEGER)",
@@ -228,17 +229,11 @@ export async function readDense(conn: DuckDBConnection, features: readonly Featu
     ...features.map(normalisedSql),
   ].join(", ");
   const cols = (await conn.runAndReadAll(`SELECT ${sel} FROM t2 ORDER BY ${ORDER}`)).getColumns();
-  const n = cols[0]!.length;
   const F = features.length;
-  const X = new Float32Array(n * F);
-  for (let j = 0; j < F; j++) {
-    const c = cols[6 + j]!;
-    for (let i = 0; i < n; i++) X[i * F + j] = c[i] as number;
-  }
   return {
-    n,
+    n: cols[0]!.length,
     F,
-    features: X,
+    features: rowMajor(cols, 6, F),
     series: Int32Array.from(cols[0]!, Number),
     ts_ms: Float64Array.from(cols[1]!, Number),
     split: Int8Array.from(cols[2]!, Number),
