@@ -47,9 +47,20 @@ export function admitted(g: SimGate, rules: InstrumentRules): boolean {
     if (g.regimeLabel === null || !rules.regimeFilter.includes(g.regimeLabel.toLowerCase())) return false;
   }
   if (rules.minRegimeConfidence > 0 && (g.regimeConfidence === null || g.regimeConfidence < rules.minRegimeConfidence)) return false;
-  if (!guardsPass(g, rules)) return false;
-  if (rules.scoreThreshold !== undefined && (g.score === undefined || g.score === null || !(g.score >= rules.scoreThreshold))) return false;
-  return true;
+  return guardsPass(g, rules);
+}
+
+/**
+ * The ml guardrail, once the minute's trade direction is known (step 5): the model's
+ * probability that the price moves that way, P(up) for a BUY and 1 - P(up) for a SELL, must
+ * reach the threshold. (Replayed gates are FLAT and trade momentum, so a P(up) score alone
+ * would admit SELL trades exactly when the model expects a rise.) No guardrail: always true;
+ * a gate without a score is never tradable under one.
+ */
+export function scoreAllows(g: SimGate, rules: InstrumentRules, dir: 1 | -1): boolean {
+  if (rules.scoreThreshold === undefined) return true;
+  if (g.score === undefined || g.score === null) return false;
+  return (dir === 1 ? g.score : 1 - g.score) >= rules.scoreThreshold;
 }
 
 /** Step 4's semantic part: a tag of the semantic filter is missing from the gate. */

@@ -50,7 +50,7 @@ export interface InstrumentRules {
   readonly semanticFilter: readonly string[];
   /** max(1, min_reps). */
   readonly minReps: number;
-  /** The ml guardrail: a gate needs `score >= scoreThreshold` (absent: no guardrail). */
+  /** The ml guardrail: P(the trade's direction) >= scoreThreshold (admission.ts scoreAllows; absent: no guardrail). */
   readonly scoreThreshold?: number;
 }
 

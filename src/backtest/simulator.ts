@@ -6,7 +6,8 @@
  *   3. admitted (admission.ts)
  *   4. hard block: no gate yet, or flat and the session not tradable, or a semantic tag missing
  *   5. direction: the gate's BUY/SELL, else momentum (BUY on the first candle or m >= prev mid)
- *   6. ready = admitted and not hard-blocked; size only when ready
+ *   6. ready = admitted, not hard-blocked and (guardrail variants) the ml score of the minute's
+ *      direction at the threshold (admission.ts scoreAllows); size only when ready
  *   7. the stack gives the target net units; fill target - net at the mid
  *   8. equity = NAV + realized + unrealized, one point per candle
  * The stack: a hard-blocked minute drops every sub-trade and last_key; a not-ready minute
@@ -16,7 +17,7 @@
  * End of data closes nothing: the open book stays in the last equity, not among the trades.
  */
 import type { SimProfile } from "../sep/profile.js";
-import { admitted, semanticBlocked } from "./admission.js";
+import { admitted, scoreAllows, semanticBlocked } from "./admission.js";
 import { Book, usdConversion, type Trade } from "./book.js";
 import type { SimGate } from "./gates.js";
 import type { InstrumentRules, SimParams } from "./params.js";
@@ -134,7 +135,8 @@ export function simulate(
     }
     const dir: 1 | -1 = gate?.direction === "BUY" ? 1 : gate?.direction === "SELL" ? -1 : prevMid === null || m >= prevMid ? 1 : -1;
     prevMid = m;
-    const ready = adm && !hard;
+    // The guardrail needs the direction, so it applies here rather than in step 3.
+    const ready = adm && !hard && scoreAllows(gate!, rules, dir);
 
     if (hard) {
       stack = [];

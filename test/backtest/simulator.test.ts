@@ -13,7 +13,7 @@ import { simulate, type SimRun } from "../../src/backtest/simulator.js";
 import { computeMetrics } from "../../src/backtest/metrics.js";
 import { entryUnits } from "../../src/backtest/sizing.js";
 import { sessionTradable } from "../../src/backtest/session.js";
-import { admitted } from "../../src/backtest/admission.js";
+import { admitted, scoreAllows } from "../../src/backtest/admission.js";
 import { parseSimProfile } from "../../src/sep/profile.js";
 import { at, gate, near, path, profileWith, rulesOf } from "./helpers.js";
 import { REPO } from "../helpers/rig.js";
@@ -141,6 +141,24 @@ test("momentum direction: BUY on the first candle and when m >= previous mid, el
   assert.ok(r.openUnits > 0, "9:03 entered long on a tie");
 });
 
+test("the guardrail reads the score of the minute's own direction: a low P(up) admits the SELLs", () => {
+  const profile = profileWith();
+  // Falling mids: every minute after the first trades momentum SELL.
+  const prices = path([[at(0, 9, 0), 1.1], [at(0, 9, 1), 1.09], [at(0, 9, 2), 1.08], [at(0, 9, 3), 1.07]]);
+  const run = (score: number) => {
+    const g = gate(at(0, 9, 0));
+    g.score = score;
+    const { rules, params } = rulesOf(profile, "EUR_USD", { holdMinutes: 1 }, 0.6);
+    return simulate(prices, [g], rules, params, profile);
+  };
+  const low = run(0.3);
+  assert.is(low.counts.ready, 3, "9:01-9:03: P(down) 0.7 >= 0.6");
+  assert.ok(low.openUnits < 0, "the book ends short");
+  const high = run(0.7);
+  assert.is(high.counts.ready, 1, "only the first minute (momentum BUY on the first candle)");
+  assert.ok(high.openUnits > 0, "and holds that long: the SELL minutes are not ready");
+});
+
 test("sessions: [start, end) wrapping, tradable more than 5 minutes before the end", () => {
   const s = profileWith("EUR_USD", "22:00,21:00").instruments["EUR_USD"]!.session!;
   assert.ok(sessionTradable(s, at(0, 20, 54)));
@@ -182,14 +200,19 @@ test("admission: repetitions truncated, lambda vs hazard_max, regime filter and 
   assert.ok(admitted(gate(0, { ...ok, structure: { domain_wall_slope: 0.1 }, coherence: undefined }), rules), "missing coherence passes");
   assert.not.ok(admitted(gate(0, { ...ok, structure: { coherence: 0.2 } }), rules), "missing domain_wall_slope fails");
   assert.ok(admitted(gate(0, { ...ok, components: { domain_wall_slope: 0.1 }, structure: { coherence: 0.2, domain_wall_slope: 0.9 } }), rules), "components read first");
-  // The guardrail.
+  // The guardrail: the probability of the trade's own direction.
   const guarded = rulesOf(p, "GBP_USD", { minReps: 2, hazardMultiplier: 0.8 }, 0.55).rules;
   const g = gate(0, ok);
-  assert.not.ok(admitted(g, guarded), "no score: not tradable");
+  assert.ok(admitted(g, guarded), "admission (step 3) does not read the score");
+  assert.not.ok(scoreAllows(g, guarded, 1), "no score: not tradable");
   g.score = 0.55;
-  assert.ok(admitted(g, guarded));
+  assert.ok(scoreAllows(g, guarded, 1), "P(up) 0.55 admits a BUY");
+  assert.not.ok(scoreAllows(g, guarded, -1), "and not a SELL (P(down) 0.45)");
+  g.score = 0.45;
+  assert.ok(scoreAllows(g, guarded, -1), "P(up) 0.45 admits a SELL");
   g.score = 0.549;
-  assert.not.ok(admitted(g, guarded));
+  assert.not.ok(scoreAllows(g, guarded, 1));
+  assert.ok(scoreAllows(g, rulesOf(p, "GBP_USD").rules, -1), "no guardrail: always");
 });
 
 test("semantic filter and signal keys: a missing tag hard-blocks; a repeated key does not re-enter", () => {
