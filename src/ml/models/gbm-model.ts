@@ -18,7 +18,7 @@ import { rowMajor, sqlIdent } from "../columns.js";
 import { logLoss } from "../eval.js";
 import { rocAuc } from "../metrics.js";
 import { Booster, DMatrix } from "../xgboost.js";
-import { SPLIT_NAMES, type SplitName } from "../training/splits.js";
+import { perSplit, SPLIT_NAMES, type SplitName } from "../training/splits.js";
 import { evaluateModel, METRICS_FORMAT_VERSION } from "./model-metrics.js";
 import { ModelParamError } from "./model-params.js";
 import { readSummary } from "./training-set.js";
@@ -79,7 +79,7 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
   const cfg = xgbParams(opts.params);
   const tables = {} as Record<SplitName, Table>;
   for (const s of SPLIT_NAMES) tables[s] = await readTable(opts.trainingDir, s, features);
-  const dm = Object.fromEntries(SPLIT_NAMES.map((s) => [s, new DMatrix(tables[s].X, tables[s].n, features.length, Float32Array.from(tables[s].y))])) as Record<SplitName, DMatrix>;
+  const dm = perSplit((s) => new DMatrix(tables[s].X, tables[s].n, features.length, Float32Array.from(tables[s].y)));
   const booster = Booster.create(dm.train, cfg.params);
   const t0 = performance.now();
   try {
@@ -109,7 +109,7 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
       format: "dagbuild.ml_metrics", version: METRICS_FORMAT_VERSION, model: "baseline_gbm", kind: "xgboost",
       ...evaluation,
       stage1_baseline: stage1 ? { ...stage1, test_auc_delta: stage1.test_auc === null || evaluation.test.model.auc === null ? null : Math.round((evaluation.test.model.auc - (stage1.test_auc as number)) * 1e6) / 1e6 } : null,
-      rows: Object.fromEntries(SPLIT_NAMES.map((s) => [s, tables[s].n])),
+      rows: perSplit((s) => tables[s].n),
       training: { seconds: Number(seconds.toFixed(2)), samples_per_s: Math.round((tables.train.n * cfg.rounds) / seconds), backend: "libxgboost", threads: 1, rounds: cfg.rounds },
     };
     const config = {

@@ -13,7 +13,7 @@ import { writeAtomic } from "../../io/write-atomic.js";
 import { stableStringify } from "../../engine/hash.js";
 import { writeSafetensors } from "../safetensors.js";
 import type { TrainingParams } from "./params.js";
-import { makeSplits, purgeLimits, SPLIT_NAMES, type SplitName, type WeekSplits } from "./splits.js";
+import { makeSplits, perSplit, purgeLimits, SPLIT_NAMES, type SplitName, type WeekSplits } from "./splits.js";
 import { assignSplits, baseWeeks, chooseFeatures, loadBase, readDense, writeSplitParquets, type DenseRows, type DroppedColumn, type FeatureColumn } from "./table.js";
 import { gatherWindows, makeWindows, type WindowSet } from "./windows.js";
 
@@ -136,7 +136,7 @@ export async function buildTrainingData(opts: {
     for (const L of p.seq_lengths) {
       const ws = makeWindows(dense, L, [p.stride, p.eval_stride, p.eval_stride], p.max_gap_min * 60_000);
       files.push(...(await writeWindows(outDir, dense, ws, meta)));
-      windows[`seq${L}`] = { ...(Object.fromEntries(SPLIT_NAMES.map((s) => [s, ws.ends[s].length])) as Record<SplitName, number>), skipped: ws.skipped };
+      windows[`seq${L}`] = { ...perSplit((s) => ws.ends[s].length), skipped: ws.skipped };
     }
     phase("windows");
     const summary: TrainingSummary = {
@@ -151,11 +151,11 @@ export async function buildTrainingData(opts: {
       splits,
       counts: {
         dropped_incomplete_label: base.incomplete,
-        rows: Object.fromEntries(SPLIT_NAMES.map((s) => [s, counts[s].rows])) as Record<SplitName, number>,
-        purged_rows: Object.fromEntries(SPLIT_NAMES.map((s) => [s, counts[s].purged])) as Record<SplitName, number>,
+        rows: perSplit((s) => counts[s].rows),
+        purged_rows: perSplit((s) => counts[s].purged),
         windows,
       },
-      class_balance: Object.fromEntries(SPLIT_NAMES.map((s, k) => [s, balance(dense, k)])) as TrainingSummary["class_balance"],
+      class_balance: perSplit((_, k) => balance(dense, k)),
       inputs: opts.inputs,
       files: [...files, "features.json"].sort(),
     };

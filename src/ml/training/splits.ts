@@ -8,6 +8,11 @@
 export type SplitName = "train" | "validation" | "test";
 export const SPLIT_NAMES: readonly SplitName[] = ["train", "validation", "test"];
 
+/** A record with one entry per split, keyed in SPLIT_NAMES order; `k` is the split's index. */
+export function perSplit<T>(f: (s: SplitName, k: number) => T): Record<SplitName, T> {
+  return Object.fromEntries(SPLIT_NAMES.map((s, k) => [s, f(s, k)])) as Record<SplitName, T>;
+}
+
 /** The weeks (Monday ISO dates) of each split, plus the backtest weeks. */
 export interface WeekSplits {
   readonly train: readonly string[];

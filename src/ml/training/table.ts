@@ -10,7 +10,7 @@ import type { DuckDBConnection } from "../../io/duckdb.js";
 import { DETERMINISTIC_PARQUET, sqlString } from "../../io/duckdb.js";
 import type { Categorical, TrainingParams } from "./params.js";
 import { rowMajor, SERIES_ID_SQL } from "../columns.js";
-import { SPLIT_NAMES, type SplitName, type WeekSplits } from "./splits.js";
+import { perSplit, SPLIT_NAMES, type SplitName, type WeekSplits } from "./splits.js";
 
 /** Format version of the split parquets (key-value metadata `dagbuild_training_version`). */
 export const TRAINING_TABLE_VERSION = 1;
@@ -96,7 +96,7 @@ export async function assignSplits(conn: DuckDBConnection, s: WeekSplits, limits
     `CREATE TABLE t2 AS SELECT *, CASE WHEN split IS NULL OR purged THEN -1 ELSE row_number() OVER (PARTITION BY split, purged ORDER BY ${ORDER}) - 1 END AS split_row FROM t`,
   );
   const rows = (await conn.runAndReadAll("SELECT split, count(*) FILTER (WHERE NOT purged), count(*) FILTER (WHERE purged) FROM t2 WHERE split IS NOT NULL GROUP BY split")).getRows();
-  const out = Object.fromEntries(SPLIT_NAMES.map((k) => [k, { rows: 0, purged: 0 }])) as Record<SplitName, { rows: number; purged: number }>;
+  const out = perSplit(() => ({ rows: 0, purged: 0 }));
   for (const [k, kept, purged] of rows) out[SPLIT_NAMES[Number(k)]!] = { rows: Number(kept), purged: Number(purged) };
   return out;
 }

@@ -6,7 +6,7 @@
  * gate's and it belongs to the last gate's split; a last gate whose label was purged yields
  * no window.
  */
-import type { SplitName } from "./splits.js";
+import { perSplit, type SplitName } from "./splits.js";
 
 /** What the windowing needs per row, in series order (series contiguous, ts ascending). */
 export interface SeriesRows {
@@ -26,8 +26,6 @@ export interface WindowSet {
   /** Windows not made, per reason, over every split. */
   readonly skipped: { readonly gap: number; readonly earlier_split: number; readonly purged_label: number };
 }
-
-const NAMES: readonly SplitName[] = ["train", "validation", "test"];
 
 /**
  * Enumerates windows of length L with a stride per split (train, validation, test), counted
@@ -70,7 +68,7 @@ export function makeWindows(rows: SeriesRows, L: number, stride: number | readon
   }
   return {
     length: L,
-    ends: Object.fromEntries(NAMES.map((s, k) => [s, Int32Array.from(ends[k]!)])) as Record<SplitName, Int32Array>,
+    ends: perSplit((_, k) => Int32Array.from(ends[k]!)),
     skipped,
   };
 }
