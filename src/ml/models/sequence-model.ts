@@ -23,8 +23,8 @@ import { exportOnnx } from "../onnx/export.js";
 import { createScorer } from "../onnx/score.js";
 import { encodeSafetensors, type SafeTensor } from "../safetensors.js";
 import { paramLayout, paramView, type ModelConfig } from "../nn/config.js";
-import { predict, trainModel, type EpochLog, type TrainData, type TrainOptions } from "../nn/trainer.js";
-import { trainTfjs } from "../nn/tfjs-trainer.js";
+import { predict, trainModel, type EpochLog, type TrainData, type TrainOptions, type TrainResult } from "../nn/trainer.js";
+import { trainTfjs, type TfjsTrainResult } from "../nn/tfjs-trainer.js";
 import { resolveModelConfig, resolveTraining, type SequenceTraining } from "./model-params.js";
 import { evaluateModel, METRICS_FORMAT_VERSION, sigmoid, type ScoredSplit } from "./model-metrics.js";
 import { loadTrainingSet, readSummary, type TrainingSet, type WindowSplit } from "./training-set.js";
@@ -62,16 +62,7 @@ function epochLine(e: EpochLog, epochs: number, startMs: number): string {
 }
 
 /** What either trainer returns (trainer.ts, tfjs-trainer.ts). */
-interface Trained {
-  readonly params: Float32Array;
-  readonly bestEpoch: number;
-  readonly epochs: EpochLog[];
-  readonly backend: string;
-  readonly threads: number;
-  readonly seconds: number;
-  readonly samplesPerSec: number;
-  readonly magScale: number;
-}
+type Trained = TrainResult | TfjsTrainResult;
 
 /** Trains on our kernels, or on TensorFlow.js when the params ask for it (the GPU path). */
 function train(config: ModelConfig, data: TrainData, tr: SequenceTraining, opts: TrainOptions): Promise<Trained> {

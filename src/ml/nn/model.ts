@@ -172,7 +172,9 @@ function headsGraph(c: ModelConfig, r: Regions, chunk: number, opts: ChunkModelO
     }
     return { lossCalls, calls };
   };
-  return { o, forward, backward };
+  /** The label, logit and loss slots a Graph exposes (the trainer writes and reads them). */
+  const slots = { ySign: o.ySign, yMag: o.yMag, zSign: o.zSign, zMag: o.zMag, lossSign: o.lossSign, lossMag: o.lossMag };
+  return { o, slots, forward, backward };
 }
 
 function recurrentGraph(c: RecurrentConfig, r: Regions, chunk: number, opts: ChunkModelOptions, b: () => Builder): Graph {
@@ -191,12 +193,7 @@ function recurrentGraph(c: RecurrentConfig, r: Regions, chunk: number, opts: Chu
   const top = layers[c.layers - 1]!;
   return {
     x,
-    ySign: heads.o.ySign,
-    yMag: heads.o.yMag,
-    zSign: heads.o.zSign,
-    zMag: heads.o.zMag,
-    lossSign: heads.o.lossSign,
-    lossMag: heads.o.lossMag,
+    ...heads.slots,
     setup: () => [],
     forward(n) {
       const B = b();
@@ -328,12 +325,7 @@ function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts:
 
   return {
     x,
-    ySign: heads.o.ySign,
-    yMag: heads.o.yMag,
-    zSign: heads.o.zSign,
-    zMag: heads.o.zMag,
-    lossSign: heads.o.lossSign,
-    lossMag: heads.o.lossMag,
+    ...heads.slots,
     setup: () => (pe >= 0 ? [b().call("sinusoid_pe", [pe], [L, D])] : []),
     forward(n) {
       const B = b();
