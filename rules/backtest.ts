@@ -30,7 +30,7 @@ import { basename, dirname, join, relative } from "node:path";
 import { defineRule, oneInput, RuleError, type RuleContext } from "../src/engine/rule.js";
 import { readCandleFiles, CandleReadError } from "../src/market/candle-store.js";
 import { parseIsoDate } from "../src/market/weeks.js";
-import { loadSimProfile, ProfileError } from "../src/sep/profile.js";
+import { loadSimProfile, ProfileError, type SimProfile } from "../src/sep/profile.js";
 import { BacktestInputError, readGateJsonl } from "../src/backtest/gates.js";
 import { midPoints } from "../src/backtest/inputs.js";
 import { formatNavCsv, formatSummary, formatTradesCsv, navSvg } from "../src/backtest/outputs.js";
@@ -65,6 +65,9 @@ function paramsOf(ctx: RuleContext): SimParams {
   };
 }
 
+/** A model variant's score threshold and how it was chosen (summary.json `threshold`). */
+type Threshold = { value: number; method: string; chosen_on: string; candidates?: unknown[] };
+
 /** The validation-chosen threshold of a model directory's metrics.json. */
 async function validationThreshold(modelDir: string, shown: string): Promise<{ value: number; method: string }> {
   let m: { threshold?: { value?: unknown; chosen_on?: unknown; method?: unknown } };
@@ -85,6 +88,36 @@ async function sha256(path: string): Promise<string> {
 
 /** Score quantiles tried by `threshold: validation_sharpe` (besides the metrics.json threshold). */
 const QUANTILES = [0.5, 0.6, 0.7, 0.8, 0.9];
+
+/** The metrics.json threshold of the variant's "model" input. */
+function modelThreshold(ctx: RuleContext): Promise<{ value: number; method: string }> {
+  const dir = oneInput(ctx, "model");
+  return validationThreshold(dir, relative(ctx.root, dir).replace(/\/+$/, ""));
+}
+
+/**
+ * `threshold: validation_sharpe`: of the metrics.json threshold and the validation scores'
+ * QUANTILES, the one whose run on the validation weeks has the highest Sharpe, every candidate
+ * recorded. Chosen on the validation weeks only, then applied unchanged to the backtest weeks.
+ */
+async function validationSharpeThreshold(
+  ctx: RuleContext,
+  validationWeeks: readonly string[],
+  load: (weeks: readonly string[]) => Promise<{ inputs: RunInput[] }>,
+  profile: SimProfile,
+  params: SimParams,
+): Promise<Threshold> {
+  const base = await modelThreshold(ctx);
+  const val = await load(validationWeeks);
+  const scores = val.inputs.flatMap((x) => x.gates.map((g) => g.score)).filter((v): v is number => typeof v === "number").sort((a, b) => a - b);
+  const cands = [...new Set([base.value, ...QUANTILES.map((q) => scores[Math.floor(q * (scores.length - 1))]!).filter((v) => v !== undefined)])].sort((a, b) => a - b);
+  const tried = cands.map((value) => {
+    const m = runVariant(val.inputs, profile, params, { threshold: value }).totals;
+    return { value, sharpe: m.sharpe, pnl: m.pnl, trades: m.trades };
+  });
+  const best = tried.reduce((a, b) => (b.sharpe > a.sharpe ? b : a));
+  return { value: best.value, method: `max Sharpe on the validation weeks ${validationWeeks.join(", ")} over the metrics.json threshold and the score quantiles ${QUANTILES.join(", ")}`, chosen_on: "validation", candidates: tried };
+}
 
 /** Candles and gates (with scores when `table` is given) of `weeks`, one input per instrument-week. */
 async function loadWeeks(ctx: RuleContext, weeks: readonly string[], mode: string, noGates: boolean, table: ScoreTable | undefined): Promise<{ inputs: RunInput[]; gateCount: number; scored: number }> {
@@ -138,7 +171,7 @@ export default defineRule({
       if (weeks.length === 0) throw new RuleError(`backtest: no backtest weeks (${rel(featuresPath)} splits.backtest is empty)`);
 
       let table: ScoreTable | undefined;
-      let threshold: { value: number; method: string; chosen_on: string; candidates?: unknown[] } | undefined;
+      let threshold: Threshold | undefined;
       const modelName = kind === "model" ? variant : "the models";
       let validationWeeks = [...splits.validation];
       if (kind === "model") {
@@ -146,7 +179,7 @@ export default defineRule({
         table = await readScores(scoresPath, rel(scoresPath));
         validationWeeks = [...new Set([...validationWeeks, ...(table.weeks["validation"] ?? []), ...(table.weeks["train"] ?? [])])].sort();
         const tp = ctx.params["threshold"] ?? "validation";
-        if (tp === "validation") threshold = { ...(await validationThreshold(oneInput(ctx, "model"), rel(oneInput(ctx, "model")).replace(/\/+$/, ""))), chosen_on: "validation" };
+        if (tp === "validation") threshold = { ...(await modelThreshold(ctx)), chosen_on: "validation" };
         else if (tp !== "validation_sharpe") threshold = { value: num(ctx, "threshold", 0), method: "fixed (pipeline param)", chosen_on: "param" };
       }
       checkNoOverlap(weeks, splits.train, validationWeeks, modelName);
@@ -154,19 +187,7 @@ export default defineRule({
       const profilePath = oneInput(ctx, "profile");
       const profile = await loadSimProfile(profilePath);
       const load = (ws: readonly string[]) => loadWeeks(ctx, ws, mode, kind === "no_trade", table);
-      if (threshold === undefined && kind === "model") {
-        // Chosen on the validation weeks only, then applied unchanged to the backtest weeks.
-        const base = await validationThreshold(oneInput(ctx, "model"), rel(oneInput(ctx, "model")).replace(/\/+$/, ""));
-        const val = await load(splits.validation);
-        const scores = val.inputs.flatMap((x) => x.gates.map((g) => g.score)).filter((v): v is number => typeof v === "number").sort((a, b) => a - b);
-        const cands = [...new Set([base.value, ...QUANTILES.map((q) => scores[Math.floor(q * (scores.length - 1))]!).filter((v) => v !== undefined)])].sort((a, b) => a - b);
-        const tried = cands.map((value) => {
-          const m = runVariant(val.inputs, profile, params, { threshold: value }).totals;
-          return { value, sharpe: m.sharpe, pnl: m.pnl, trades: m.trades };
-        });
-        const best = tried.reduce((a, b) => (b.sharpe > a.sharpe ? b : a));
-        threshold = { value: best.value, method: `max Sharpe on the validation weeks ${splits.validation.join(", ")} over the metrics.json threshold and the score quantiles ${QUANTILES.join(", ")}`, chosen_on: "validation", candidates: tried };
-      }
+      if (threshold === undefined && kind === "model") threshold = await validationSharpeThreshold(ctx, splits.validation, load, profile, params);
       const { inputs, gateCount, scored } = await load(weeks);
       if (table && scored === 0) throw new RuleError(`backtest ${variant}: none of the ${gateCount} gates of weeks ${weeks.join(", ")} has a score in ${rel(oneInput(ctx, "scores"))}`);
 
