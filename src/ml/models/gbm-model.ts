@@ -5,8 +5,9 @@
  * itself (no ONNX export: ONNX has no opset-17 core op for tree ensembles, only the ai.onnx.ml
  * domain, which this project does not target).
  *
- * Directory: model.json (XGBoost JSON), config.json, metrics.json, train_log.jsonl (validation
- * AUC and log loss every 10 rounds), calibration.svg, learning_curve.svg.
+ * Directory: model.json (XGBoost JSON), config.json (format dagbuild.ml_model, formats.ts),
+ * metrics.json (model-metrics.ts), train_log.jsonl (training and validation log loss and
+ * validation AUC every 10 rounds), calibration.svg, learning_curve.svg.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ import { logLoss } from "../eval.js";
 import { rocAuc } from "../metrics.js";
 import { Booster, DMatrix } from "../xgboost.js";
 import { perSplit, SPLIT_NAMES, type SplitName } from "../training/splits.js";
+import { MODEL_CONFIG_VERSION } from "./formats.js";
 import { evaluateModel, METRICS_FORMAT_VERSION } from "./model-metrics.js";
 import { ModelParamError } from "./model-params.js";
 import { readSummary } from "./training-set.js";
@@ -113,7 +115,7 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
       training: { seconds: Number(seconds.toFixed(2)), samples_per_s: Math.round((tables.train.n * cfg.rounds) / seconds), backend: "libxgboost", threads: 1, rounds: cfg.rounds },
     };
     const config = {
-      format: "dagbuild.ml_model", version: 1, name: "baseline_gbm", architecture: { kind: "xgboost", params: cfg.params, rounds: cfg.rounds },
+      format: "dagbuild.ml_model", version: MODEL_CONFIG_VERSION, name: "baseline_gbm", architecture: { kind: "xgboost", params: cfg.params, rounds: cfg.rounds },
       features, normaliser: summary.normaliser, inputs: { training: summary.inputs, features_json: createHash("sha256").update(stableStringify(summary)).digest("hex") },
       digests: { model: modelDigest },
     };

@@ -4,8 +4,10 @@
  * heuristic and the base rate, export to ONNX and check that ONNX Runtime gives our engine's
  * answers, and write the model directory:
  *
- *   weights.safetensors  the best epoch's parameters, one tensor per name (docs/nn-engine.md)
+ *   weights.safetensors  the best epoch's parameters, one tensor per name (docs/nn-engine.md;
+ *                        metadata format dagbuild.ml_weights, formats.ts)
  *   config.json          architecture, training params, features, normaliser, input digests
+ *                        (format dagbuild.ml_model, formats.ts)
  *   model.onnx           opset 17
  *   metrics.json         validation and test metrics (src/ml/models/model-metrics.ts) + timing
  *   train_log.jsonl      one line per epoch
@@ -27,10 +29,8 @@ import { predict, trainModel, type EpochLog, type TrainData, type TrainOptions, 
 import { trainTfjs, type TfjsTrainResult } from "../nn/tfjs-trainer.js";
 import { resolveModelConfig, resolveTraining, type SequenceTraining } from "./model-params.js";
 import { evaluateModel, METRICS_FORMAT_VERSION, sigmoid, type ScoredSplit } from "./model-metrics.js";
+import { MODEL_CONFIG_VERSION, WEIGHTS_FORMAT_VERSION } from "./formats.js";
 import { loadTrainingSet, readSummary, type TrainingSet, type WindowSplit } from "./training-set.js";
-
-/** Format version of config.json. */
-export const MODEL_CONFIG_VERSION = 1;
 
 /** ONNX Runtime must reproduce our engine's logits within this (absolute + relative). */
 export const ONNX_AGREEMENT_TOL = 1e-4;
@@ -125,11 +125,11 @@ export async function buildSequenceModel(opts: {
   const test = await scoreSplit(config, result, set.splits.test, tr);
   const evaluation = evaluateModel({ validation, test }, set.splits.train.ySign, { seed: tr.seed, bootstrap: tr.bootstrap });
 
-  const featuresDigest = summary.inputs;
-  const meta = { model: opts.name, kind: config.kind, features_digest: sha256(stableStringify(summary.features)), inputs: stableStringify(featuresDigest).trimEnd() };
+  const trainingInputs = summary.inputs;
+  const meta = { model: opts.name, kind: config.kind, features_digest: sha256(stableStringify(summary.features)), inputs: stableStringify(trainingInputs).trimEnd() };
   const onnx = exportOnnx(config, result.params, meta);
   const onnxCheck = await checkOnnx(onnx, set, validation.logit);
-  const weights = weightsFile(config, result.params, { format: "dagbuild.ml_weights", version: "1", config: stableStringify(config).trimEnd() });
+  const weights = weightsFile(config, result.params, { format: "dagbuild.ml_weights", version: String(WEIGHTS_FORMAT_VERSION), config: stableStringify(config).trimEnd() });
   const configJson = {
     format: "dagbuild.ml_model", version: MODEL_CONFIG_VERSION, name: opts.name,
     architecture: config,
@@ -137,7 +137,7 @@ export async function buildSequenceModel(opts: {
     features: summary.features.map((f) => f.name),
     normaliser: { method: summary.normaliser.method, fitted_on: summary.normaliser.fitted_on, features: summary.features },
     seq_len: set.L,
-    inputs: { training: featuresDigest, features_json: sha256(stableStringify(summary)) },
+    inputs: { training: trainingInputs, features_json: sha256(stableStringify(summary)) },
     digests: { weights: sha256(weights), onnx: sha256(onnx) },
   };
   const metrics = {
