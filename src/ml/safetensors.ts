@@ -142,18 +142,3 @@ export function decodeSafetensors(buf: Buffer, label: string): SafeFile {
 export async function readSafetensors(path: string): Promise<SafeFile> {
   return decodeSafetensors(await readFile(path), path);
 }
-
-/** Reads only the header (length + JSON) of a safetensors file, without its buffers. */
-export async function readSafetensorsHeader(path: string): Promise<Record<string, unknown>> {
-  const fh = await open(path, "r");
-  try {
-    const len = Buffer.alloc(8);
-    await fh.read(len, 0, 8, 0);
-    const n = Number(len.readBigUInt64LE(0));
-    const head = Buffer.alloc(n);
-    await fh.read(head, 0, n, 8);
-    return JSON.parse(head.toString("utf8"));
-  } finally {
-    await fh.close();
-  }
-}
