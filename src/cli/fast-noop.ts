@@ -16,6 +16,7 @@ import { parseArgs, type CommonOptions } from "./args.js";
 import { acquireLock } from "../engine/lock.js";
 import { workspacePaths } from "../engine/workspace.js";
 import { checkNoopManifest, formatMiss, noopManifestPath, requestKey, type NoopManifest, type NoopRequest } from "../engine/cache/noop-manifest.js";
+import { workspaceMasker } from "../engine/secrets.js";
 
 /** The request a parsed command line makes (shared with the build command that writes manifests). */
 export function noopRequest(o: CommonOptions): NoopRequest {
@@ -59,7 +60,7 @@ export async function fastNoop(argv: readonly string[]): Promise<FastNoop> {
     if (!lock.ok) return undefined; // the full path reports the holder
     release = lock.release;
   }
-  const key = requestKey(req);
+  const key = requestKey(req, () => workspaceMasker(paths.cache));
   // An unreadable file or a permission problem throws: the full build meets it and reports it.
   const r = await checkNoopManifest(noopManifestPath(paths.cache, key), req.root, key, paths.state).catch(() => undefined);
   const trace = process.env.DAGBUILD_TRACE_NOOP === "1";

@@ -14,6 +14,7 @@ import { writeFakeLib } from "../helpers/fake-rule.js";
 import { checkNoopManifest, noopManifestPath, requestKey } from "../../src/engine/cache/noop-manifest.js";
 import { engineFiles, writeNoopManifest, RACY_MS } from "../../src/engine/cache/noop-writer.js";
 import { ReadLog } from "../../src/engine/read-log.js";
+import { workspaceMasker } from "../../src/engine/secrets.js";
 
 process.env.DAGBUILD_TRACE_NOOP = "1"; // inherited by every CLI run: a miss or a hit is printed
 
@@ -164,7 +165,7 @@ test("every kind of change misses for its reason, never hides work, and the buil
     const touched = c.change(ws);
     age(ws, touched);
     const plan = dryRun(ws); // --json: always the full check
-    const key = requestKey({ root: ws, pipeline: "pipeline.yaml", hostOverrides: {}, targets: [] });
+    const key = requestKey({ root: ws, pipeline: "pipeline.yaml", hostOverrides: {}, targets: [] }, () => workspaceMasker(join(ws, "cache")));
     const fast = await checkNoopManifest(noopManifestPath(join(ws, "cache"), key), ws, key, join(ws, "cache", "state.v1.jsonl"));
     assert.ok(!fast.hit || plan.actions.length === 0, `${c.name}: the fast path says nothing to do but the plan runs ${plan.actions.map((a) => a.id)}`);
     const r = run(ws);
@@ -175,6 +176,21 @@ test("every kind of change misses for its reason, never hides work, and the buil
     assert.is(trace(again), "hit", `${c.name}: the build after it answers from the manifest`);
     assert.equal(ran(ws), [], c.name);
   }
+});
+
+test("a --set value with a password: the manifest holds its keyed hash, never the password; another password misses", async () => {
+  await engineSettled();
+  const ws = makeWs(`version: 1
+vars: { url: "" }
+targets:
+  a: { outputs: [out/a.txt], run: "echo {url} > /dev/null; echo a > {out}" }
+`);
+  age(ws, allFiles(ws));
+  const args = ["--set", "url=redis://:hunter2secret@127.0.0.1:1/0"];
+  run(ws, args);
+  assert.is(trace(run(ws, args)), "hit");
+  for (const f of readdirSync(join(ws, "cache", "noop"))) assert.not.match(read(ws, `cache/noop/${f}`), /hunter2secret/, f);
+  assert.is.not(trace(run(ws, ["--set", "url=redis://:other@127.0.0.1:1/0"])), "hit", "another password is another request");
 });
 
 /** Runs `dagbuild args` with extra environment variables. */

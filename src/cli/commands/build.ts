@@ -21,6 +21,7 @@ import type { CommonOptions } from "../args.js";
 import type { Session } from "../session.js";
 import type { StatEntry } from "../../engine/cache/state-index.js";
 import { varsOf, writeVarsRecord } from "../vars-record.js";
+import { workspaceMasker } from "../../engine/secrets.js";
 
 export async function run(argv: string[], hint?: BuildHint): Promise<number> {
   const o = parseArgs(argv); // a UsageError is reported by main
@@ -144,7 +145,7 @@ function loadMatches(log: ReadLog, m: NoopManifest): true | string {
 /** Writes the no-op manifest for this command line (under the lock; a refusal is only traced). */
 function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, log: ReadLog): void {
   const { graph, checker, paths } = session;
-  const request = requestKey(noopRequest(o));
+  const request = requestKey(noopRequest(o), () => workspaceMasker(paths.cache));
   const file = noopManifestPath(paths.cache, request);
   const refuse = (why: string) => {
     rmSync(file, { force: true });

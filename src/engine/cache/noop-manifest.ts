@@ -43,6 +43,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { nodeLoadIO } from "../load-io.js";
 import { changedStamps, STAMP_STRIDE } from "./stat-stamps.js";
+import { maskUrlSecrets, type Masker } from "../secrets.js";
 
 export const NOOP_FORMAT_VERSION = 3;
 export const NOOP_FORMAT = "dagbuild-noop";
@@ -88,10 +89,16 @@ export interface NoopRequest {
   readonly targets: readonly string[];
 }
 
-/** The request in canonical form; stored in the manifest and compared exactly. */
-export function requestKey(r: NoopRequest): string {
+/**
+ * The request in canonical form; stored in the manifest and compared exactly. A `--set` value
+ * holding a secret (a URL password, say) is stored masked by the workspace's keyed hash
+ * (src/engine/secrets.ts): another secret still misses, and the manifest never holds it.
+ */
+export function requestKey(r: NoopRequest, masker: () => Masker): string {
   const hosts = Object.entries(r.hostOverrides).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const vars = Object.entries(r.varOverrides ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const vars = Object.entries(r.varOverrides ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => [k, maskUrlSecrets(v, masker)]);
   // Without overrides the key is unchanged, so existing manifests still answer.
   return JSON.stringify({ root: r.root, pipeline: r.pipeline, hosts, targets: r.targets, ...(vars.length ? { vars } : {}) });
 }
