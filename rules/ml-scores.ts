@@ -7,6 +7,7 @@
  * Outputs: scores    `output/ml_scores/{model}.parquet`
  */
 import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
+import { ModelConfigError } from "../src/ml/models/formats.js";
 import { writeScores } from "../src/ml/models/scores.js";
 import { TrainingSetError } from "../src/ml/models/training-set.js";
 import { OnnxScoreError } from "../src/ml/onnx/score.js";
@@ -22,7 +23,7 @@ export default defineRule({
       const r = await writeScores({ name, modelDir, trainingDir: oneInput(ctx, "training"), out });
       ctx.log(`ml-scores ${name}: ${r.scored} gates scored, ${r.unscored} without a full window (NULL), model ${r.digest.slice(0, 12)}`);
     } catch (e) {
-      if (e instanceof TrainingSetError || e instanceof OnnxScoreError) throw new RuleError(`ml-scores ${name}: ${e.message}`);
+      if (e instanceof TrainingSetError || e instanceof OnnxScoreError || e instanceof ModelConfigError) throw new RuleError(`ml-scores ${name}: ${e.message}`);
       throw e;
     }
   },

@@ -17,6 +17,7 @@ import { sqlString, withDuckDb, DETERMINISTIC_PARQUET } from "../../io/duckdb.js
 import { rowMajor, SERIES_ID_SQL, sqlIdent } from "../columns.js";
 import { createScorer } from "../onnx/score.js";
 import { Booster, DMatrix } from "../xgboost.js";
+import { readModelConfig } from "./formats.js";
 import { readSummary, TrainingSetError } from "./training-set.js";
 
 /** Format version of the scores parquet. */
@@ -80,16 +81,16 @@ function scoreGbm(model: string, rows: Rows, F: number): Float64Array {
 /** Writes the scores parquet of the model in `modelDir`; returns the rows scored and unscored. */
 export async function writeScores(opts: { name: string; modelDir: string; trainingDir: string; out: string }): Promise<{ scored: number; unscored: number; digest: string }> {
   const summary = await readSummary(opts.trainingDir);
-  const config = JSON.parse(await readFile(join(opts.modelDir, "config.json"), "utf8")) as { architecture: { kind: string; seq_len?: number }; features: string[] };
+  const config = await readModelConfig(opts.modelDir);
   if (JSON.stringify(config.features) !== JSON.stringify(summary.features.map((f) => f.name)))
     throw new TrainingSetError(`${opts.modelDir}/config.json: the model's features differ from ${opts.trainingDir}/features.json (retrain the model)`);
-  const gbm = config.architecture.kind === "xgboost";
+  const gbm = config.kind === "xgboost";
   const file = join(opts.modelDir, gbm ? "model.json" : "model.onnx");
   const digest = createHash("sha256").update(await readFile(file)).digest("hex");
   const F = config.features.length;
   return withDuckDb(async (conn) => {
     const rows = await loadRows(opts.trainingDir, config.features, conn);
-    const score = gbm ? scoreGbm(file, rows, F) : await scoreSequence(file, rows, config.architecture.seq_len!, F, summary.params.max_gap_min * 60_000);
+    const score = gbm ? scoreGbm(file, rows, F) : await scoreSequence(file, rows, config.seqLen!, F, summary.params.max_gap_min * 60_000);
     await conn.run("CREATE TABLE sc (i INTEGER, score DOUBLE)");
     const app = await conn.createAppender("sc");
     for (let i = 0; i < rows.n; i++) {
