@@ -123,8 +123,8 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
     await writeFile(join(opts.outDir, "metrics.json"), stableStringify(metrics));
     await writeFile(join(opts.outDir, "train_log.jsonl"), curve.map((c) => JSON.stringify(c)).join("\n") + "\n");
     await writeFile(join(opts.outDir, "calibration.svg"), await calibrationSvg(evaluation.test.model.calibration_bins, "baseline_gbm: reliability on test weeks"));
-    const best = curve.reduce((b, c) => (c.val_auc > b.val_auc ? c : b), curve[0]!);
-    await writeFile(join(opts.outDir, "learning_curve.svg"), await learningCurveSvg(curve, best.epoch, "baseline_gbm: every 10 rounds (x = rounds)"));
+    // The marker is the model that is kept: every round (the GBM does not stop early).
+    await writeFile(join(opts.outDir, "learning_curve.svg"), await learningCurveSvg(curve, cfg.rounds, `baseline_gbm: every 10 rounds (x = rounds; the model keeps all ${cfg.rounds})`));
     opts.log(`baseline_gbm: ${evaluation.verdict.summary}${stage1 ? `; Stage 1 baseline test AUC ${stage1.test_auc}` : ""}`);
   } finally {
     booster.free();
