@@ -10,7 +10,8 @@
  * instrument (capital = one balance).
  *
  * Variants: `heuristic` (the gates alone), a model (the gates with the ml guardrail: tradable
- * only if score >= threshold, hazard guard as the profile/params say), `no_trade` (no gates:
+ * only if the score of the minute's direction, P(up) for a BUY and 1 - P(up) for a SELL, is
+ * >= threshold (admission.ts scoreAllows), hazard guard as the profile/params say), `no_trade` (no gates:
  * every minute is `missing_gate`, the NAV stays flat).
  */
 import type { SimProfile } from "../sep/profile.js";

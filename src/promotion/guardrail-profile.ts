@@ -88,8 +88,9 @@ const HEADER = [
   `# ML guardrail profile (format dagbuild.ml_guardrail, version ${GUARDRAIL_FORMAT_VERSION}; schema/ml-guardrail.schema.json).`,
   "# Written by dagbuild (rules/ml-guardrail.ts) from the backtest comparison's verdict; do not edit.",
   "# enabled: true only when a model's deflated Sharpe ratio on the backtest weeks reached gate.level",
-  "# and its P&L after costs beat both the heuristic and not trading. Then a gate trades only if its",
-  "# ml_score >= threshold.value (chosen on validation weeks only) and it passes the hazard guard.",
+  "# and its P&L after costs beat both the heuristic and not trading. Then a gate trades only if the",
+  "# model's probability of the trade's direction (ml_score for a BUY, 1 - ml_score for a SELL) is",
+  "# >= threshold.value (chosen on validation weeks only) and it passes the hazard guard.",
   "# enabled: false keeps the heuristic: the gates alone.",
   "",
 ].join("\n");
