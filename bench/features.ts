@@ -4,12 +4,13 @@
  * `COPY ... TO` parquet of the same rows and columns (the peer for the builder's parquet step).
  * DuckDB is held to one thread (DAGBUILD_DUCKDB_THREADS=1 unless set), as the goal is "on one core".
  *
- *   npx tsc -p . && node dist/bench/features.js [--corpus FILE] [--stride 1] [--runs 3]
+ *   npx tsc -p . && node dist/bench/features.js [--corpus FILE] [--stride 1,4] [--runs 3]
  */
 import { mkdtempSync, readdirSync, rmSync, mkdirSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { sqlString, withDuckDb, DETERMINISTIC_PARQUET } from "../src/io/duckdb.js";
+import { sqlIdent } from "../src/ml/columns.js";
 import { buildTrainingData } from "../src/ml/training/build.js";
 import { resolveTrainingParams } from "../src/ml/training/params.js";
 
@@ -51,7 +52,7 @@ try {
       const uniq = [...new Set(cols)];
       const t1 = performance.now();
       await withDuckDb((c) =>
-        c.run(`COPY (SELECT instrument, ts, ts_ms, run_mode, week, ${uniq.map((n) => `"${n}"`).join(", ")}, roc_forward_pct_60, hazard FROM read_parquet(${sqlString(corpus)}) WHERE run_mode = 'rolling' ORDER BY run_mode, instrument, ts_ms) TO ${sqlString(join(dir, "peer.parquet"))} ${DETERMINISTIC_PARQUET}`),
+        c.run(`COPY (SELECT instrument, ts, ts_ms, run_mode, week, ${uniq.map(sqlIdent).join(", ")}, roc_forward_pct_60, hazard FROM read_parquet(${sqlString(corpus)}) WHERE run_mode = 'rolling' ORDER BY run_mode, instrument, ts_ms) TO ${sqlString(join(dir, "peer.parquet"))} ${DETERMINISTIC_PARQUET}`),
       );
       peer.push(performance.now() - t1);
     }
