@@ -1,7 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import rule from "../../rules/ml-training.js";
 import { withDuckDb, sqlString } from "../../src/io/duckdb.js";
@@ -197,6 +198,35 @@ test("the builder leaves exactly the documented files", async () => {
   const { dir, fj } = await build(makeRows({ weeks: WEEKS }), "files", { seq_lengths: [4, 8] });
   assert.equal(readdirSync(dir).sort(), fj.files);
   assert.is(fj.files.length, 3 + 6 + 1);
+});
+
+test("an ingested bundle directory: the corpus named by INGEST.json, re-hashed against it; a stale record is a located error", async () => {
+  const dir = join(root, "ingested");
+  const rel = "output/ml_corpus/gates_2025-05-12_2025-06-09.parquet";
+  mkdirSync(join(dir, "output", "ml_corpus"), { recursive: true });
+  await writeCorpus(join(dir, rel), makeRows({ weeks: WEEKS }));
+  const bytes = readFileSync(join(dir, rel));
+  const digest = createHash("sha256").update(bytes).digest("hex");
+  const record = (sha256: string) => ({
+    format: "dagbuild.ingest", version: 1, stem: "ml_corpus_2025-05-12_2025-06-09",
+    bundle: { name: "ml_corpus_2025-05-12_2025-06-09.tgz", sha256: "ab".repeat(32), bytes: 1 },
+    manifest: { name: "ml_corpus_2025-05-12_2025-06-09.sha256", sha256: "cd".repeat(32) },
+    members: 1, bytes: bytes.length, corpus: { path: rel, sha256, bytes: bytes.length },
+  });
+  writeFileSync(join(dir, "INGEST.json"), JSON.stringify(record(digest)));
+  await runRule(rule, root, { inputs: { corpus: ["ingested/"] }, outputs: { data: "out/ingested/" }, params: { seq_lengths: [8] } });
+  const fj = JSON.parse(readFileSync(join(root, "out/ingested/features.json"), "utf8"));
+  assert.equal(fj.inputs, { [`ingested/${rel}`]: { sha256: digest, bytes: bytes.length }, "bundle:ml_corpus_2025-05-12_2025-06-09.tgz": { sha256: "ab".repeat(32) } });
+  writeFileSync(join(dir, "INGEST.json"), JSON.stringify(record("00".repeat(32))));
+  await runRule(rule, root, { inputs: { corpus: ["ingested/"] }, outputs: { data: "out/ingested-stale/" }, params: { seq_lengths: [8] } }).then(
+    () => assert.unreachable("a corpus that differs from INGEST.json was used"),
+    (e: Error) => assert.match(e.message, /^ml-training: .*gates_2025-05-12_2025-06-09\.parquet: digest mismatch: INGEST\.json has 0{64}/),
+  );
+  rmSync(join(dir, "INGEST.json"));
+  await runRule(rule, root, { inputs: { corpus: ["ingested/"] }, outputs: { data: "out/ingested-none/" }, params: { seq_lengths: [8] } }).then(
+    () => assert.unreachable("a directory without INGEST.json was used"),
+    (e: Error) => assert.match(e.message, /^ml-training: .*INGEST\.json: not a readable ingest record/),
+  );
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
