@@ -6,9 +6,9 @@
  *          trials  every trial directory of the sweep
  * Outputs: best    `output/ml_models/<model>_best/`: the trial's files as they are (a model
  *                  directory ml-scores can read), plus selection.json (format
- *                  dagbuild.sweep_selection, version 1: trial, metric, value, trials_tried,
- *                  the trial's params and ledger line, every trial's validation AUC, and the
- *                  archived config.json digest)
+ *                  dagbuild.sweep_selection, version 1: model, trial, metric, value,
+ *                  trials_tried, the swept keys, the trial's params and ledger line, every
+ *                  trial's validation AUC, and the archived config.json digest)
  */
 import { createHash } from "node:crypto";
 import { cp, readFile, writeFile } from "node:fs/promises";
