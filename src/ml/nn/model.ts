@@ -242,18 +242,46 @@ interface Tail {
   readonly x2: number;
 }
 
-/**
- * Pre-LN transformer encoder. With `pool: last` only the last token's output reaches the heads,
- * so the last layer's post-attention part (o-projection, LN2, feed-forward, and the final LN)
- * runs on that token's row alone: the same values the full computation gives at that row
- * (every op after attention is row-wise), for about a fifth less work.
- */
-function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts: ChunkModelOptions, b: () => Builder): Graph {
-  const L = c.seq_len;
-  const D = c.d_model;
-  const FF = c.ff;
-  const NH = c.heads;
-  const dh = D / NH;
+/** One encoder layer's buffers: LN1 output and stats, q, k, v, attention weights, context, the tail. */
+interface EncoderLayer {
+  /** The layer's input: the embedded sequence for layer 0, else the previous layer's output. */
+  readonly xin: number;
+  readonly a: number;
+  readonly ln1: number;
+  readonly q: number;
+  readonly k: number;
+  readonly v: number;
+  readonly p: number;
+  readonly ctx: number;
+  readonly t: Tail;
+}
+
+/** The transformer's regions, in allocation order (the heads' follow them). */
+interface TransformerRegions {
+  readonly x: number;
+  readonly x0: number;
+  /** Sinusoidal positions, or -1 with learned ones. */
+  readonly pe: number;
+  readonly layers: readonly EncoderLayer[];
+  /** Final LN output of every row (-1 when trimmed: the final LN writes the heads' input). */
+  readonly y: number;
+  readonly lnf: number;
+  // Backward scratch, shared by the layers (used one layer at a time).
+  readonly dR: number;
+  readonly dT: number;
+  readonly dF: number;
+  readonly dC: number;
+  readonly dq: number;
+  readonly dk: number;
+  readonly dv: number;
+  /** Last-token gradients of the trimmed layer (-1 when not trimmed). */
+  readonly dRL: number;
+  readonly dCL: number;
+  readonly attnScratch: number;
+}
+
+function transformerRegions(c: TransformerConfig, r: Regions, chunk: number): TransformerRegions {
+  const { seq_len: L, d_model: D, ff: FF, heads: NH } = c;
   const NC = chunk * L; // rows of a full chunk
   const trim = c.pool === "last";
   const x = r.alloc(NC * c.n_features);
@@ -268,7 +296,7 @@ function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts:
     f1: r.alloc(rows * FF),
     x2: r.alloc(rows * D),
   });
-  const layers: { a: number; ln1: number; q: number; k: number; v: number; p: number; ctx: number; t: Tail }[] = [];
+  const layers: EncoderLayer[] = [];
   for (let l = 0; l < c.layers; l++) {
     const xin = l === 0 ? x0 : layers[l - 1]!.t.x2;
     const a = r.alloc(NC * D);
@@ -281,38 +309,46 @@ function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts:
     // The trimmed last layer's tail works on gathered last-token rows [chunk, D].
     const last = trim && l === c.layers - 1;
     const t = last ? tail(chunk, r.alloc(chunk * D), r.alloc(chunk * D)) : tail(NC, ctx, xin);
-    layers.push({ a, ln1, q, k, v, p, ctx, t });
+    layers.push({ xin, a, ln1, q, k, v, p, ctx, t });
   }
-  const y = trim ? -1 : r.alloc(NC * D);
-  const lnf = r.alloc(2 * NC);
-  // Backward scratch, shared by the layers (used one layer at a time).
-  const dR = r.alloc(NC * D);
-  const dT = r.alloc(NC * D);
-  const dF = r.alloc(NC * FF);
-  const dC = r.alloc(NC * D);
-  const dq = r.alloc(NC * D);
-  const dk = r.alloc(NC * D);
-  const dv = r.alloc(NC * D);
-  const dRL = trim ? r.alloc(chunk * D) : -1;
-  const dCL = trim ? r.alloc(chunk * D) : -1;
-  const attnScratch = r.alloc(L * dh + L);
-  const heads = headsGraph(c, r, chunk, opts);
-  const eps = [1e-5];
-  const xin = (l: number) => (l === 0 ? x0 : layers[l - 1]!.t.x2);
-  const top = layers[layers.length - 1]!;
-  const isTrimmed = (l: number) => trim && l === layers.length - 1;
+  return {
+    x, x0, pe, layers,
+    y: trim ? -1 : r.alloc(NC * D),
+    lnf: r.alloc(2 * NC),
+    dR: r.alloc(NC * D),
+    dT: r.alloc(NC * D),
+    dF: r.alloc(NC * FF),
+    dC: r.alloc(NC * D),
+    dq: r.alloc(NC * D),
+    dk: r.alloc(NC * D),
+    dv: r.alloc(NC * D),
+    dRL: trim ? r.alloc(chunk * D) : -1,
+    dCL: trim ? r.alloc(chunk * D) : -1,
+    attnScratch: r.alloc(L * (D / NH) + L),
+  };
+}
 
-  const tailForward = (B: Builder, p: string, t: Tail, R: number): Call[] => [
+const LN_EPS = [1e-5];
+
+/** A layer's post-attention part forward over R rows (prefix `p`, e.g. "enc0"). */
+function tailForward(c: TransformerConfig, B: Builder, p: string, t: Tail, R: number): Call[] {
+  const { d_model: D, ff: FF } = c;
+  return [
     B.call("dense_fwd", [t.ctx, B.p(`${p}.attn.wo`), B.p(`${p}.attn.bo`), t.x1], [R, D, D]),
     B.call("add", [t.x1, t.xin, t.x1], [R * D]),
-    B.call("layernorm_fwd", [t.x1, t.bn, B.p(`${p}.ln2.gamma`), B.p(`${p}.ln2.beta`), t.ln2], [R, D], eps),
+    B.call("layernorm_fwd", [t.x1, t.bn, B.p(`${p}.ln2.gamma`), B.p(`${p}.ln2.beta`), t.ln2], [R, D], LN_EPS),
     B.call("dense_fwd", [t.bn, B.p(`${p}.ff1.kernel`), B.p(`${p}.ff1.bias`), t.f1], [R, D, FF]),
     B.call("relu_fwd", [t.f1, t.f1], [R * FF]),
     B.call("dense_fwd", [t.f1, B.p(`${p}.ff2.kernel`), B.p(`${p}.ff2.bias`), t.x2], [R, FF, D]),
     B.call("add", [t.x2, t.x1, t.x2], [R * D]),
   ];
-  /** dRt = dLoss/dx2 on entry, dLoss/dx1 on exit; dCt receives dLoss/dctx. */
-  const tailBackward = (B: Builder, p: string, t: Tail, R: number, dRt: number, dCt: number): Call[] => [
+}
+
+/** Its backward: dRt = dLoss/dx2 on entry, dLoss/dx1 on exit; dCt receives dLoss/dctx. */
+function tailBackward(c: TransformerConfig, g: TransformerRegions, B: Builder, p: string, t: Tail, R: number, dRt: number, dCt: number): Call[] {
+  const { d_model: D, ff: FF } = c;
+  const { dF, dT } = g;
+  return [
     // Feed-forward branch: x2 = x1 + ff2(relu(ff1(LN2(x1)))).
     B.call("dense_bwd", [t.f1, B.p(`${p}.ff2.kernel`), dRt, B.g(`${p}.ff2.kernel`), B.g(`${p}.ff2.bias`), dF], [R, FF, D]),
     B.call("relu_bwd", [t.f1, dF, dF], [R * FF]),
@@ -322,78 +358,101 @@ function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts:
     // x1 = xin + wo(ctx).
     B.call("dense_bwd", [t.ctx, B.p(`${p}.attn.wo`), dRt, B.g(`${p}.attn.wo`), B.g(`${p}.attn.bo`), dCt], [R, D, D]),
   ];
+}
 
+type Heads = ReturnType<typeof headsGraph>;
+
+/** Forward over n samples: embedding, the layers, the final LN and pooling, the heads. */
+function transformerForward(c: TransformerConfig, g: TransformerRegions, heads: Heads, B: Builder, n: number): Call[] {
+  const { seq_len: L, d_model: D, heads: NH } = c;
+  const N = n * L;
+  const trim = c.pool === "last";
+  const top = g.layers[g.layers.length - 1]!;
+  const calls: Call[] = [B.call("dense_fwd", [g.x, B.p("proj.kernel"), B.p("proj.bias"), g.x0], [N, c.n_features, D])];
+  calls.push(B.call("add_pos_fwd", [g.x0, g.pe >= 0 ? g.pe : B.p("pos.embedding")], [n, L, D]));
+  g.layers.forEach((Y, l) => {
+    const p = `enc${l}`;
+    calls.push(
+      B.call("layernorm_fwd", [Y.xin, Y.a, B.p(`${p}.ln1.gamma`), B.p(`${p}.ln1.beta`), Y.ln1], [N, D], LN_EPS),
+      B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wq`), B.p(`${p}.attn.bq`), Y.q], [N, D, D]),
+      B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wk`), B.p(`${p}.attn.bk`), Y.k], [N, D, D]),
+      B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wv`), B.p(`${p}.attn.bv`), Y.v], [N, D, D]),
+      B.call("attention_fwd", [Y.q, Y.k, Y.v, Y.ctx, Y.p, g.attnScratch], [n, L, D, NH]),
+    );
+    if (trim && Y === top) {
+      calls.push(B.call("last_step_fwd", [Y.ctx, Y.t.ctx], [n, L, D]), B.call("last_step_fwd", [Y.xin, Y.t.xin], [n, L, D]));
+      calls.push(...tailForward(c, B, p, Y.t, n));
+    } else calls.push(...tailForward(c, B, p, Y.t, N));
+  });
+  if (trim) calls.push(B.call("layernorm_fwd", [top.t.x2, heads.o.feat, B.p("final_ln.gamma"), B.p("final_ln.beta"), g.lnf], [n, D], LN_EPS));
+  else {
+    calls.push(B.call("layernorm_fwd", [top.t.x2, g.y, B.p("final_ln.gamma"), B.p("final_ln.beta"), g.lnf], [N, D], LN_EPS));
+    calls.push(B.call("mean_pool_fwd", [g.y, heads.o.feat], [n, L, D]));
+  }
+  calls.push(...heads.forward(B, n));
+  return calls;
+}
+
+/** Loss and backward over n samples, in the reverse order of transformerForward. */
+function transformerBackward(c: TransformerConfig, g: TransformerRegions, heads: Heads, B: Builder, n: number): { calls: Call[]; lossCalls: Call[] } {
+  const { seq_len: L, d_model: D, heads: NH } = c;
+  const N = n * L;
+  const trim = c.pool === "last";
+  const { dR, dT, dC, dq, dk, dv, dRL, dCL } = g;
+  const top = g.layers[g.layers.length - 1]!;
+  const h = heads.backward(B, n);
+  const calls: Call[] = [...h.calls];
+  // dR (dRL when trimmed) = dLoss/dx at the top of the residual stream.
+  if (trim) calls.push(B.call("layernorm_bwd", [top.t.x2, heads.o.dfeat, B.p("final_ln.gamma"), g.lnf, dRL, B.g("final_ln.gamma"), B.g("final_ln.beta")], [n, D]));
+  else {
+    calls.push(B.call("mean_pool_bwd", [heads.o.dfeat, dT], [n, L, D]));
+    calls.push(B.call("layernorm_bwd", [top.t.x2, dT, B.p("final_ln.gamma"), g.lnf, dR, B.g("final_ln.gamma"), B.g("final_ln.beta")], [N, D]));
+  }
+  for (let l = g.layers.length - 1; l >= 0; l--) {
+    const Y = g.layers[l]!;
+    const p = `enc${l}`;
+    if (trim && Y === top) {
+      // Scatter the last-token gradients back to full rows (zeros elsewhere).
+      calls.push(
+        ...tailBackward(c, g, B, p, Y.t, n, dRL, dCL),
+        B.call("zero", [dC], [N * D]),
+        B.call("last_step_bwd", [dCL, dC], [n, L, D]),
+        B.call("zero", [dR], [N * D]),
+        B.call("last_step_bwd", [dRL, dR], [n, L, D]),
+      );
+    } else calls.push(...tailBackward(c, g, B, p, Y.t, N, dR, dC));
+    // Attention branch: ctx = attn(q, k, v) of a = LN1(xin); dR += dLoss/dxin through it.
+    calls.push(
+      B.call("attention_bwd", [Y.q, Y.k, Y.v, Y.p, dC, dq, dk, dv, g.attnScratch], [n, L, D, NH]),
+      B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wq`), dq, B.g(`${p}.attn.wq`), B.g(`${p}.attn.bq`), dT], [N, D, D]),
+      B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wk`), dk, B.g(`${p}.attn.wk`), B.g(`${p}.attn.bk`), dC], [N, D, D]),
+      B.call("axpy", [dC, dT], [N * D], [1]),
+      B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wv`), dv, B.g(`${p}.attn.wv`), B.g(`${p}.attn.bv`), dC], [N, D, D]),
+      B.call("axpy", [dC, dT], [N * D], [1]),
+      B.call("layernorm_bwd", [Y.xin, dT, B.p(`${p}.ln1.gamma`), Y.ln1, dT, B.g(`${p}.ln1.gamma`), B.g(`${p}.ln1.beta`)], [N, D]),
+      B.call("axpy", [dT, dR], [N * D], [1]),
+    );
+  }
+  if (c.pos === "learned") calls.push(B.call("add_pos_bwd", [dR, B.g("pos.embedding")], [n, L, D]));
+  calls.push(B.call("dense_bwd", [g.x, B.p("proj.kernel"), dR, B.g("proj.kernel"), B.g("proj.bias"), -1], [N, c.n_features, D]));
+  return { calls, lossCalls: h.lossCalls };
+}
+
+/**
+ * Pre-LN transformer encoder. With `pool: last` only the last token's output reaches the heads,
+ * so the last layer's post-attention part (o-projection, LN2, feed-forward, and the final LN)
+ * runs on that token's row alone: the same values the full computation gives at that row
+ * (every op after attention is row-wise), for about a fifth less work.
+ */
+function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts: ChunkModelOptions, b: () => Builder): Graph {
+  const g = transformerRegions(c, r, chunk);
+  const heads = headsGraph(c, r, chunk, opts);
   return {
-    x,
+    x: g.x,
     ...heads.slots,
-    setup: () => (pe >= 0 ? [b().call("sinusoid_pe", [pe], [L, D])] : []),
-    forward(n) {
-      const B = b();
-      const N = n * L;
-      const calls: Call[] = [B.call("dense_fwd", [x, B.p("proj.kernel"), B.p("proj.bias"), x0], [N, c.n_features, D])];
-      calls.push(B.call("add_pos_fwd", [x0, pe >= 0 ? pe : B.p("pos.embedding")], [n, L, D]));
-      layers.forEach((Y, l) => {
-        const p = `enc${l}`;
-        calls.push(
-          B.call("layernorm_fwd", [xin(l), Y.a, B.p(`${p}.ln1.gamma`), B.p(`${p}.ln1.beta`), Y.ln1], [N, D], eps),
-          B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wq`), B.p(`${p}.attn.bq`), Y.q], [N, D, D]),
-          B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wk`), B.p(`${p}.attn.bk`), Y.k], [N, D, D]),
-          B.call("dense_fwd", [Y.a, B.p(`${p}.attn.wv`), B.p(`${p}.attn.bv`), Y.v], [N, D, D]),
-          B.call("attention_fwd", [Y.q, Y.k, Y.v, Y.ctx, Y.p, attnScratch], [n, L, D, NH]),
-        );
-        if (isTrimmed(l)) {
-          calls.push(B.call("last_step_fwd", [Y.ctx, Y.t.ctx], [n, L, D]), B.call("last_step_fwd", [xin(l), Y.t.xin], [n, L, D]));
-          calls.push(...tailForward(B, p, Y.t, n));
-        } else calls.push(...tailForward(B, p, Y.t, N));
-      });
-      if (trim) calls.push(B.call("layernorm_fwd", [top.t.x2, heads.o.feat, B.p("final_ln.gamma"), B.p("final_ln.beta"), lnf], [n, D], eps));
-      else {
-        calls.push(B.call("layernorm_fwd", [top.t.x2, y, B.p("final_ln.gamma"), B.p("final_ln.beta"), lnf], [N, D], eps));
-        calls.push(B.call("mean_pool_fwd", [y, heads.o.feat], [n, L, D]));
-      }
-      calls.push(...heads.forward(B, n));
-      return calls;
-    },
-    backward(n) {
-      const B = b();
-      const N = n * L;
-      const h = heads.backward(B, n);
-      const calls: Call[] = [...h.calls];
-      // dR (dRL when trimmed) = dLoss/dx at the top of the residual stream.
-      if (trim) calls.push(B.call("layernorm_bwd", [top.t.x2, heads.o.dfeat, B.p("final_ln.gamma"), lnf, dRL, B.g("final_ln.gamma"), B.g("final_ln.beta")], [n, D]));
-      else {
-        calls.push(B.call("mean_pool_bwd", [heads.o.dfeat, dT], [n, L, D]));
-        calls.push(B.call("layernorm_bwd", [top.t.x2, dT, B.p("final_ln.gamma"), lnf, dR, B.g("final_ln.gamma"), B.g("final_ln.beta")], [N, D]));
-      }
-      for (let l = layers.length - 1; l >= 0; l--) {
-        const Y = layers[l]!;
-        const p = `enc${l}`;
-        if (isTrimmed(l)) {
-          // Scatter the last-token gradients back to full rows (zeros elsewhere).
-          calls.push(
-            ...tailBackward(B, p, Y.t, n, dRL, dCL),
-            B.call("zero", [dC], [N * D]),
-            B.call("last_step_bwd", [dCL, dC], [n, L, D]),
-            B.call("zero", [dR], [N * D]),
-            B.call("last_step_bwd", [dRL, dR], [n, L, D]),
-          );
-        } else calls.push(...tailBackward(B, p, Y.t, N, dR, dC));
-        // Attention branch: ctx = attn(q, k, v) of a = LN1(xin); dR += dLoss/dxin through it.
-        calls.push(
-          B.call("attention_bwd", [Y.q, Y.k, Y.v, Y.p, dC, dq, dk, dv, attnScratch], [n, L, D, NH]),
-          B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wq`), dq, B.g(`${p}.attn.wq`), B.g(`${p}.attn.bq`), dT], [N, D, D]),
-          B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wk`), dk, B.g(`${p}.attn.wk`), B.g(`${p}.attn.bk`), dC], [N, D, D]),
-          B.call("axpy", [dC, dT], [N * D], [1]),
-          B.call("dense_bwd", [Y.a, B.p(`${p}.attn.wv`), dv, B.g(`${p}.attn.wv`), B.g(`${p}.attn.bv`), dC], [N, D, D]),
-          B.call("axpy", [dC, dT], [N * D], [1]),
-          B.call("layernorm_bwd", [xin(l), dT, B.p(`${p}.ln1.gamma`), Y.ln1, dT, B.g(`${p}.ln1.gamma`), B.g(`${p}.ln1.beta`)], [N, D]),
-          B.call("axpy", [dT, dR], [N * D], [1]),
-        );
-      }
-      if (c.pos === "learned") calls.push(B.call("add_pos_bwd", [dR, B.g("pos.embedding")], [n, L, D]));
-      calls.push(B.call("dense_bwd", [x, B.p("proj.kernel"), dR, B.g("proj.kernel"), B.g("proj.bias"), -1], [N, c.n_features, D]));
-      return { calls, lossCalls: h.lossCalls };
-    },
+    setup: () => (g.pe >= 0 ? [b().call("sinusoid_pe", [g.pe], [c.seq_len, c.d_model])] : []),
+    forward: (n) => transformerForward(c, g, heads, b(), n),
+    backward: (n) => transformerBackward(c, g, heads, b(), n),
   };
 }
 
