@@ -1,6 +1,7 @@
 /**
- * ml-scores: every gate of the validation, test and backtest weeks scored by one model
- * (ONNX Runtime for the sequence models, XGBoost for the GBM). See src/ml/models/scores.ts.
+ * ml-scores: every gate of the validation and test weeks (which hold the default backtest
+ * weeks) scored by one model (ONNX Runtime for the sequence models, XGBoost for the GBM). See
+ * src/ml/models/scores.ts.
  *
  * Inputs:  model     `output/ml_models/{model}/`
  *          training  `output/ml_training/`
