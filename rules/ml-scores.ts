@@ -14,7 +14,7 @@ import { TrainingSetError } from "../src/ml/models/training-set.js";
 import { OnnxScoreError } from "../src/ml/onnx/score.js";
 
 export default defineRule({
-  describe: "score every validation/test/backtest gate with one model",
+  describe: "score every validation and test gate with one model",
   async run(ctx) {
     const out = ctx.outputs.scores;
     if (!out) throw new RuleError('ml-scores: declare an output named "scores"');
