@@ -3,18 +3,10 @@
  * batches. Deterministic in their seeds.
  */
 import { initParams, type ModelConfig } from "../../src/ml/nn/config.js";
+import { mulberry32 } from "../../src/ml/prng.js";
 
-/** mulberry32, as config.ts. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The ML code's own PRNG (src/ml/prng.ts: the draws initParams and the trainer make). */
+export const rng = mulberry32;
 
 /** initParams plus uniform noise of ±scale on every tensor, so zero biases and unit gains cannot hide a layout bug. */
 export function perturbedParams(c: ModelConfig, seed: number, scale = 0.3): Float32Array {
