@@ -51,9 +51,10 @@ export function sigmoid(logits: Float32Array): Float64Array {
 /** Evaluates validation and test; `trainY` gives the base rate. */
 export function evaluateModel(s: { validation: ScoredSplit; test: ScoredSplit }, trainY: Uint8Array, opts: { seed: number; bootstrap: number }): ModelEvaluation {
   const threshold = chooseThreshold(s.validation.prob, s.validation.y);
-  const haz = hazardBaseline({ validation: { hazard: s.validation.hazard, y: s.validation.y, blocks: s.validation.blocks }, test: { hazard: s.test.hazard, y: s.test.y, blocks: s.test.blocks } }, opts);
+  const evalSplits = { validation: s.validation, test: s.test };
+  const haz = hazardBaseline(evalSplits, opts);
   const rate = positiveRate(trainY);
-  const base = baseRateBaseline(rate, { validation: { y: s.validation.y, blocks: s.validation.blocks }, test: { y: s.test.y, blocks: s.test.blocks } }, opts);
+  const base = baseRateBaseline(rate, evalSplits, opts);
   const split = (name: "validation" | "test"): SplitMetrics => {
     const x = s[name];
     const negHaz = Float64Array.from(x.hazard, (h) => -h);
