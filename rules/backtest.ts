@@ -16,9 +16,11 @@
  *          mode      run mode of the gates and scores (default rolling)
  *          threshold "validation" (default: the threshold the model rule chose on the
  *                    validation weeks, metrics.json `threshold.value`, max Youden J),
- *                    "validation_sharpe" (of that threshold and the validation scores' 0.5-0.9
- *                    quantiles, the one whose backtest on the validation weeks has the highest
- *                    Sharpe; every candidate is recorded) or a number
+ *                    "validation_sharpe" (of that threshold, at least 0.5, and the 0.5-0.9
+ *                    quantiles of the validation gates' direction confidence max(P, 1 - P), the
+ *                    one whose backtest on the validation weeks has the highest Sharpe; every
+ *                    candidate is recorded) or a number. The guardrail compares the probability
+ *                    of each trade's own direction with it (src/backtest/admission.ts).
  *          balance, cost_bps, nav_risk_pct, hold_minutes, exposure, min_reps, hazard,
  *          hazard_multiplier: the legacy CLI's parameters (same defaults)
  *          weeks     optional list overriding features.json `splits.backtest`
@@ -86,7 +88,11 @@ async function sha256(path: string): Promise<string> {
   return createHash("sha256").update(await readFile(path)).digest("hex");
 }
 
-/** Score quantiles tried by `threshold: validation_sharpe` (besides the metrics.json threshold). */
+/**
+ * Quantiles of the validation gates' direction confidence max(P(up), 1 - P(up)) tried by
+ * `threshold: validation_sharpe` (the guardrail compares the probability of the trade's own
+ * direction: src/backtest/admission.ts), besides the metrics.json threshold (at least 0.5).
+ */
 const QUANTILES = [0.5, 0.6, 0.7, 0.8, 0.9];
 
 /** The metrics.json threshold of the variant's "model" input. */
@@ -109,14 +115,18 @@ async function validationSharpeThreshold(
 ): Promise<Threshold> {
   const base = await modelThreshold(ctx);
   const val = await load(validationWeeks);
-  const scores = val.inputs.flatMap((x) => x.gates.map((g) => g.score)).filter((v): v is number => typeof v === "number").sort((a, b) => a - b);
-  const cands = [...new Set([base.value, ...QUANTILES.map((q) => scores[Math.floor(q * (scores.length - 1))]!).filter((v) => v !== undefined)])].sort((a, b) => a - b);
+  const conf = val.inputs
+    .flatMap((x) => x.gates.map((g) => g.score))
+    .filter((v): v is number => typeof v === "number")
+    .map((p) => Math.max(p, 1 - p))
+    .sort((a, b) => a - b);
+  const cands = [...new Set([Math.max(0.5, base.value), ...QUANTILES.map((q) => conf[Math.floor(q * (conf.length - 1))]!).filter((v) => v !== undefined)])].sort((a, b) => a - b);
   const tried = cands.map((value) => {
     const m = runVariant(val.inputs, profile, params, { threshold: value }).totals;
     return { value, sharpe: m.sharpe, pnl: m.pnl, trades: m.trades };
   });
   const best = tried.reduce((a, b) => (b.sharpe > a.sharpe ? b : a));
-  return { value: best.value, method: `max Sharpe on the validation weeks ${validationWeeks.join(", ")} over the metrics.json threshold and the score quantiles ${QUANTILES.join(", ")}`, chosen_on: "validation", candidates: tried };
+  return { value: best.value, method: `max Sharpe on the validation weeks ${validationWeeks.join(", ")} over the metrics.json threshold (at least 0.5) and the direction-confidence quantiles ${QUANTILES.join(", ")}`, chosen_on: "validation", candidates: tried };
 }
 
 /** Candles and gates (with scores when `table` is given) of `weeks`, one input per instrument-week. */

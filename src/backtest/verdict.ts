@@ -137,6 +137,9 @@ export function decide(variants: readonly VerdictVariant[], sweeps: readonly Swe
   if (!(dsr !== null && dsr >= level)) reasons.push(`DSR ${p3(dsr)} < ${level}`);
   if (!beatsH) reasons.push(`P&L ${money(c.pnl)} does not beat the heuristic's ${money(hPnl)}`);
   if (!beatsZ) reasons.push(`P&L ${money(c.pnl)} does not beat not trading (${money(zPnl)})`);
+  // Picking the best of several models on the very weeks that then judge it is selection on
+  // the backtest: never promoted (use threshold: validation_sharpe, which records validation Sharpes).
+  if (selectedOn === "backtest" && models.length > 1) reasons.push(`the candidate was chosen among ${models.length} models on the backtest weeks (no validation Sharpes recorded)`);
   const promoted = reasons.length === 0;
   const params = c.params ?? {};
   const candidate = {

@@ -95,4 +95,18 @@ test("trials whose Sharpes do not vary: V falls back to the null variance 1/(T -
   assert.match(formatComparisonMd(doc), /do not vary: the null variance 1\/\(T - 1\)/);
 });
 
+test("a candidate picked among several models on the backtest weeks (no validation Sharpes) is never promoted", () => {
+  const fixed = { value: 0.6, method: "fixed (pipeline param)", chosen_on: "param" };
+  const doc = compare([
+    summary("heuristic", "heuristic", noise(0.002, -0.0004), { trades: 400, costs: 2800 }),
+    summary("lstm", "model", noise(0.0005, 0.0006), { trades: 80, costs: 560, model: "lstm", model_digest: "d1", threshold: fixed }),
+    summary("gru", "model", noise(0.0005, 0.0001), { trades: 80, costs: 560, model: "gru", model_digest: "d2", threshold: fixed }),
+    summary("no_trade", "no_trade", new Array(10).fill(0)),
+  ]);
+  const v = doc["verdict"] as Verdict;
+  assert.is(v.candidate!.selected_on, "backtest");
+  assert.is(v.promoted, false);
+  assert.ok(v.reasons.some((r) => /chosen among 2 models on the backtest weeks/.test(r)), v.reasons.join("; "));
+});
+
 test.run();
