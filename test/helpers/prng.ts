@@ -1,11 +1,2 @@
-/** mulberry32: a small, fast, deterministic PRNG for test data (one definition for all tests). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 for test data: the project's one definition (src/ml/prng.ts), under the name the tests use. */
+export { mulberry32 as prng } from "../../src/ml/prng.js";
