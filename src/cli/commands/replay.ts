@@ -11,9 +11,8 @@
  * Exit 0 on success, 2 on bad usage or bad input (a located message on stderr).
  */
 import { readFile } from "node:fs/promises";
-import { InputFileError, readTextFile } from "../../market/read-text.js";
-import { CandleDataError, validateCandles } from "../../sep/candle-check.js";
-import { parseCandleJson } from "../../sep/candle-json.js";
+import { readCandleFile } from "../../market/candle-file.js";
+import { CandleDataError } from "../../sep/candle-check.js";
 import { checkProfileUse, DEFAULT_PROFILE, loadProfile, ProfileError } from "../../sep/profile.js";
 import { formatGateLine } from "../../sep/records.js";
 import { replayInstrument } from "../../sep/replay.js";
@@ -40,28 +39,6 @@ function parseArgs(argv: string[]): Record<string, string> {
     out[m[1]!] = v;
   }
   return out;
-}
-
-async function readCandleFile(path: string): Promise<Candle[]> {
-  if (path.endsWith(".parquet")) {
-    const { readCandles } = await import("../../market/candle-store.js");
-    let candles: Candle[];
-    try {
-      candles = await readCandles([path]);
-    } catch (e) {
-      throw new CandleDataError(path, 0, "(file)", `cannot read candle parquet: ${(e as Error).message.split("\n")[0]}`);
-    }
-    validateCandles(candles, path);
-    return candles;
-  }
-  let text: string;
-  try {
-    text = await readTextFile(path); // gzip too (`x.json.gz`), by its magic bytes
-  } catch (e) {
-    if (e instanceof InputFileError) throw new CandleDataError(path, 0, "(file)", e.message.slice(path.length + 2));
-    throw e;
-  }
-  return parseCandleJson(text, path);
 }
 
 export async function run(argv: string[]): Promise<number> {
