@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import { diag } from "./diagnostics.js";
 import type { Diagnostic } from "./graph-types.js";
 import type { SourceFile } from "./pipeline.js";
+import { mulberry32 } from "../ml/prng.js";
 
 /** A sweep value: a JSON scalar. */
 export type SweepValue = string | number | boolean;
@@ -53,18 +54,6 @@ export function trialId(values: Readonly<Record<string, SweepValue>>): string {
   if (readable.length <= MAX_ID && !BAD_ID_CHARS.test(readable) && readable !== "." && readable !== "..") return readable;
   const canon = JSON.stringify(keys.map((k) => [k, values[k]]));
   return `t-${createHash("sha256").update(canon).digest("hex").slice(0, 12)}`;
-}
-
-/** mulberry32: small, deterministic, the same on every platform. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const isScalar = (v: unknown): v is SweepValue => typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
