@@ -104,6 +104,15 @@ test("magnitude: trained on the scaled target, predicted back in raw units", asy
   assert.ok(Math.abs(mean - target) < 0.35 * target, `mean prediction ${mean} vs mean target ${target}`);
 });
 
+test("the result's validation predictions are predict()'s for the kept weights, magnitude in raw units", async () => {
+  const c = LSTM;
+  const val = task(c, 200, 16, true);
+  const r = await trainModel(c, { train: task(c, 512, 15, true), validation: val }, { seed: 3, epochs: 4, batch: 64, lr: 3e-2, patience: 1 });
+  const p = await predict(c, r.params, val.X, val.n, { magScale: r.magScale });
+  assert.equal(Array.from(r.validation.sign), Array.from(p.sign));
+  assert.equal(Array.from(r.validation.mag!), Array.from(p.mag!));
+});
+
 test("predict gives the same bits on 1 and 2 threads and in any batch size", async () => {
   const c = TR;
   const s = task(c, 150, 18, true);

@@ -69,9 +69,10 @@ function train(config: ModelConfig, data: TrainData, tr: SequenceTraining, opts:
   return tr.backend === "tfjs" ? trainTfjs(config, data, opts) : trainModel(config, data, { ...opts, backend: tr.backend });
 }
 
-async function scoreSplit(config: ModelConfig, r: Trained, s: WindowSplit, tr: SequenceTraining): Promise<ScoredSplit & { logit: Float32Array }> {
+/** The split scored by our kernels; `known` is the trainer's own prediction of it for r.params, when it has one. */
+async function scoreSplit(config: ModelConfig, r: Trained, s: WindowSplit, tr: SequenceTraining, known?: { sign: Float32Array; mag?: Float32Array }): Promise<ScoredSplit & { logit: Float32Array }> {
   // Evaluation always runs our kernels: on tfjs-trained weights they compute the same model.
-  const out = await predict(config, r.params, s.X, s.n, { backend: tr.backend === "tfjs" ? "auto" : tr.backend, threads: tr.threads, magScale: r.magScale });
+  const out = known ?? await predict(config, r.params, s.X, s.n, { backend: tr.backend === "tfjs" ? "auto" : tr.backend, threads: tr.threads, magScale: r.magScale });
   return { logit: out.sign, prob: sigmoid(out.sign), y: s.ySign, hazard: s.hazard, blocks: s.day, ...(out.mag ? { magPred: out.mag, magTrue: s.yMag } : {}) };
 }
 
@@ -121,7 +122,8 @@ export async function buildSequenceModel(opts: {
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     onEpoch: (e) => hooks.progress(`${opts.name}: ${epochLine(e, tr.epochs, t0)}`),
   });
-  const validation = await scoreSplit(config, result, set.splits.validation, tr);
+  // Our trainer already predicted validation with the kept weights (same kernels, same bits: model-train.test.ts).
+  const validation = await scoreSplit(config, result, set.splits.validation, tr, "validation" in result ? result.validation : undefined);
   const test = await scoreSplit(config, result, set.splits.test, tr);
   const evaluation = evaluateModel({ validation, test }, set.splits.train.ySign, { seed: tr.seed, bootstrap: tr.bootstrap });
 

@@ -87,6 +87,8 @@ export interface TrainResult {
   readonly samplesPerSec: number;
   /** The training split's standard deviation of yMag; the magnitude head predicts yMag / magScale (1 without a head). */
   readonly magScale: number;
+  /** The kept epoch's validation predictions, as predict() gives them for `params` (magnitude in raw units). */
+  readonly validation: { sign: Float32Array; mag?: Float32Array };
 }
 
 /** A problem with the training inputs, naming the field. */
@@ -179,7 +181,7 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
     const order = Uint32Array.from({ length: data.train.n }, (_, i) => i);
     const perEpoch = Math.min(data.train.n, opts.maxTrainSamples ?? Infinity);
     const logs: EpochLog[] = [];
-    let best = { auc: -Infinity, epoch: 0, params: Float32Array.from(st.initial) };
+    let best: { auc: number; epoch: number; params: Float32Array; pred: { sign: Float32Array; mag: Float32Array | null } | null } = { auc: -Infinity, epoch: 0, params: Float32Array.from(st.initial), pred: null };
     let trainSeconds = 0;
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       opts.signal?.throwIfAborted();
@@ -193,12 +195,13 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
       logs.push(log);
       opts.onEpoch?.(log);
       // NaN (one class in validation) never counts as better; the first epoch is kept then.
-      if (best.epoch === 0 || val.auc > best.auc) best = { auc: Number.isNaN(val.auc) ? -Infinity : val.auc, epoch, params: Float32Array.from(adam.params) };
+      if (best.epoch === 0 || val.auc > best.auc) best = { auc: Number.isNaN(val.auc) ? -Infinity : val.auc, epoch, params: Float32Array.from(adam.params), pred: val.pred };
       else if (epoch - best.epoch >= st.patience) break;
     }
     return {
       params: best.params, bestEpoch: best.epoch, epochs: logs, backend: pool.backend, threads: st.threads, chunk: st.chunk,
       seconds: (performance.now() - t0) / 1000, samplesPerSec: (perEpoch * logs.length) / trainSeconds, magScale: st.magScale,
+      validation: unscaled(best.pred!, st.magScale),
     };
   } finally {
     adam?.dispose();
@@ -279,7 +282,7 @@ async function updateEpoch(pool: TrainPool, adam: AdamState, order: Uint32Array,
 }
 
 /** Validation loss (mean, the training loss's formula) and AUC with the current weights. */
-function validationEpoch(pool: TrainPool, config: ModelConfig, s: Split, st: TrainSettings): { loss: number; auc: number } {
+function validationEpoch(pool: TrainPool, config: ModelConfig, s: Split, st: TrainSettings): { loss: number; auc: number; pred: { sign: Float32Array; mag: Float32Array | null } } {
   const labels = s.ySign.subarray(0, s.n);
   const val = predictSplit(pool, s, st.batch, st.per, config.magnitude);
   let loss = 0;
@@ -287,7 +290,14 @@ function validationEpoch(pool: TrainPool, config: ModelConfig, s: Split, st: Tra
     const t = s.yMag.length > i ? s.yMag[i]! * st.magInv : 0;
     loss += sampleLoss(val.sign[i]!, labels[i]!, val.mag ? val.mag[i]! : 0, t, config.magnitude, st.magnitudeLoss === "huber", st.magnitudeWeight);
   }
-  return { loss: s.n > 0 ? loss / s.n : Number.NaN, auc: s.n > 0 ? rocAuc(val.sign, labels) : Number.NaN };
+  return { loss: s.n > 0 ? loss / s.n : Number.NaN, auc: s.n > 0 ? rocAuc(val.sign, labels) : Number.NaN, pred: val };
+}
+
+/** predictSplit's output with the magnitude head's predictions multiplied back by magScale (in place). */
+function unscaled(out: { sign: Float32Array; mag: Float32Array | null }, magScale: number): { sign: Float32Array; mag?: Float32Array } {
+  if (!out.mag) return { sign: out.sign };
+  for (let i = 0; i < out.mag.length; i++) out.mag[i] = out.mag[i]! * magScale;
+  return { sign: out.sign, mag: out.mag };
 }
 
 /** Prediction settings. */
@@ -319,11 +329,7 @@ export async function predict(config: ModelConfig, params: Float32Array, X: Floa
   });
   try {
     pool.setParams(params);
-    const out = predictSplit(pool, split, batch, config.seq_len * config.n_features, config.magnitude);
-    if (!out.mag) return { sign: out.sign };
-    const s = opts.magScale ?? 1;
-    for (let i = 0; i < n; i++) out.mag[i] = out.mag[i]! * s;
-    return { sign: out.sign, mag: out.mag };
+    return unscaled(predictSplit(pool, split, batch, config.seq_len * config.n_features, config.magnitude), opts.magScale ?? 1);
   } finally {
     await pool.close();
   }
