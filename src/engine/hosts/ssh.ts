@@ -784,7 +784,6 @@ class SshHost implements Host {
 
 // ---------------------------------------------------------------- helpers
 
-/** `~/x` → home, relative → against the workspace root. */
 function isSafeRel(rel: string): boolean {
   if (rel === "" || posix.isAbsolute(rel) || rel.includes("\\")) return false;
   return rel.split("/").every((seg) => seg !== ".." && seg !== "." && seg !== "");
