@@ -31,7 +31,7 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
 import { defineRule, oneInput, RuleError, type RuleContext } from "../src/engine/rule.js";
 import { readCandleFiles, CandleReadError } from "../src/market/candle-store.js";
-import { parseIsoDate } from "../src/market/weeks.js";
+import { parseIsoDate, WEEK_MS } from "../src/market/weeks.js";
 import { loadSimProfile, ProfileError, type SimProfile } from "../src/sep/profile.js";
 import { BacktestInputError, readGateJsonl } from "../src/backtest/gates.js";
 import { midPoints } from "../src/backtest/inputs.js";
@@ -41,8 +41,6 @@ import { attachScores, readScores, type ScoreTable } from "../src/backtest/score
 import { MissingUsdRateError } from "../src/backtest/simulator.js";
 import { runVariant, type RunInput } from "../src/backtest/variant.js";
 import { checkNoOverlap, readSplits } from "../src/backtest/weeks.js";
-
-const WEEK_MS = 7 * 86_400_000;
 
 function num(ctx: RuleContext, name: string, dflt: number): number {
   const v = ctx.params[name];

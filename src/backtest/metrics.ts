@@ -13,9 +13,8 @@
  *   exposure = share of candles holding a position; avg_gross_exposure = mean USD notional / NAV;
  *     turnover = USD notional traded / NAV; costs = costs paid (currency)
  */
+import { DAY_MS } from "../market/weeks.js";
 import type { Trade } from "./book.js";
-
-const DAY_MS = 86_400_000;
 
 /** One UTC date's closing equity and its return. */
 export interface DailyPoint {

@@ -8,6 +8,7 @@
  *                 minute of the combined curve (portfolio.ts)
  *   nav.svg       the NAV curve, hourly (src/report/plots.ts)
  */
+import { HOUR_MS } from "../market/weeks.js";
 import { stableStringify } from "../sep/records.js";
 import { lineSvg } from "../report/plots.js";
 import type { Trade } from "./book.js";
@@ -65,9 +66,9 @@ export function formatSummary(body: Record<string, unknown>): string {
 export function hourly(c: Curve): { x: number; y: number }[] {
   const out: { x: number; y: number }[] = [];
   for (let i = 0; i < c.times.length; i++) {
-    const h = Math.floor(c.times[i]! / 3_600_000);
-    const next = i + 1 < c.times.length ? Math.floor(c.times[i + 1]! / 3_600_000) : null;
-    if (next !== h) out.push({ x: h * 3_600_000, y: c.equity[i]! });
+    const h = Math.floor(c.times[i]! / HOUR_MS);
+    const next = i + 1 < c.times.length ? Math.floor(c.times[i + 1]! / HOUR_MS) : null;
+    if (next !== h) out.push({ x: h * HOUR_MS, y: c.equity[i]! });
   }
   return out;
 }

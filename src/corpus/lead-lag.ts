@@ -10,6 +10,7 @@ import { sqlString, withDuckDb } from "../io/duckdb.js";
 import { ols, OlsError } from "../ml/ols.js";
 import { r6 } from "../ml/metrics.js";
 import { sourceCondition } from "./source-filter.js";
+import { formatIsoDate, WEEK_MS } from "../market/weeks.js";
 
 /** Format version of lead_lag_features.csv and lead_lag_model.json. */
 export const LEAD_LAG_VERSION = 1;
@@ -59,7 +60,7 @@ export async function leadLagRows(paths: readonly string[], opts: { run_mode: st
       // week before is missing: a two-week change is not a week-over-week change).
       const delta: Record<string, number | null> = {};
       const monday = Date.parse(`${week}T00:00:00Z`); // NaN for ISO week ids: then trust the order
-      const weekBefore = Number.isNaN(monday) ? undefined : new Date(monday - 7 * 86_400_000).toISOString().slice(0, 10);
+      const weekBefore = Number.isNaN(monday) ? undefined : formatIsoDate(monday - WEEK_MS);
       const p = prev && prev.instrument === inst && (weekBefore === undefined || prev.week === weekBefore) ? prev : null;
       for (const m of opts.metrics) delta[m] = p && p.mean[m] !== null && mean[m] !== null ? mean[m]! - p.mean[m]! : null;
       const cur = { instrument: inst, week, gates: Number(row[2]), mean, delta, fwd };

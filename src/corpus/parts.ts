@@ -7,6 +7,7 @@ import { open, rename, rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
 import { isGzip } from "../market/read-text.js";
+import { WEEK_MS } from "../market/weeks.js";
 import { DETERMINISTIC_PARQUET, sqlString, withDuckDb, type DuckDBConnection } from "../io/duckdb.js";
 import { corpusColumns, corpusParquetOptions, CORPUS_ORDER, type ColumnDef } from "./columns.js";
 import {
@@ -36,8 +37,6 @@ export interface RowContext {
 
 /** A corpus row, keyed by column name (values as written to parquet). */
 export type CorpusRow = Record<string, string | number | boolean | null | readonly (string | number)[]>;
-
-const WEEK_MS = 7 * 86_400_000;
 
 /** Derives the full corpus row of one gate. Throws GateParseError (located) on bad combinations. */
 export function toCorpusRow(g: GateRecord, rc: RowContext, file: string, lineNo: number): CorpusRow {

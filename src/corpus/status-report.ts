@@ -5,6 +5,7 @@
  */
 import { sqlString, withDuckDb } from "../io/duckdb.js";
 import type { WeekCoverage } from "../market/calendar.js";
+import { formatIsoDate, WEEK_MS } from "../market/weeks.js";
 
 /** Format version of the status report (2: candle coverage per instrument and week). */
 export const STATUS_REPORT_VERSION = 2;
@@ -41,7 +42,7 @@ export interface CorpusFacts {
 export function mondays(first: string, last: string): string[] {
   const out: string[] = [];
   const end = Date.parse(`${last}T00:00:00Z`);
-  for (let t = Date.parse(`${first}T00:00:00Z`); t <= end; t += 7 * 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
+  for (let t = Date.parse(`${first}T00:00:00Z`); t <= end; t += WEEK_MS) out.push(formatIsoDate(t));
   return out;
 }
 
