@@ -571,9 +571,10 @@ function commit(
   const root = checker.graph.root;
   const prev = checker.state.actions.get(node.id);
   const entries = Object.entries(node.outputs);
+  const realRoot = realpathSync(root); // once per commit, not once per output
   for (const [, decl] of entries) {
     const final = join(root, decl.path);
-    const problem = stagedProblem(join(staging, decl.path), decl) ?? escapesRoot(final, decl.path, root) ?? blockedBy(final, decl, prev, checker);
+    const problem = stagedProblem(join(staging, decl.path), decl) ?? escapesRoot(final, decl.path, realRoot) ?? blockedBy(final, decl, prev, checker);
     if (problem) throw problem;
   }
   // A restore copied (and verified) blobs out of the CAS under digests it recorded: no need to hash them again.
@@ -618,12 +619,12 @@ function commit(
 /**
  * An output whose directory resolves outside the workspace (a symbolic link on its way, such as
  * `link -> /elsewhere` for `link/x`): the rename would write through the link, so it is refused.
- * The nearest existing ancestor of the output's directory is resolved (the rest is created).
+ * The nearest existing ancestor of the output's directory is resolved (the rest is created);
+ * `realRoot` is the workspace root, resolved.
  */
-function escapesRoot(final: string, rel: string, root: string): CommitError | undefined {
+function escapesRoot(final: string, rel: string, realRoot: string): CommitError | undefined {
   let dir = dirname(final);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
-  const realRoot = realpathSync(root);
   const real = realpathSync(dir);
   if (real === realRoot || real.startsWith(realRoot + sep)) return undefined;
   return new CommitError("output-blocked", `output ${rel} resolves outside the workspace (its directory is ${real}, through a symbolic link): outputs are written only inside ${realRoot}`);
