@@ -287,7 +287,8 @@ export function tarMembers(buf: Buffer): Map<string, Buffer> {
   while (off + 512 <= data.length) {
     const h = data.subarray(off, off + 512);
     if (h.every((x) => x === 0)) break;
-    if (!str(off + 257, 6).startsWith("ustar") && !str(off + 257, 6).startsWith("ustar ")) throw new Error(`not a tar header at offset ${off}`);
+    // "ustar\0" (POSIX) and "ustar " (GNU) both start so.
+    if (!str(off + 257, 6).startsWith("ustar")) throw new Error(`not a tar header at offset ${off}`);
     const size = parseInt(str(off + 124, 12).trim() || "0", 8);
     const type = String.fromCharCode(h[156] || 0x30);
     const prefix = str(off + 345, 155);
