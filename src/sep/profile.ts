@@ -157,15 +157,18 @@ export function parseProfile(text: string, file: string): Profile {
   };
 }
 
-/** Reads, parses and validates a profile file. */
-export async function loadProfile(path: string): Promise<Profile> {
-  let text: string;
+/** A profile file's text; an unreadable file is a ProfileError at 1:1. */
+async function readProfileText(path: string): Promise<string> {
   try {
-    text = await readFile(path, "utf8");
+    return await readFile(path, "utf8");
   } catch (e) {
     throw new ProfileError(path, 1, 1, `cannot read profile: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return parseProfile(text, path);
+}
+
+/** Reads, parses and validates a profile file. */
+export async function loadProfile(path: string): Promise<Profile> {
+  return parseProfile(await readProfileText(path), path);
 }
 
 /** The range the calibrator clamps `hazard_percentile` into (calibrator.ts). */
@@ -320,11 +323,5 @@ export function parseSimProfile(text: string, file: string): SimProfile {
 
 /** Reads, parses and validates a profile file's simulator settings. */
 export async function loadSimProfile(path: string): Promise<SimProfile> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new ProfileError(path, 1, 1, `cannot read profile: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return parseSimProfile(text, path);
+  return parseSimProfile(await readProfileText(path), path);
 }
