@@ -104,8 +104,9 @@ function checkBlobs(s: Session, id: string, rec: ActionRecord): VerifyFinding[] 
       if (got === "ok") continue;
       let repaired = false;
       try {
-        if (statSync(b.file).isFile() && hashFile(b.file).digest === b.digest) {
-          s.checker.cas.putFile(b.file);
+        const h = statSync(b.file).isFile() ? hashFile(b.file) : undefined;
+        if (h?.digest === b.digest) {
+          s.checker.cas.putFile(b.file, h); // hashed just now: not again
           repaired = true;
         }
       } catch {
