@@ -13,7 +13,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { stableStringify } from "../../engine/hash.js";
-import { sqlString, withDuckDb } from "../../io/duckdb.js";
+import { sqlString, withDuckDb, type DuckDBConnection } from "../../io/duckdb.js";
 import { calibrationSvg, learningCurveSvg } from "../../report/plots.js";
 import { rowMajor, sqlIdent } from "../columns.js";
 import { logLoss } from "../eval.js";
@@ -36,10 +36,8 @@ interface Table {
 }
 
 /** Reads `{split}.parquet` of the feature builder in its row order. */
-export async function readTable(dir: string, split: SplitName, features: readonly string[]): Promise<Table> {
-  const cols = await withDuckDb(async (c) =>
-    (await c.runAndReadAll(`SELECT ${features.map(sqlIdent).join(", ")}, y_sign, hazard_raw, CAST(ts_ms // 86400000 AS INTEGER) FROM read_parquet(${sqlString(join(dir, `${split}.parquet`))})`)).getColumns(),
-  );
+async function readTable(c: DuckDBConnection, dir: string, split: SplitName, features: readonly string[]): Promise<Table> {
+  const cols = (await c.runAndReadAll(`SELECT ${features.map(sqlIdent).join(", ")}, y_sign, hazard_raw, CAST(ts_ms // 86400000 AS INTEGER) FROM read_parquet(${sqlString(join(dir, `${split}.parquet`))})`)).getColumns();
   const F = features.length;
   const n = cols[0]?.length ?? 0;
   return { X: rowMajor(cols, 0, F), n, y: Uint8Array.from(cols[F]!, Number), hazard: Float64Array.from(cols[F + 1]!, Number), day: Int32Array.from(cols[F + 2]!, Number) };
@@ -80,7 +78,10 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
   const features = summary.features.map((f) => f.name);
   const cfg = xgbParams(opts.params);
   const tables = {} as Record<SplitName, Table>;
-  for (const s of SPLIT_NAMES) tables[s] = await readTable(opts.trainingDir, s, features);
+  // One DuckDB for the three splits.
+  await withDuckDb(async (c) => {
+    for (const s of SPLIT_NAMES) tables[s] = await readTable(c, opts.trainingDir, s, features);
+  });
   const dm = perSplit((s) => new DMatrix(tables[s].X, tables[s].n, features.length, Float32Array.from(tables[s].y)));
   const booster = Booster.create(dm.train, cfg.params);
   const t0 = performance.now();

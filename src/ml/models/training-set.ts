@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { sqlString, withDuckDb } from "../../io/duckdb.js";
+import { sqlString, withDuckDb, type DuckDBConnection } from "../../io/duckdb.js";
 import { readSafetensors, SafetensorsError } from "../safetensors.js";
 import type { Split } from "../nn/trainer.js";
 import { SPLIT_NAMES, type SplitName } from "../training/splits.js";
@@ -50,8 +50,8 @@ export async function readSummary(dir: string): Promise<TrainingSummary> {
 }
 
 /** The raw hazard and the UTC day of the given rows of a split parquet. */
-async function rowFacts(parquet: string, rows: Float64Array): Promise<{ hazard: Float64Array; day: Int32Array }> {
-  const [h, d] = await withDuckDb(async (c) => (await c.runAndReadAll(`SELECT hazard_raw, CAST(ts_ms // 86400000 AS INTEGER) FROM read_parquet(${sqlString(parquet)})`)).getColumns());
+async function rowFacts(c: DuckDBConnection, parquet: string, rows: Float64Array): Promise<{ hazard: Float64Array; day: Int32Array }> {
+  const [h, d] = (await c.runAndReadAll(`SELECT hazard_raw, CAST(ts_ms // 86400000 AS INTEGER) FROM read_parquet(${sqlString(parquet)})`)).getColumns();
   return { hazard: Float64Array.from(rows, (r) => Number(h![r])), day: Int32Array.from(rows, (r) => Number(d![r])) };
 }
 
@@ -62,21 +62,24 @@ export async function loadTrainingSet(dir: string, L: number): Promise<TrainingS
     throw new TrainingSetError(`${dir}: no windows of length ${L} (the feature builder made ${summary.params.seq_lengths.join(", ")}; set its seq_lengths)`);
   const F = summary.features.length;
   const splits = {} as Record<SplitName, WindowSplit>;
-  for (const s of SPLIT_NAMES) {
-    const file = join(dir, `${s}.seq${L}.safetensors`);
-    let st;
-    try {
-      st = await readSafetensors(file);
-    } catch (e) {
-      if (e instanceof SafetensorsError || (e as NodeJS.ErrnoException).code === "ENOENT") throw new TrainingSetError(`${file}: ${(e as Error).message}`);
-      throw e;
+  // One DuckDB for the three splits' row facts.
+  await withDuckDb(async (c) => {
+    for (const s of SPLIT_NAMES) {
+      const file = join(dir, `${s}.seq${L}.safetensors`);
+      let st;
+      try {
+        st = await readSafetensors(file);
+      } catch (e) {
+        if (e instanceof SafetensorsError || (e as NodeJS.ErrnoException).code === "ENOENT") throw new TrainingSetError(`${file}: ${(e as Error).message}`);
+        throw e;
+      }
+      const X = st.tensors.get("X"), ys = st.tensors.get("y_sign"), ym = st.tensors.get("y_mag"), row = st.tensors.get("row");
+      if (!X || !ys || !ym || !row || X.shape[1] !== L || X.shape[2] !== F) throw new TrainingSetError(`${file}: expected X [N, ${L}, ${F}], y_sign, y_mag and row`);
+      const n = X.shape[0]!;
+      if (n === 0) throw new TrainingSetError(`${file}: the ${s} split has no windows of length ${L}`);
+      const rows = Float64Array.from(row.data as BigInt64Array, Number);
+      splits[s] = { X: X.data as Float32Array, ySign: ys.data as Uint8Array, yMag: ym.data as Float32Array, n, row: rows, ...(await rowFacts(c, join(dir, `${s}.parquet`), rows)) };
     }
-    const X = st.tensors.get("X"), ys = st.tensors.get("y_sign"), ym = st.tensors.get("y_mag"), row = st.tensors.get("row");
-    if (!X || !ys || !ym || !row || X.shape[1] !== L || X.shape[2] !== F) throw new TrainingSetError(`${file}: expected X [N, ${L}, ${F}], y_sign, y_mag and row`);
-    const n = X.shape[0]!;
-    if (n === 0) throw new TrainingSetError(`${file}: the ${s} split has no windows of length ${L}`);
-    const rows = Float64Array.from(row.data as BigInt64Array, Number);
-    splits[s] = { X: X.data as Float32Array, ySign: ys.data as Uint8Array, yMag: ym.data as Float32Array, n, row: rows, ...(await rowFacts(join(dir, `${s}.parquet`), rows)) };
-  }
+  });
   return { summary, L, F, splits };
 }
