@@ -87,11 +87,14 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
   const t0 = performance.now();
   try {
     const curve: { epoch: number; train_loss: number; val_loss: number; val_auc: number }[] = [];
+    // The last curve point predicts validation with the final model: evaluation reuses it (none when rounds is 0).
+    let finalValidation: Float32Array | null = null;
     for (let i = 0; i < cfg.rounds; i++) {
       opts.signal?.throwIfAborted();
       booster.updateOne(dm.train, i);
       if ((i + 1) % 10 === 0 || i + 1 === cfg.rounds) {
         const pt = booster.predict(dm.train), pv = booster.predict(dm.validation);
+        finalValidation = pv;
         curve.push({ epoch: i + 1, train_loss: logLoss(pt, tables.train.y), val_loss: logLoss(pv, tables.validation.y), val_auc: rocAuc(pv, tables.validation.y) });
       }
     }
@@ -99,7 +102,7 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
     const prob = (s: SplitName) => Float64Array.from(booster.predict(dm[s]));
     const evaluation = evaluateModel(
       {
-        validation: { prob: prob("validation"), y: tables.validation.y, hazard: tables.validation.hazard, blocks: tables.validation.day },
+        validation: { prob: finalValidation ? Float64Array.from(finalValidation) : prob("validation"), y: tables.validation.y, hazard: tables.validation.hazard, blocks: tables.validation.day },
         test: { prob: prob("test"), y: tables.test.y, hazard: tables.test.hazard, blocks: tables.test.day },
       },
       tables.train.y,
