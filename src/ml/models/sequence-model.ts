@@ -112,7 +112,7 @@ export async function buildSequenceModel(opts: {
   const summary = await readSummary(opts.trainingDir);
   const config = resolveModelConfig(opts.params, summary.features.length);
   const tr = resolveTraining(opts.params);
-  const set = await loadTrainingSet(opts.trainingDir, config.seq_len);
+  const set = await loadTrainingSet(opts.trainingDir, config.seq_len, summary);
   hooks.log(`${opts.name}: ${config.kind} on ${set.splits.train.n} training windows of ${set.L} x ${set.F}, validation ${set.splits.validation.n}, test ${set.splits.test.n}`);
   const t0 = performance.now();
   const result = await train(config, { train: set.splits.train, validation: set.splits.validation }, tr, {

@@ -55,9 +55,9 @@ async function rowFacts(c: DuckDBConnection, parquet: string, rows: Float64Array
   return { hazard: Float64Array.from(rows, (r) => Number(h![r])), day: Int32Array.from(rows, (r) => Number(d![r])) };
 }
 
-/** Loads the windows of length L of every split. */
-export async function loadTrainingSet(dir: string, L: number): Promise<TrainingSet> {
-  const summary = await readSummary(dir);
+/** Loads the windows of length L of every split; `summary` is dir's features.json when the caller has read it already. */
+export async function loadTrainingSet(dir: string, L: number, summary?: TrainingSummary): Promise<TrainingSet> {
+  summary ??= await readSummary(dir);
   if (!summary.params.seq_lengths.includes(L))
     throw new TrainingSetError(`${dir}: no windows of length ${L} (the feature builder made ${summary.params.seq_lengths.join(", ")}; set its seq_lengths)`);
   const F = summary.features.length;
