@@ -3,15 +3,10 @@
  * day, wrapping past midnight when start > end; start = end is empty. A minute is tradable when
  * it is inside and more than 5 minutes before the window's end.
  */
-import { DAY_MS, MINUTE_MS } from "../market/weeks.js";
+import { minuteOfDay } from "../market/weeks.js";
 import type { SimSession } from "../sep/profile.js";
 
 const DAY_MIN = 1440;
-
-/** UTC minute of the day of an epoch-ms time (seconds dropped, as the legacy hour*60+minute). */
-export function minuteOfDay(tMs: number): number {
-  return Math.floor((((tMs % DAY_MS) + DAY_MS) % DAY_MS) / MINUTE_MS);
-}
 
 /** True if `x` (minute of day) lies in the session window. */
 export function inSession(s: SimSession, x: number): boolean {

@@ -13,7 +13,7 @@
  * have a candle, how many do not, and the longest run of consecutive missing minutes.
  */
 import type { Candle } from "./candle.js";
-import { DAY_MS, HOUR_MS, isMarketClosed, MINUTE_MS } from "./weeks.js";
+import { HOUR_MS, isMarketClosed, minuteOfDay, MINUTE_MS } from "./weeks.js";
 
 /** Which calendar decides whether a minute is a trading minute. */
 export type MarketCalendar = "fx" | "fixed";
@@ -43,10 +43,10 @@ export function isMarketOpen(ms: number, calendar: MarketCalendar = "fx"): boole
   if (calendar === "fixed") return !isMarketClosed(ms);
   const local = newYorkLocal(ms);
   const dow = new Date(local).getUTCDay();
-  const minuteOfDay = Math.floor((((local % DAY_MS) + DAY_MS) % DAY_MS) / MINUTE_MS);
+  const minute = minuteOfDay(local);
   if (dow === 6) return false; // Saturday
-  if (dow === 5) return minuteOfDay < 17 * 60; // Friday until 17:00
-  if (dow === 0) return minuteOfDay >= 17 * 60; // Sunday from 17:00
+  if (dow === 5) return minute < 17 * 60; // Friday until 17:00
+  if (dow === 0) return minute >= 17 * 60; // Sunday from 17:00
   return true;
 }
 

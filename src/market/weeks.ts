@@ -16,6 +16,11 @@ export function weekIndex(ms: number): number {
   return Math.floor((ms - EPOCH_MONDAY_MS) / WEEK_MS);
 }
 
+/** UTC minute of the day of an epoch-ms time, 0 to 1439 (seconds dropped; negative times too). */
+export function minuteOfDay(ms: number): number {
+  return Math.floor((((ms % DAY_MS) + DAY_MS) % DAY_MS) / MINUTE_MS);
+}
+
 /** Monday 00:00 UTC of week `index`, in ms. */
 export function weekStartMs(index: number): number {
   return EPOCH_MONDAY_MS + index * WEEK_MS;
