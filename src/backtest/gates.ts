@@ -4,8 +4,9 @@
  * that the legacy did not read, except the semantic tags (see `tagsOf`).
  */
 import { readFile } from "node:fs/promises";
+import type { StructureMetric } from "../sep/types.js";
 
-/** The metrics the guards read. */
+/** The metrics the guards read: section-5 structure metrics (src/sep/types.ts), in the guards' order. */
 export const GUARD_METRICS = [
   "coherence",
   "stability",
@@ -19,7 +20,7 @@ export const GUARD_METRICS = [
   "pinned_alignment",
   "rupture",
   "hazard",
-] as const;
+] as const satisfies readonly StructureMetric[];
 
 /** One gate, as the simulator sees it. */
 export interface SimGate {
