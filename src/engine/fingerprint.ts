@@ -11,6 +11,7 @@ import { dirname, join, normalize, relative } from "node:path";
 import type { OutputDecl, RuleRef } from "./graph-types.js";
 import { canonicalJson, sha256 } from "./hash.js";
 import type { ReadLog } from "./read-log.js";
+import { stampOf } from "./cache/stat-stamps.js";
 
 /** Where a module's compiled JavaScript is: `dist/<module>.js`, else `<module>.js` beside it. */
 export function compiledModulePath(root: string, module: string): string | undefined {
@@ -204,7 +205,7 @@ export class RuleHasher {
     const files = this.stamps.get(rule.module);
     const moved = !files || files.some((f) => {
       const st = statSync(join(this.root, f.path), { throwIfNoEntry: false });
-      return f.stamp === undefined ? st !== undefined : !st || st.size !== f.stamp[0] || st.mtimeMs !== f.stamp[1] || st.ino !== f.stamp[2] || st.ctimeMs !== f.stamp[3];
+      return f.stamp === undefined ? st !== undefined : !st || stampOf(st).some((x, k) => x !== f.stamp![k]);
     });
     if (!moved) return undefined;
     const now = moduleClosure(this.root, rule.module);
@@ -268,7 +269,7 @@ function moduleClosure(root: string, module: string, log?: ReadLog): ClosureFile
       seen.set(rel, "missing");
       continue;
     }
-    stamps.set(rel, [st.size, st.mtimeMs, st.ino, st.ctimeMs]);
+    stamps.set(rel, stampOf(st));
     const src = readFileSync(abs, "utf8");
     seen.set(rel, sha256(src));
     for (const m of src.matchAll(IMPORT_RE)) {
