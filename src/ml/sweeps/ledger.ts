@@ -79,7 +79,8 @@ function readJson(path: string): Json {
 }
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-const at = (o: unknown, path: string): unknown => path.split(".").reduce<unknown>((x, k) => (x && typeof x === "object" ? (x as Json)[k] : undefined), o);
+/** The value at a dotted `path` of parsed JSON (undefined where any step is missing). */
+export const at = (o: unknown, path: string): unknown => path.split(".").reduce<unknown>((x, k) => (x && typeof x === "object" ? (x as Json)[k] : undefined), o);
 
 /** The metric columns taken from a dagbuild.ml_metrics file, by short name → path. */
 export const METRIC_PATHS: Readonly<Record<string, string>> = {
