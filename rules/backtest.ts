@@ -27,8 +27,8 @@
  * Outputs: dir       summary.json, nav.csv, trades.csv, nav.svg (src/backtest/outputs.ts)
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { createHash } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
+import { sha256File } from "../src/bundle/manifest.js";
 import { defineRule, oneInput, RuleError, type RuleContext } from "../src/engine/rule.js";
 import { readCandleFiles, CandleReadError } from "../src/market/candle-store.js";
 import { parseIsoDate, WEEK_MS } from "../src/market/weeks.js";
@@ -80,10 +80,6 @@ async function validationThreshold(modelDir: string, shown: string): Promise<{ v
   if (!t || typeof t.value !== "number" || !Number.isFinite(t.value)) throw new RuleError(`${shown}/metrics.json: field "threshold.value": expected a number`);
   if (t.chosen_on !== "validation") throw new RuleError(`${shown}/metrics.json: field "threshold.chosen_on": expected "validation", got ${JSON.stringify(t.chosen_on)}`);
   return { value: t.value, method: typeof t.method === "string" ? t.method : "" };
-}
-
-async function sha256(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
 }
 
 /**
@@ -217,7 +213,7 @@ export default defineRule({
           minutes: r.minutes,
           gates: gateCount,
           params,
-          profile: { path: rel(profilePath), sha256: await sha256(profilePath) },
+          profile: { path: rel(profilePath), sha256: await sha256File(profilePath) },
           ...(table ? { model: table.model ?? variant, model_digest: table.digest, gates_scored: scored } : {}),
           ...(threshold ? { threshold } : {}),
         }),

@@ -17,8 +17,8 @@
  * environment (keeping the password out of the pipeline and the cache). Logs, errors and the
  * record show the endpoint as `host:port/db` only: never the password.
  */
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { sha256 as sha256Hex } from "../engine/hash.js";
 import { appendTransfer, readTransfers } from "../engine/transfer-log.js";
 import { parseRedisUrl, redact, RespClient, RespError } from "../market/resp.js";
 import { stableStringify } from "../sep/records.js";
@@ -156,7 +156,7 @@ export async function deploy(x: DeployInput): Promise<{ text: string; record: De
     if (e instanceof GuardrailError) throw new DeployError(`refusing to deploy: ${e.message}`);
     throw e;
   }
-  const sha256 = createHash("sha256").update(x.text).digest("hex");
+  const sha256 = sha256Hex(x.text);
   const url = resolveValkeyUrl(x.valkeyUrl, x.env ?? process.env);
   let valkey: DeployRecord["valkey"] = null;
   if (!url) {
