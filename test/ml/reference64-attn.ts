@@ -8,14 +8,10 @@ export type F64 = Float64Array;
 
 /** LayerNorm over the last axis (biased variance) of x [N, D]. */
 export function layerNorm64(x: F64, gamma: F64, beta: F64, N: number, D: number, eps: number): F64 {
+  const st = layerNormStats64(x, N, D, eps);
   const y = new Float64Array(N * D);
   for (let n = 0; n < N; n++) {
-    let m = 0;
-    for (let j = 0; j < D; j++) m += x[n * D + j];
-    m /= D;
-    let v = 0;
-    for (let j = 0; j < D; j++) v += (x[n * D + j] - m) ** 2;
-    const r = 1 / Math.sqrt(v / D + eps);
+    const m = st[n], r = st[N + n];
     for (let j = 0; j < D; j++) y[n * D + j] = (x[n * D + j] - m) * r * gamma[j] + beta[j];
   }
   return y;
