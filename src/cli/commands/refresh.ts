@@ -42,7 +42,7 @@ export function byHost(items: readonly PlanItem[]): Record<string, HostPlan> {
   return Object.fromEntries(Object.keys(hosts).sort().map((k) => [k, hosts[k]!]));
 }
 
-/** argv without refresh's own flags (`--weeks N`, `-n`), for the build that follows. */
+/** argv without refresh's own flag (`--weeks N`), for the build that follows. */
 function buildArgv(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
       axes: Object.fromEntries(shift.edits.map((e) => [e.axis, [e.from, e.to] as const])),
     });
     process.stderr.write(`refresh: ${o.pipeline}: ${moves}\n${diff}`);
-    return (await import("./build.js")).run(buildArgv(argv).filter((a) => a !== "-n" && a !== "--dry-run"));
+    return (await import("./build.js")).run(buildArgv(argv)); // no -n here: that is the branch below
   }
   const p = await planRefreshed(o, abs, shift.text, false);
   if (typeof p === "number") return p;
