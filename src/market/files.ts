@@ -339,23 +339,27 @@ function numField(obj: Record<string, unknown>, key: string, file: string, line:
 }
 
 /** Decimal numbers only: `0x1`, `0b1`, `Infinity` and empty strings are not prices. */
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+export const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 /** Above this a "price" is a unit or parsing mistake (the largest FX quote is ~1e5). */
 export const MAX_PRICE = 1e9;
+
+/** True when a finite `n` is a possible price (|n| <= MAX_PRICE) or volume (rounds to an integer below 2^53). */
+export function inCandleRange(n: number, kind: "price" | "volume"): boolean {
+  return kind === "volume" ? Number.isSafeInteger(Math.round(Math.abs(n))) : Math.abs(n) <= MAX_PRICE;
+}
 
 /**
  * A price or volume cell → number, or an ImportError naming the file, line and column:
  * non-decimal text, a price outside (0, 1e9] by magnitude, a volume that is no integer
  * below 2^53 (the candle parquet stores int64; a non-integer volume is rounded).
  */
-export function checkedNumber(v: number | string, file: string, line: number, name: string, kind: "price" | "volume"): number {
+function checkedNumber(v: number | string, file: string, line: number, name: string, kind: "price" | "volume"): number {
   const s = typeof v === "string" ? v.trim() : "";
   if (typeof v === "string" && !DECIMAL.test(s)) throw new ImportError(file, line, name, `not a number: ${JSON.stringify(v)}`);
   const n = typeof v === "number" ? v : Number(s);
   if (!Number.isFinite(n)) throw new ImportError(file, line, name, `not a number: ${JSON.stringify(v)}`);
-  if (kind === "price" && Math.abs(n) > MAX_PRICE) throw new ImportError(file, line, name, `price ${typeof v === "string" ? s : n} is out of range (|price| <= ${MAX_PRICE})`);
-  if (kind === "volume" && !Number.isSafeInteger(Math.round(Math.abs(n)))) {
-    throw new ImportError(file, line, name, `volume ${typeof v === "string" ? s : n} is out of range (an integer below 2^53)`);
+  if (!inCandleRange(n, kind)) {
+    throw new ImportError(file, line, name, kind === "price" ? `price ${typeof v === "string" ? s : n} is out of range (|price| <= ${MAX_PRICE})` : `volume ${typeof v === "string" ? s : n} is out of range (an integer below 2^53)`);
   }
   return n;
 }

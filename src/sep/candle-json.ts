@@ -8,9 +8,7 @@
 import type { Candle } from "../market/candle.js";
 import { parseTimestamp } from "../market/weeks.js";
 import { CandleDataError, validateCandles } from "./candle-check.js";
-import { lineAt, locateArrayObjects, MAX_PRICE } from "../market/files.js";
-
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+import { DECIMAL, inCandleRange, lineAt, locateArrayObjects, MAX_PRICE } from "../market/files.js";
 
 /** Parses candle JSON text; `file` labels errors. Validates the candles (candle-check.ts). */
 export function parseCandleJson(text: string, file: string): Candle[] {
@@ -48,7 +46,7 @@ export function parseCandleJson(text: string, file: string): Candle[] {
       // Decimal text only (`0x1` is not a price), and magnitudes a quote or tick count can have.
       const n = typeof v === "number" ? v : typeof v === "string" && DECIMAL.test(v.trim()) ? Number(v) : Number.NaN;
       if (!Number.isFinite(n)) fail(shown, `expected a number, got ${JSON.stringify(v) ?? "nothing"}`);
-      if (key === "volume" ? !Number.isSafeInteger(Math.round(Math.abs(n))) : Math.abs(n) > MAX_PRICE) {
+      if (!inCandleRange(n, key === "volume" ? "volume" : "price")) {
         fail(shown, key === "volume" ? `volume ${n} is out of range (an integer below 2^53)` : `price ${n} is out of range (|price| <= ${MAX_PRICE})`);
       }
       return n;
