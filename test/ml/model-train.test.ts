@@ -9,6 +9,7 @@ import * as assert from "uvu/assert";
 import { rocAuc } from "../../src/ml/metrics.js";
 import type { ModelConfig } from "../../src/ml/nn/config.js";
 import { predict, trainModel, TrainInputError, type Split } from "../../src/ml/nn/trainer.js";
+import { trainTfjs } from "../../src/ml/nn/tfjs-trainer.js";
 import { gaussian } from "./model-helpers.js";
 
 const LSTM: ModelConfig = { kind: "lstm", seq_len: 8, n_features: 3, units: 8, layers: 1, magnitude: true };
@@ -89,6 +90,21 @@ test("early stopping keeps the best epoch's weights", async () => {
   const p = await predict(c, r.params, val.X, val.n, { batch: 64 });
   assert.is(rocAuc(p.sign, val.ySign), aucs[r.bestEpoch - 1]);
   assert.is.not(aucs[r.bestEpoch - 1], aucs.at(-1));
+});
+
+test("one class in validation (AUC NaN): both trainers keep the first epoch, as early stopping documents", async () => {
+  const c = GRU;
+  const val = task(c, 64, 18, false);
+  val.ySign.fill(0);
+  const data = { train: task(c, 128, 17, false), validation: val };
+  const opts = { seed: 4, epochs: 3, batch: 64, lr: 1e-2, patience: 1 };
+  const ours = await trainModel(c, data, opts);
+  const tfjs = await trainTfjs(c, data, { ...opts, pref: "cpu" });
+  for (const r of [ours, tfjs]) {
+    assert.ok(Number.isNaN(r.epochs[0]!.val_auc), `${r.backend}: validation AUC is NaN`);
+    assert.is(r.bestEpoch, 1, `${r.backend}: best epoch`);
+    assert.is(r.epochs.length, 2, `${r.backend}: stopped \`patience\` epochs after the first`);
+  }
 });
 
 test("magnitude: trained on the scaled target, predicted back in raw units", async () => {

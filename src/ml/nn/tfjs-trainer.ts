@@ -10,7 +10,7 @@ import type * as TfNs from "@tensorflow/tfjs";
 import { rocAuc } from "../metrics.js";
 import { initParams, paramLayout, type ModelConfig } from "./config.js";
 import { forwardTensors, loadTfjs, lossTensor, paramTensors, type TfjsPreference } from "./tfjs-reference.js";
-import { magnitudeScale, shuffleInPlace, type EpochLog, type Split, type TrainData, type TrainOptions } from "./trainer.js";
+import { keepsEpoch, magnitudeScale, shuffleInPlace, type EpochLog, type Split, type TrainData, type TrainOptions } from "./trainer.js";
 import { mulberry32 } from "../prng.js";
 
 /** What trainTfjs returns: trainer.ts's TrainResult with the TensorFlow.js backend's name. */
@@ -104,7 +104,7 @@ export async function trainTfjs(config: ModelConfig, data: TrainData, opts: Trai
       const e: EpochLog = { epoch, train_loss: sum / perEpoch, val_loss: val.loss, val_auc: val.auc, seconds: (performance.now() - te) / 1000, samples_per_s: perEpoch / updateSeconds };
       logs.push(e);
       opts.onEpoch?.(e);
-      if (val.auc > best.auc) best = { auc: val.auc, epoch, params: snapshot(config, vars) };
+      if (keepsEpoch(best, val.auc)) best = { auc: Number.isNaN(val.auc) ? -Infinity : val.auc, epoch, params: snapshot(config, vars) };
       else if (epoch - best.epoch >= (opts.patience ?? Infinity)) break;
     }
   } finally {

@@ -160,6 +160,15 @@ function predictSplit(pool: TrainPool, s: Split, batch: number, per: number, mag
 }
 
 /**
+ * Early stopping's choice, for both trainers (this one and tfjs-trainer.ts): whether an epoch with
+ * validation AUC `auc` replaces the kept one. NaN (one class in validation) never counts as
+ * better; the first epoch is kept then (store a NaN AUC as -Infinity).
+ */
+export function keepsEpoch(best: { readonly auc: number; readonly epoch: number }, auc: number): boolean {
+  return best.epoch === 0 || auc > best.auc;
+}
+
+/**
  * Trains `config` on `data.train` with Adam, one seeded shuffle per epoch, and keeps the
  * weights of the epoch with the best validation AUC (early stopping after `patience` epochs
  * without improvement). Deterministic: the same inputs and seed give the same bits for any
@@ -194,8 +203,7 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
       const log: EpochLog = { epoch, train_loss: lossSum / perEpoch, val_loss: val.loss, val_auc: val.auc, seconds: (performance.now() - te) / 1000, samples_per_s: perEpoch / tTrain };
       logs.push(log);
       opts.onEpoch?.(log);
-      // NaN (one class in validation) never counts as better; the first epoch is kept then.
-      if (best.epoch === 0 || val.auc > best.auc) best = { auc: Number.isNaN(val.auc) ? -Infinity : val.auc, epoch, params: Float32Array.from(adam.params), pred: val.pred };
+      if (keepsEpoch(best, val.auc)) best = { auc: Number.isNaN(val.auc) ? -Infinity : val.auc, epoch, params: Float32Array.from(adam.params), pred: val.pred };
       else if (epoch - best.epoch >= st.patience) break;
     }
     return {
