@@ -50,10 +50,3 @@ export function fsyncTree(dir: string): void {
   }
   fsyncPath(dir);
 }
-
-/** fsyncs an open file descriptor (a file just written through it). */
-export function fsyncFd(fd: number, path: string): void {
-  if (!enabled()) return;
-  fsyncSync(fd);
-  observer?.(path);
-}
