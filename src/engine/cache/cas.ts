@@ -233,11 +233,6 @@ export function scanTree(dir: string): { tree: TreeEntry[]; dirs: string[] } {
   return walkTree(dir, true);
 }
 
-/** Hashes every regular file under `dir`, sorted by relative path (forward slashes). */
-export function hashTree(dir: string): TreeEntry[] {
-  return walkTree(dir, true).tree;
-}
-
 /** The empty directories below `dir` (relative, sorted), without hashing anything. */
 export function emptyDirs(dir: string): string[] {
   return walkTree(dir, false).dirs;
