@@ -10,10 +10,9 @@
  *                  trials_tried, the swept keys, the trial's params and ledger line, every
  *                  trial's validation AUC, and the archived config.json digest)
  */
-import { createHash } from "node:crypto";
 import { cp, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { stableStringify } from "../src/engine/hash.js";
+import { sha256, stableStringify } from "../src/engine/hash.js";
 import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
 import { parseLedger, SweepError } from "../src/ml/sweeps/ledger.js";
 
@@ -49,7 +48,7 @@ export default defineRule({
       params: line.params,
       ledger_line: line,
       validation_auc: Object.fromEntries(ledger.trials.map((t) => [t.trial, t.metrics?.val_auc ?? null])),
-      config: { file: "config.json", sha256: createHash("sha256").update(config).digest("hex") },
+      config: { file: "config.json", sha256: sha256(config) },
     }));
     ctx.log(`promoted ${best} (validation AUC ${line.metrics?.val_auc}) of ${ledger.header.trials_tried} trials`);
   },

@@ -11,8 +11,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
-import { stableStringify } from "../../engine/hash.js";
+import { sha256, stableStringify } from "../../engine/hash.js";
 import { sqlString, withDuckDb, type DuckDBConnection } from "../../io/duckdb.js";
 import { calibrationSvg, learningCurveSvg } from "../../report/plots.js";
 import { rowMajor, sqlIdent } from "../columns.js";
@@ -109,7 +108,7 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
       { seed: cfg.seed, bootstrap: cfg.bootstrap },
     );
     booster.save(join(opts.outDir, "model.json"));
-    const modelDigest = createHash("sha256").update(await readFile(join(opts.outDir, "model.json"))).digest("hex");
+    const modelDigest = sha256(await readFile(join(opts.outDir, "model.json")));
     const stage1 = await stage1Reference(opts.stage1Report, summary.params.horizon);
     const metrics = {
       format: "dagbuild.ml_metrics", version: METRICS_FORMAT_VERSION, model: "baseline_gbm", kind: "xgboost",
@@ -120,7 +119,7 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
     };
     const config = {
       format: "dagbuild.ml_model", version: MODEL_CONFIG_VERSION, name: "baseline_gbm", architecture: { kind: "xgboost", params: cfg.params, rounds: cfg.rounds },
-      features, normaliser: summary.normaliser, inputs: { training: summary.inputs, features_json: createHash("sha256").update(stableStringify(summary)).digest("hex") },
+      features, normaliser: summary.normaliser, inputs: { training: summary.inputs, features_json: sha256(stableStringify(summary)) },
       digests: { model: modelDigest },
     };
     await writeFile(join(opts.outDir, "config.json"), stableStringify(config));

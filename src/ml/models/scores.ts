@@ -14,7 +14,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
+import { sha256 } from "../../engine/hash.js";
 import { sqlString, withDuckDb, DETERMINISTIC_PARQUET } from "../../io/duckdb.js";
 import { rowMajor, SERIES_ID_SQL, sqlIdent } from "../columns.js";
 import { createScorer } from "../onnx/score.js";
@@ -88,7 +88,7 @@ export async function writeScores(opts: { name: string; modelDir: string; traini
     throw new TrainingSetError(`${opts.modelDir}/config.json: the model's features differ from ${opts.trainingDir}/features.json (retrain the model)`);
   const gbm = config.kind === "xgboost";
   const file = join(opts.modelDir, gbm ? "model.json" : "model.onnx");
-  const digest = createHash("sha256").update(await readFile(file)).digest("hex");
+  const digest = sha256(await readFile(file));
   const F = config.features.length;
   return withDuckDb(async (conn) => {
     const rows = await loadRows(opts.trainingDir, config.features, conn);

@@ -16,10 +16,9 @@
  * Everything but the wall-clock fields (metrics.json `training.seconds`/`samples_per_s`,
  * train_log's `seconds`/`samples_per_s`) is a pure function of the inputs and the seed.
  */
-import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { stableStringify } from "../../engine/hash.js";
+import { sha256, stableStringify } from "../../engine/hash.js";
 import { calibrationSvg, learningCurveSvg } from "../../report/plots.js";
 import { exportOnnx } from "../onnx/export.js";
 import { createScorer } from "../onnx/score.js";
@@ -49,10 +48,6 @@ export interface ModelHooks {
   /** One line per epoch (the build's progress display). */
   progress(line: string): void;
   readonly signal?: AbortSignal;
-}
-
-function sha256(b: Uint8Array | string): string {
-  return createHash("sha256").update(b).digest("hex");
 }
 
 function epochLine(e: EpochLog, epochs: number, startMs: number): string {
