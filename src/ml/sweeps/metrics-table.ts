@@ -328,6 +328,3 @@ export function diffLines(rows: readonly MetricsRow[], earlier: ReadonlyMap<stri
   }
   return lines;
 }
-
-/** Metric names the table knows without a dotted path. */
-export const KNOWN_METRICS = [...Object.keys(METRIC_PATHS), "seconds", "backend"];
