@@ -22,7 +22,7 @@ import type { ActionRecord } from "../../engine/cache/action-cache.js";
 import type { StateIndex } from "../../engine/cache/state-index.js";
 import { ActionCache } from "../../engine/cache/action-cache.js";
 import { safeName } from "../../engine/workspace.js";
-import { at, METRIC_PATHS, shortMetrics, type TrialStatus } from "./ledger.js";
+import { at, shortMetrics, type TrialStatus } from "./ledger.js";
 
 /** Format version of `dagbuild metrics --json` (and of `metrics diff --json`). */
 export const METRICS_JSON_VERSION = 1;
