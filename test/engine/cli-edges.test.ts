@@ -46,7 +46,7 @@ test("dagbuild -C DIR explain X runs the explain command in DIR", () => {
     const r = cli(elsewhere, ["-C", ws, "explain", "a"]);
     assert.is(r.code, 0, r.stderr);
     assert.not.match(r.stderr, "unknown target");
-    assert.match(r.stdout + r.stderr, "a");
+    assert.match(r.stdout, /^a: up to date/m, "explain spoke of DIR's target a");
     assert.is(cli(elsewhere, ["-C", ws, "status"]).code, 0);
   } finally {
     rmSync(elsewhere, { recursive: true, force: true });
