@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Graph } from "../engine/graph-types.js";
+import { maskUrlSecrets } from "../engine/secrets.js";
 
 export const VARS_RECORD_FORMAT = "dagbuild.vars";
 export const VARS_RECORD_VERSION = 1;
@@ -17,13 +18,13 @@ export interface VarsRecord {
   readonly vars: Readonly<Record<string, string>>;
 }
 
-/** `redis://user:pw@host` → `redis://user:***@host`: a password in a URL is never written or shown. */
-export function redactUrlPassword(v: string): string {
-  return v.replace(/(\/\/[^/:@\s]*:)[^@/\s]+@/g, "$1***@");
+/** A URL's secrets (its password, credential query parameters: src/engine/secrets.ts) as `***`: never written or shown. */
+function redact(v: string): string {
+  return maskUrlSecrets(v, () => () => "***");
 }
 
 function sorted(r: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, redactUrlPassword(v)]));
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, redact(v)]));
 }
 
 /** The record of a loaded graph's vars. */

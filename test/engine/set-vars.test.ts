@@ -78,4 +78,11 @@ test("a password in a URL var is redacted in cache/vars.json and in status", () 
   assert.not.match(cli(ws, ["status", "--set", "source=redis://user:s3cret@127.0.0.1:6379/0"]).stdout, /s3cret/);
 });
 
+test("a credential query parameter in a URL var is redacted too", () => {
+  const ws = makeWs(PIPELINE, { files: FILES });
+  buildOk(ws, ["--set", "source=https://api.example/x?token=tok3nvalue&n=1"]);
+  assert.not.match(read(ws, "cache/vars.json"), /tok3nvalue/);
+  assert.match(read(ws, "cache/vars.json"), /token=\*\*\*&n=1/);
+});
+
 test.run();
