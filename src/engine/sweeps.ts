@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { diag } from "./diagnostics.js";
 import type { Diagnostic } from "./graph-types.js";
 import type { SourceFile } from "./pipeline.js";
-import { mulberry32 } from "../ml/prng.js";
+import { mulberry32 } from "./prng.js";
 
 /** A sweep value: a JSON scalar. */
 export type SweepValue = string | number | boolean;

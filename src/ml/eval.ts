@@ -17,7 +17,7 @@
  * half, as in rocAuc). Each resample is O(n + groups), not O(n log n).
  */
 import { atThreshold, r6, rocAuc, youdenThreshold } from "./metrics.js";
-import { mulberry32 } from "./prng.js";
+import { mulberry32 } from "../engine/prng.js";
 
 /** A column of numbers: probabilities, scores or 0/1 labels. */
 export type Column = Float64Array | Float32Array | Uint8Array | ArrayLike<number>;

@@ -3,9 +3,9 @@
  * batches. Deterministic in their seeds.
  */
 import { initParams, type ModelConfig } from "../../src/ml/nn/config.js";
-import { mulberry32 } from "../../src/ml/prng.js";
+import { mulberry32 } from "../../src/engine/prng.js";
 
-/** The ML code's own PRNG (src/ml/prng.ts: the draws initParams and the trainer make). */
+/** The ML code's own PRNG (src/engine/prng.ts: the draws initParams and the trainer make). */
 export const rng = mulberry32;
 
 /** initParams plus uniform noise of ±scale on every tensor, so zero biases and unit gains cannot hide a layout bug. */

@@ -3,7 +3,7 @@
  * named tensors a model has, in which order, and how they start. The C kernels, the TensorFlow.js
  * reference, the ONNX exporter and weights.safetensors all read the layout from here.
  */
-import { mulberry32 } from "../prng.js";
+import { mulberry32 } from "../../engine/prng.js";
 
 /** A recurrent model: stacked LSTM or GRU layers, the last hidden state feeds the heads. */
 export interface RecurrentConfig {

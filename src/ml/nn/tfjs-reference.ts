@@ -13,7 +13,7 @@
  */
 import type * as TfNs from "@tensorflow/tfjs";
 import { headWidth, paramLayout, paramView, sinusoidalPositions, type ModelConfig, type RecurrentConfig, type TransformerConfig } from "./config.js";
-import { mulberry32 } from "../prng.js";
+import { mulberry32 } from "../../engine/prng.js";
 
 /** The TensorFlow.js namespace (any build: @tensorflow/tfjs or @tensorflow/tfjs-node-gpu). */
 export type Tf = typeof TfNs;

@@ -11,7 +11,7 @@ import { rocAuc } from "../metrics.js";
 import { initParams, paramLayout, type ModelConfig } from "./config.js";
 import { forwardTensors, loadTfjs, lossTensor, paramTensors, type TfjsPreference } from "./tfjs-reference.js";
 import { keepsEpoch, magnitudeScale, shuffleInPlace, type EpochLog, type Split, type TrainData, type TrainOptions } from "./trainer.js";
-import { mulberry32 } from "../prng.js";
+import { mulberry32 } from "../../engine/prng.js";
 
 /** What trainTfjs returns: trainer.ts's TrainResult with the TensorFlow.js backend's name. */
 export interface TfjsTrainResult {

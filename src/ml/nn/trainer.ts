@@ -8,7 +8,7 @@
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { rocAuc } from "../metrics.js";
-import { mulberry32 } from "../prng.js";
+import { mulberry32 } from "../../engine/prng.js";
 import { initParams, paramLayout, type ModelConfig } from "./config.js";
 import { createAdam, DEFAULT_CHUNK, type AdamState, type Backend } from "./model.js";
 import { JOB_PREDICT, JOB_TRAIN, LOSS_SLOTS, TrainPool } from "./pool.js";

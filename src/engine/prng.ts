@@ -1,6 +1,6 @@
 /**
- * mulberry32: the one seeded PRNG of the ML code (initial weights, epoch shuffles, bootstrap
- * resamples), so every seeded draw is a pure function of its seed on every platform (only
+ * mulberry32: the one seeded PRNG of the project (initial weights, epoch shuffles, bootstrap
+ * resamples, sweep draws), so every seeded draw is a pure function of its seed on every platform (only
  * Math.imul and integer ops). Returns uniforms in [0, 1).
  */
 export function mulberry32(seed: number): () => number {
