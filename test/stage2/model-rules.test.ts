@@ -60,6 +60,21 @@ test("the same seed gives the same weights and ONNX bytes, whatever the thread c
   assert.equal(json("t2/lstm/metrics.json").test, json("output/ml_models/lstm/metrics.json").test);
 });
 
+test("nothing fitted sees a test label: flip every test-week label and the weights, threshold and validation metrics stay", async () => {
+  await model("lstm", TINY);
+  const flipped = makeRows({ weeks: WEEKS, instruments: ["EUR_USD", "USD_JPY", "GBP_USD"] }).map((r) =>
+    r.week === WEEKS[4] && r.roc_forward_pct_60 !== null ? { ...r, roc_forward_pct_60: -r.roc_forward_pct_60 } : r,
+  );
+  await writeCorpus(join(root, "in/flipped.parquet"), flipped);
+  await runRule(trainingRule, root, { inputs: { corpus: ["in/flipped.parquet"] }, outputs: { data: "flip/ml_training/" }, params: { seq_lengths: [8] } });
+  await runRule(modelRule, root, { inputs: { training: ["flip/ml_training"] }, outputs: { model: "flip/lstm/" }, params: TINY });
+  assert.ok(readFileSync(join(root, "output/ml_models/lstm/weights.safetensors")).equals(readFileSync(join(root, "flip/lstm/weights.safetensors"))), "same weights");
+  const a = json("output/ml_models/lstm/metrics.json"), b = json("flip/lstm/metrics.json");
+  assert.equal(b.threshold, a.threshold);
+  assert.equal(b.validation, a.validation);
+  assert.is.not(b.test.model.auc, a.test.model.auc, "the test numbers do see the flip");
+});
+
 test("backend tfjs trains the same config on TensorFlow.js and records it", async () => {
   await model("lstm_tfjs", { ...TINY, backend: "tfjs" });
   const m = json("output/ml_models/lstm_tfjs/metrics.json");
