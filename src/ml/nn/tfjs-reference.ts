@@ -367,7 +367,8 @@ function shuffleInPlace(order: Uint32Array, rand: () => number): void {
  * Mini-batch Adam training with tf.train.adam: the benchmark peer and the GPU path. Batches are
  * consecutive runs of `batchSize` samples (the last one may be short) of the epoch's order: the
  * data's order, or with `shuffleSeed` the trainer's seeded shuffle (trainer.ts), so with the
- * same seed, batch size and initial parameters both engines take the same steps. Magnitude
+ * same seed, batch size and initial parameters both engines take the same steps (a config with
+ * dropout trains under the trainer's masks, keyed by shuffleSeed, 0 without). Magnitude
  * targets are used as given: pass yMag / magScale to match the trainer.
  */
 export function referenceTrain(tf: Tf, config: ModelConfig, initial: Float32Array, data: TrainData, opts: ReferenceTrainOptions): ReferenceTrainResult {
