@@ -135,6 +135,11 @@ test("ONNX Runtime scores weights trained with dropout as the engine's evaluatio
         assert.ok(Math.abs(got.logit[i]! - ours.sign[i]!) <= tol, `${c.kind} window ${i}: ONNX ${got.logit[i]} vs engine ${ours.sign[i]}`);
         if (c.magnitude) assert.ok(Math.abs(got.mag![i]! - ours.mag![i]!) <= 1e-5 * (1 + Math.abs(ours.mag![i]!)), `${c.kind} window ${i}: magnitude`);
       }
+      // The graph is the one the config without dropout exports: no node of its own.
+      const plain = await createScorer(exportOnnx({ ...c, dropout: undefined }, r.params, {}));
+      const same = await plain.score(v.X, v.n, c.seq_len, c.n_features);
+      await plain.close();
+      assert.equal(bytes(same.logit), bytes(got.logit), `${c.kind}: the export scores as without dropout, bit for bit`);
     } finally {
       await scorer.close();
     }
