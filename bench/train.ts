@@ -12,7 +12,9 @@
  * Also our kernels' GFLOP/s (the FLOPs of the matrix products of forward and backward; the
  * elementwise work is not counted) against one core's peak.
  *
- *   npx tsc -p . && node dist/bench/train.js [--seconds 2] [--models lstm,gru,transformer] [--no-torch] [--no-tfjs] [--ghz 3.6]
+ *   npx tsc -p . && node dist/bench/train.js [--seconds 2] [--models lstm,gru,transformer] [--no-torch] [--no-tfjs] [--ghz 3.6] [--dropout 0.2]
+ *
+ * --dropout P trains our engine and TensorFlow.js with that dropout rate (PyTorch's script has none).
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -170,8 +172,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const native = nativeKernelsAvailable();
   const GUESS: Record<string, number> = { lstm: 6000, gru: 6000, transformer: 1400 };
+  const dropout = Number(arg("dropout", "0"));
   for (const name of names) {
-    const c = MODELS[name]!;
+    const c = dropout > 0 ? { ...MODELS[name]!, dropout } : MODELS[name]!;
     const train = data(c, N, 1);
     const val = data(c, BATCH, 2);
     if (native) {

@@ -10,7 +10,10 @@
  *          (0 = every core, at most 4; results do not depend on it), backend (auto | native |
  *          wasm: our kernels; tfjs: TensorFlow.js, on the GPU when @tensorflow/tfjs-node-gpu
  *          is installed), magnitude_loss (huber | mse), magnitude_weight (0.5), max_train_samples
- *          (0 = all), bootstrap (1000). See src/ml/models/model-params.ts.
+ *          (0 = all), bootstrap (1000), dropout (0: a rate in [0, 1), training only, on each
+ *          recurrent layer's output / the transformer's attention and feed-forward outputs;
+ *          recorded in config.json `training.dropout` (and `architecture.dropout` when > 0) and
+ *          metrics.json `training.dropout`; docs/nn-engine.md "Dropout"). See src/ml/models/model-params.ts.
  *          on_failure (fail | record; sweeps): `record` turns an expected failure of this
  *          model (a bad param combination, a training input error) into a directory holding only
  *          status.json (format dagbuild.trial_status, version 1: status "failed", error, params),

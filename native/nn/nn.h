@@ -57,6 +57,15 @@
  * scale       ia = [x, n]      fa = [s]     x *= s
  * last_step_fwd ia = [hs, out, B, T, H]     out[b,:] = hs[b,T-1,:] (written)
  * last_step_bwd ia = [dout, dhs, B, T, H]   dhs[b,T-1,:] += dout[b,:] (other steps untouched)
+ * dropout     ia = [x, y, B, T, W, key, site, first, t0]   fa = [p, scale]
+ *     Inverted dropout on x[B,T,W]: y = x·m WRITTEN (y may equal x), m = scale (= 1/(1−p), passed
+ *     in so every implementation multiplies by the same float) where u ≥ p, else 0, with
+ *     u = (h >> 8)·2^-24 and h = chain(chain(chain(chain(key, site), first + b), t0 + t), j),
+ *     chain(h, v) = lowbias32(h + v·0x9e3779b9) (dropout.c; src/ml/nn/dropout.ts is the same).
+ *     key: the training step's (31 bits); site: which dropout of the model; first: the batch
+ *     position of row b = 0, so a chunk of a batch gets that batch's mask; t0: the time index of
+ *     t = 0 (T-1 when only the last step is given). The map is linear and diagonal, so the
+ *     backward is the same call on dLoss/dy (dx = m·dy).
  * math_probe  ia = [x, y, n, fn]            y = f(x), f = exp, tanh, sigmoid, log, log1p for fn
  *                                           0..4 (nn_math.h, for its accuracy tests)
  */

@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import type { Test } from "uvu";
 import * as assert from "uvu/assert";
 import { gruBwdScratchFloats, gruCacheFloats, lstmBwdScratchFloats, lstmCacheFloats, type Arena, type KernelBackend } from "../../src/ml/nn/kernels.js";
+import { dropoutKey, dropoutMultipliers, dropoutScale } from "../../src/ml/nn/dropout.js";
 import * as ref from "./reference64.js";
 import { assertClose, bits, dot, finiteDiff, get, pick, put, randomSource, room, sampleIndexes } from "./kernel-helpers.js";
 
@@ -157,6 +158,66 @@ kase("last_step_fwd takes t = T-1; last_step_bwd adds into that step only", (k) 
           assert.is(dhs[i], Math.fround(dhs0[i]! + dout[b * H + j]!));
         } else assert.is(dhs[i], dhs0[i]);
       }
+});
+
+// ------------------------------------------------------------------ dropout
+
+/** Runs the dropout kernel on x [B,T,W] out of place; returns y (as float64). */
+function runDropout(k: KernelBackend, x: ArrayLike<number>, B: number, T: number, W: number, key: number, site: number, first: number, t0: number, p: number): Float64Array {
+  const a = arenaOf(k);
+  const ox = put(a, x), oy = room(a, B * T * W);
+  a.k.dropout(ox, oy, B, T, W, key, site, first, t0, p, dropoutScale(Math.fround(p)));
+  return get(a, oy, B * T * W);
+}
+
+kase("dropout: y = x·m with src/ml/nn/dropout.ts's multipliers (in place too); the backward is the same call; the float64 reference and finite differences agree", (k) => {
+  const rnd = randomSource(17);
+  const [B, T, W] = [5, 7, 19];
+  const key = dropoutKey(3, 2, 9);
+  for (const p of [0.1, 0.5, 0.9]) {
+    const x = rnd(B * T * W), dy = rnd(B * T * W);
+    const m = dropoutMultipliers(p, { key, first: 4 }, 2, { B, T, W, t0: 0 });
+    const y = runDropout(k, x, B, T, W, key, 2, 4, 0, p);
+    // Exactly x·m in float32 (one multiplication per element).
+    assert.equal(Array.from(y), Array.from(x, (v, i) => Math.fround(v * m[i]!)), `p ${p}: y = x·m`);
+    assertClose(y, ref.dropout(x, m), TOL_FWD, `p ${p}: float64 reference`);
+    assert.ok(m.every((v) => v === 0 || v === Math.fround(1 / (1 - Math.fround(p)))), "multipliers are 0 or 1/(1-p)");
+    // In place, and the backward (dx = m·dy) is the same call on the gradient.
+    const a = arenaOf(k);
+    const od = put(a, dy);
+    a.k.dropout(od, od, B, T, W, key, 2, 4, 0, p, dropoutScale(Math.fround(p)));
+    const dx = get(a, od, B * T * W);
+    assert.equal(Array.from(dx), Array.from(dy, (v, i) => Math.fround(v * m[i]!)), `p ${p}: in place / backward`);
+    // d(Σ dy·y)/dx = m·dy: finite differences of the reference (exact: the map is linear).
+    const idx = sampleIndexes(B * T * W, 12);
+    assertClose(pick(dx, idx), finiteDiff((v) => dot(dy, ref.dropout(v, m)), Float64Array.from(x), 1e-3, idx), TOL_FD32, `p ${p}: backward vs finite differences`);
+  }
+});
+
+kase("dropout: the zeroed fraction is about p; the mask depends on key, site, batch position and time index only", (k) => {
+  const [B, T, W] = [32, 16, 64];
+  const x = new Float64Array(B * T * W).fill(1);
+  for (const p of [0.1, 0.3, 0.5]) {
+    const y = runDropout(k, x, B, T, W, dropoutKey(7, 1, 0), 0, 0, 0, p);
+    const zero = y.filter((v) => v === 0).length / y.length;
+    // 32768 draws: the standard error is at most 0.003.
+    assert.ok(Math.abs(zero - p) < 0.015, `p ${p}: zeroed fraction ${zero}`);
+    const kept = y.filter((v) => v !== 0);
+    assert.ok(kept.every((v) => v === Math.fround(1 / (1 - Math.fround(p)))), "kept values are scaled by 1/(1-p)");
+  }
+  const key = dropoutKey(7, 1, 0);
+  const whole = runDropout(k, x, B, T, W, key, 1, 0, 0, 0.5);
+  // A chunk of the batch (rows 9..20, first = 9) gets exactly those rows of the whole batch's mask.
+  const part = runDropout(k, x.subarray(0, 12 * T * W), 12, T, W, key, 1, 9, 0, 0.5);
+  assert.equal(Array.from(part), Array.from(whole.subarray(9 * T * W, 21 * T * W)), "chunk = the batch's rows");
+  // The last step alone (T = 1, t0 = T − 1) gets the last step's mask.
+  const last = runDropout(k, x.subarray(0, B * W), B, 1, W, key, 1, 0, T - 1, 0.5);
+  for (let b = 0; b < B; b++)
+    assert.equal(Array.from(last.subarray(b * W, (b + 1) * W)), Array.from(whole.subarray((b * T + T - 1) * W, (b * T + T) * W)), `row ${b}: last step`);
+  // Another key or another site: another mask.
+  const differs = (y: Float64Array) => y.some((v, i) => v !== whole[i]);
+  assert.ok(differs(runDropout(k, x, B, T, W, dropoutKey(7, 1, 1), 1, 0, 0, 0.5)), "next step: new mask");
+  assert.ok(differs(runDropout(k, x, B, T, W, key, 2, 0, 0, 0.5)), "another site: new mask");
 });
 
 // ------------------------------------------------------------------ LSTM and GRU
@@ -423,7 +484,7 @@ kase("the same calls twice give the same bits (dense)", (k) => {
 
 /** Every kernel of native/nn/kernels_core.def. */
 const CORE_KERNELS = ["dense_fwd", "dense_bwd", "lstm_fwd", "lstm_bwd", "gru_fwd", "gru_bwd", "bce_logits", "huber", "mse", "adam_step",
-  "zero", "copy", "axpy", "add", "scale", "last_step_fwd", "last_step_bwd", "math_probe"];
+  "zero", "copy", "axpy", "add", "scale", "last_step_fwd", "last_step_bwd", "math_probe", "dropout"];
 
 /** K(name) lines of native/nn/kernels_core.def then kernels_attn.def: dispatch.c's table order. */
 function defKernels(): string[] {
@@ -518,6 +579,16 @@ for (const kind of ["lstm", "gru"] as const)
     const run = runRnn(k, kind, rnnInputs(kind, 60, B, T, I, H), B, T, I, H);
     return [run.hs, run.cache, run.dk, run.dr, run.db, run.dx];
   });
+
+scenario("dropout at p = 0.3 on [64, 16, 64], out of place and in place", (k) => {
+  const [B, T, W] = [64, 16, 64];
+  const r = randomSource(63);
+  const a = arenaOf(k);
+  const ox = put(a, r(B * T * W)), oy = room(a, B * T * W), key = dropoutKey(11, 3, 5);
+  a.k.dropout(ox, oy, B, T, W, key, 3, 32, 0, 0.3, dropoutScale(Math.fround(0.3)));
+  a.k.dropout(ox, ox, B, T, W, key, 4, 0, 0, 0.3, dropoutScale(Math.fround(0.3)));
+  return [get(a, oy, B * T * W), get(a, ox, B * T * W)];
+});
 
 scenario("losses and three Adam steps", (k) => {
   const r = randomSource(61);

@@ -9,7 +9,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { initParams, paramLayout, type ModelConfig } from "../../src/ml/nn/config.js";
 import { prng } from "../helpers/prng.js";
-import { batchEvaluator, randomBatch, TINY } from "./model-helpers.js";
+import { batchEvaluator, randomBatch, TINY, TINY_DROPOUT } from "./model-helpers.js";
 
 async function checkGradients(c: ModelConfig, seed: number, magnitudeLoss: "huber" | "mse" = "huber"): Promise<void> {
   const n = 6;
@@ -58,6 +58,31 @@ for (const [name, c] of Object.entries(TINY)) {
     await checkGradients(c, 11);
   });
 }
+
+for (const [name, c] of Object.entries(TINY_DROPOUT)) {
+  test(`${name}: training-mode gradients with a fixed dropout mask match finite differences`, async () => {
+    await checkGradients(c, 13);
+  });
+}
+
+test("dropout's training mode changes the loss and gradient; p = 0 and an absent rate are the same graph", async () => {
+  for (const [name, c] of Object.entries(TINY_DROPOUT)) {
+    const base: ModelConfig = { ...c, dropout: undefined };
+    const batch = randomBatch(c, 6, 4);
+    const p = initParams(c, 4);
+    const withDrop = await batchEvaluator(c, batch);
+    const without = await batchEvaluator(base, batch);
+    const zero = await batchEvaluator({ ...c, dropout: 0 }, batch);
+    const a = withDrop.lossAndGrad(p), b = without.lossAndGrad(p), z = zero.lossAndGrad(p);
+    assert.ok(a.loss !== b.loss && a.grad.some((v, i) => v !== b.grad[i]), `${name}: dropout changes the training step`);
+    assert.equal(Array.from(z.grad), Array.from(b.grad), `${name}: dropout 0 = no dropout, bit for bit`);
+    assert.is(z.loss, b.loss);
+    // Evaluation mode has no mask: the same as the model without dropout, and repeatable.
+    assert.equal(Array.from(withDrop.forward(p).sign), Array.from(without.forward(p).sign), `${name}: eval forward ignores dropout`);
+    assert.equal(Array.from(withDrop.forward(p).sign), Array.from(withDrop.forward(p).sign), `${name}: eval forward repeats`);
+    for (const e of [withDrop, without, zero]) e.model.dispose();
+  }
+});
 
 test("MSE magnitude loss: gradients match finite differences", async () => {
   await checkGradients(TINY.gru2mag!, 5, "mse");

@@ -10,7 +10,7 @@ import { initParams, paramLayout, type ModelConfig } from "../../src/ml/nn/confi
 import { nativeKernelsAvailable } from "../../src/ml/nn/kernels.js";
 import { loadTfjs, referenceForward, referenceLossAndGrads } from "../../src/ml/nn/tfjs-reference.js";
 import { prng } from "../helpers/prng.js";
-import { batchEvaluator, randomBatch, TINY } from "./model-helpers.js";
+import { batchEvaluator, FIXED_MASK, randomBatch, TINY, TINY_DROPOUT } from "./model-helpers.js";
 
 const REL = 1e-5;
 
@@ -55,7 +55,9 @@ async function compareOn(c: ModelConfig, seed: number, magnitudeLoss: "huber" | 
   close(`${backend} ${c.kind} sign logits`, fwd.sign, ref.sign);
   if (c.magnitude) close(`${backend} ${c.kind} magnitude`, fwd.mag, ref.mag!);
   const mine = ev.lossAndGrad(p);
-  const theirs = referenceLossAndGrads(tf, c, p, batch.X, batch.ySign, c.magnitude ? batch.yMag : null, { magnitudeLoss, magnitudeWeight: 0.5 });
+  // Training mode: with dropout, both sides use the same fixed mask (batchEvaluator's default).
+  const mask = c.dropout ? { mask: FIXED_MASK } : {};
+  const theirs = referenceLossAndGrads(tf, c, p, batch.X, batch.ySign, c.magnitude ? batch.yMag : null, { magnitudeLoss, magnitudeWeight: 0.5, ...mask });
   assert.ok(Math.abs(mine.loss - theirs.loss) <= REL * Math.abs(theirs.loss), `${backend} ${c.kind} loss ${mine.loss} vs ${theirs.loss}`);
   const layout = paramLayout(c);
   const floor = maxAbs(theirs.grads);
@@ -70,6 +72,12 @@ async function compareOn(c: ModelConfig, seed: number, magnitudeLoss: "huber" | 
 for (const [name, c] of Object.entries(TINY)) {
   test(`${name}: forward and gradients match TensorFlow.js`, async () => {
     await compare(c, 21);
+  });
+}
+
+for (const [name, c] of Object.entries(TINY_DROPOUT)) {
+  test(`${name}: evaluation forward, and training-mode loss and gradients under the same dropout mask, match TensorFlow.js`, async () => {
+    await compare(c, 23);
   });
 }
 

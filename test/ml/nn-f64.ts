@@ -4,6 +4,24 @@
  * semantics, and its loss is smooth enough in float64 for central finite differences.
  */
 import { paramLayout, sinusoidalPositions, type ModelConfig, type TransformerConfig } from "../../src/ml/nn/config.js";
+import { dropoutMultipliers, dropoutRate, type DropoutMask } from "../../src/ml/nn/dropout.js";
+
+/** Training mode's dropout multiplier of (site, time index t, unit j) for one sample, or null in evaluation mode. */
+type Mult = ((site: number, t: number, j: number) => number) | null;
+
+/** The multipliers of sample s (batch position mask.first + s) of a batch of n, [L, W] per site. */
+function sampleMult(c: ModelConfig, mask: DropoutMask | undefined, s: number): Mult {
+  const p = dropoutRate(c);
+  if (!mask || p === 0) return null;
+  const W = c.kind === "transformer" ? c.d_model : c.units;
+  const L = c.seq_len;
+  const cache = new Map<number, Float32Array>();
+  return (site, t, j) => {
+    let m = cache.get(site);
+    if (!m) cache.set(site, (m = dropoutMultipliers(p, { key: mask.key, first: mask.first + s }, site, { B: 1, T: L, W })));
+    return m[t * W + j]!;
+  };
+}
 
 const sig = (v: number) => 1 / (1 + Math.exp(-v));
 
@@ -41,7 +59,7 @@ function layerNorm(x: Float64Array, L: number, D: number, g: Float64Array, b: Fl
   return y;
 }
 
-function recurrent(c: ModelConfig & { kind: "lstm" | "gru" }, p: Map<string, Float64Array>, x: Float64Array): Float64Array {
+function recurrent(c: ModelConfig & { kind: "lstm" | "gru" }, p: Map<string, Float64Array>, x: Float64Array, mult: Mult): Float64Array {
   const L = c.seq_len;
   const H = c.units;
   let seq = x;
@@ -80,13 +98,15 @@ function recurrent(c: ModelConfig & { kind: "lstm" | "gru" }, p: Map<string, Flo
       h = nh;
       out.set(h, t * H);
     }
+    // Dropout on the layer's output (every step; the heads read the top layer's last).
+    if (mult) for (let t = 0; t < L; t++) for (let j = 0; j < H; j++) out[t * H + j]! *= mult(l, t, j);
     seq = out;
     I = H;
   }
   return seq.subarray((L - 1) * H);
 }
 
-function transformer(c: TransformerConfig, p: Map<string, Float64Array>, X: Float64Array): Float64Array {
+function transformer(c: TransformerConfig, p: Map<string, Float64Array>, X: Float64Array, mult: Mult): Float64Array {
   const L = c.seq_len;
   const D = c.d_model;
   const dh = D / c.heads;
@@ -121,11 +141,11 @@ function transformer(c: TransformerConfig, p: Map<string, Float64Array>, X: Floa
       }
     }
     const att = mm(ctx, L, D, g("attn.wo"), D, g("attn.bo"));
-    for (let i = 0; i < L * D; i++) x[i]! += att[i]!;
+    for (let i = 0; i < L * D; i++) x[i]! += att[i]! * (mult ? mult(2 * l, Math.floor(i / D), i % D) : 1);
     const b = layerNorm(x, L, D, g("ln2.gamma"), g("ln2.beta"));
     const hid = mm(b, L, D, g("ff1.kernel"), c.ff, g("ff1.bias")).map((u) => Math.max(u, 0));
     const ff = mm(hid, L, c.ff, g("ff2.kernel"), D, g("ff2.bias"));
-    for (let i = 0; i < L * D; i++) x[i]! += ff[i]!;
+    for (let i = 0; i < L * D; i++) x[i]! += ff[i]! * (mult ? mult(2 * l + 1, Math.floor(i / D), i % D) : 1);
   }
   x = layerNorm(x, L, D, p.get("final_ln.gamma")!, p.get("final_ln.beta")!);
   if (c.pool === "last") return x.subarray((L - 1) * D);
@@ -134,15 +154,16 @@ function transformer(c: TransformerConfig, p: Map<string, Float64Array>, X: Floa
   return m;
 }
 
-/** Float64 forward pass over n samples of X [n, L, F]: logits and magnitudes. */
-export function forward64(c: ModelConfig, flat: ArrayLike<number>, X: ArrayLike<number>, n: number): { sign: Float64Array; mag: Float64Array } {
+/** Float64 forward pass over n samples of X [n, L, F]: logits and magnitudes (training mode's dropout with `mask`). */
+export function forward64(c: ModelConfig, flat: ArrayLike<number>, X: ArrayLike<number>, n: number, mask?: DropoutMask): { sign: Float64Array; mag: Float64Array } {
   const p = namedParams(c, flat);
   const per = c.seq_len * c.n_features;
   const sign = new Float64Array(n);
   const mag = new Float64Array(n);
   for (let s = 0; s < n; s++) {
     const x = Float64Array.from(Array.prototype.slice.call(X, s * per, (s + 1) * per) as number[]);
-    const rep = c.kind === "transformer" ? transformer(c, p, x) : recurrent(c, p, x);
+    const mult = sampleMult(c, mask, s);
+    const rep = c.kind === "transformer" ? transformer(c, p, x, mult) : recurrent(c, p, x, mult);
     const W = rep.length;
     sign[s] = mm(rep, 1, W, p.get("head_sign.kernel")!, 1, p.get("head_sign.bias")!)[0]!;
     if (c.magnitude) mag[s] = mm(rep, 1, W, p.get("head_mag.kernel")!, 1, p.get("head_mag.bias")!)[0]!;
@@ -151,9 +172,9 @@ export function forward64(c: ModelConfig, flat: ArrayLike<number>, X: ArrayLike<
 }
 
 /** Float64 training loss (BCE on the logit + weight × Huber/MSE on the magnitude). */
-export function loss64(c: ModelConfig, flat: ArrayLike<number>, X: ArrayLike<number>, ySign: ArrayLike<number>, yMag: ArrayLike<number> | null, kind: "huber" | "mse" = "huber", weight = 0.5): number {
+export function loss64(c: ModelConfig, flat: ArrayLike<number>, X: ArrayLike<number>, ySign: ArrayLike<number>, yMag: ArrayLike<number> | null, kind: "huber" | "mse" = "huber", weight = 0.5, mask?: DropoutMask): number {
   const n = ySign.length;
-  const { sign, mag } = forward64(c, flat, X, n);
+  const { sign, mag } = forward64(c, flat, X, n, mask);
   let bce = 0;
   let m = 0;
   for (let i = 0; i < n; i++) {

@@ -242,3 +242,8 @@ export function adam(p: A, g: A, m: A, v: A, t: number, lr: number, b1: number, 
   }
   return { p: P, m: M, v: V };
 }
+
+/** Inverted dropout with given multipliers m (0 or 1/(1 − p)): y = x·m; its gradient is m·dy. */
+export function dropout(x: A, m: A): F {
+  return Float64Array.from(x, (v, i) => v * m[i]!);
+}

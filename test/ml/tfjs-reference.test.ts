@@ -9,6 +9,7 @@ import * as assert from "uvu/assert";
 import * as tfAll from "@tensorflow/tfjs";
 import { initParams, paramLayout, type ModelConfig } from "../../src/ml/nn/config.js";
 import { loadTfjs, referenceForward, referenceLossAndGrads, referenceTrain, type Tf } from "../../src/ml/nn/tfjs-reference.js";
+import { dropoutKey } from "../../src/ml/nn/dropout.js";
 import { forward64, loss64 } from "./nn-f64.js";
 import { perturbedParams, randomData, rng } from "./nn-fixtures.js";
 
@@ -152,6 +153,43 @@ for (const [name, c] of Object.entries(CONFIGS)) {
       close(grads[j]!, fd, 1e-3, 2e-5, `d loss / d ${paramName(c, j)}`);
     }
     assert.ok(worst < 1e-2);
+  });
+}
+
+/** Dropout variants: training mode under a fixed mask against the float64 implementation under the same mask. */
+const DROPOUT_CONFIGS: Record<string, ModelConfig> = {
+  "lstm 2 layers + mag, dropout 0.3": { ...CONFIGS["lstm 2 layers + mag"]!, dropout: 0.3 },
+  "gru 2 layers, dropout 0.4": { ...CONFIGS["gru 2 layers"]!, dropout: 0.4 },
+  "transformer learned/last, dropout 0.25": { ...CONFIGS["transformer learned/last"]!, dropout: 0.25 },
+  "transformer sinusoidal/mean + mag, dropout 0.3": { ...CONFIGS["transformer sinusoidal/mean + mag"]!, dropout: 0.3 },
+};
+const MASK = { key: dropoutKey(9, 1, 4), first: 2 };
+
+for (const [name, c] of Object.entries(DROPOUT_CONFIGS)) {
+  test(`${name}: training-mode loss and gradients equal float64 central differences under the same mask; evaluation ignores it`, () => {
+    const n = 3;
+    const flat = perturbedParams(c, 13);
+    const { X, ySign, yMag } = randomData(c, n, 14);
+    const mk = c.magnitude ? "mse" : "huber";
+    const { loss, grads } = referenceLossAndGrads(tf, c, flat, X, ySign, yMag, { magnitudeLoss: mk, magnitudeWeight: 0.7, mask: MASK });
+    const p64 = Float64Array.from(flat);
+    const f64 = (q: Float64Array) => loss64(c, q, X, ySign, yMag, mk, 0.7, MASK);
+    close(loss, f64(p64), 1e-5, 1e-6, "loss");
+    assert.ok(Math.abs(f64(p64) - loss64(c, p64, X, ySign, yMag, mk, 0.7)) > 1e-4, "the mask changes the training loss");
+    const eps = 1e-6;
+    for (let j = 0; j < p64.length; j++) {
+      const keep = p64[j]!;
+      p64[j] = keep + eps;
+      const up = f64(p64);
+      p64[j] = keep - eps;
+      const down = f64(p64);
+      p64[j] = keep;
+      close(grads[j]!, (up - down) / (2 * eps), 1e-3, 2e-5, `d loss / d ${paramName(c, j)}`);
+    }
+    // Evaluation mode: no mask, the model without dropout.
+    const got = referenceForward(tf, c, flat, X, n);
+    const want = forward64({ ...c, dropout: undefined }, flat, X, n);
+    for (let i = 0; i < n; i++) close(got.sign[i]!, want.sign[i]!, 1e-5, 1e-6, `eval logit ${i}`);
   });
 }
 

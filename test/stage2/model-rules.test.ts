@@ -91,12 +91,29 @@ test("a transformer and a GRU with a magnitude head build and report MAE/RMSE", 
   }
 });
 
+test("dropout: 0 is the absent param bit for bit; a rate is recorded in config.json and metrics.json and still exports an agreeing model.onnx", async () => {
+  await runRule(modelRule, root, { inputs: { training: ["output/ml_training"] }, outputs: { model: "d0/lstm/" }, params: { ...TINY, dropout: 0 } });
+  for (const f of ["weights.safetensors", "model.onnx"])
+    assert.ok(readFileSync(join(root, "output/ml_models/lstm", f)).equals(readFileSync(join(root, "d0/lstm", f))), `dropout 0: ${f} as without the param`);
+  assert.is(json("d0/lstm/config.json").training.dropout, 0);
+  assert.not.ok("dropout" in json("d0/lstm/config.json").architecture, "dropout 0 leaves the architecture as it was");
+  await runRule(modelRule, root, { inputs: { training: ["output/ml_training"] }, outputs: { model: "d3/lstm/" }, params: { ...TINY, dropout: 0.3 } });
+  const cfg = json("d3/lstm/config.json"), m = json("d3/lstm/metrics.json");
+  assert.is(cfg.training.dropout, 0.3);
+  assert.is(cfg.architecture.dropout, 0.3);
+  assert.is(m.training.dropout, 0.3);
+  assert.ok(m.onnx_check.max_abs_diff <= 1e-4, "ONNX Runtime agrees with the engine's evaluation forward");
+  assert.not.ok(readFileSync(join(root, "output/ml_models/lstm/weights.safetensors")).equals(readFileSync(join(root, "d3/lstm/weights.safetensors"))), "dropout changed the weights");
+});
+
 test("unknown or ill-typed params are refused by name", async () => {
   for (const [params, msg] of [
     [{ ...TINY, unitz: 3 }, /param "unitz": unknown for model lstm/],
     [{ ...TINY, model: "rnn" }, /param "model": must be one of lstm, gru, transformer/],
     [{ ...TINY, seq_len: 16 }, /no windows of length 16/],
     [{ model: "transformer", seq_len: 8, d_model: 6, heads: 4 }, /heads \(4\) must divide d_model \(6\)/],
+    [{ ...TINY, dropout: 1 }, /param "dropout": must be a dropout rate in \[0, 1\), got 1/],
+    [{ ...TINY, dropout: "0.2" }, /param "dropout": must be a dropout rate/],
   ] as const) {
     try {
       await model("bad", params);

@@ -22,6 +22,8 @@ export interface SequenceTraining {
   /** 0 = every training window each epoch. */
   readonly max_train_samples: number;
   readonly bootstrap: number;
+  /** Dropout rate in [0, 1), training only (0 = none; also in the architecture when above 0). */
+  readonly dropout: number;
 }
 
 /** A bad param, named. */
@@ -33,7 +35,7 @@ export class ModelParamError extends Error {
 }
 
 type Raw = Readonly<Record<string, unknown>>;
-const COMMON = ["model", "seq_len", "task", "seed", "epochs", "patience", "batch", "lr", "threads", "backend", "magnitude_loss", "magnitude_weight", "max_train_samples", "bootstrap"];
+const COMMON = ["model", "seq_len", "task", "seed", "epochs", "patience", "batch", "lr", "threads", "backend", "magnitude_loss", "magnitude_weight", "max_train_samples", "bootstrap", "dropout"];
 const RECURRENT = ["units", "layers"];
 const TRANSFORMER = ["d_model", "heads", "layers", "ff", "pos", "pool"];
 
@@ -74,9 +76,18 @@ export function resolveModelConfig(p: Raw, nFeatures: number): ModelConfig {
     if (layers !== 1 && layers !== 2) throw new ModelParamError("layers", `must be 1 or 2 for ${kind}, got ${layers}`);
     c = { kind, seq_len, n_features: nFeatures, magnitude, units: int(p, "units", 64), layers };
   }
+  // Only a rate above 0 enters the architecture: at 0 the config (and the model.onnx and
+  // weights.safetensors metadata that embed it) stays what it was before dropout existed.
+  const dropout = dropoutParam(p);
+  if (dropout > 0) c = { ...c, dropout };
   const problems = configProblems(c);
   if (problems.length) throw new ModelParamError("model", problems.join("; "));
   return c;
+}
+
+/** `dropout`: a rate in [0, 1) (default 0). */
+function dropoutParam(p: Raw): number {
+  return real(p, "dropout", 0, (v) => v >= 0 && v < 1, "a dropout rate in [0, 1)");
 }
 
 /** The training settings from the params. */
@@ -94,5 +105,6 @@ export function resolveTraining(p: Raw): SequenceTraining {
     magnitude_weight: real(p, "magnitude_weight", 0.5, (v) => v >= 0, "a weight >= 0"),
     max_train_samples: int(p, "max_train_samples", 0, 0),
     bootstrap: int(p, "bootstrap", 1000, 0),
+    dropout: dropoutParam(p),
   };
 }

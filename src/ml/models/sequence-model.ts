@@ -142,7 +142,7 @@ export async function buildSequenceModel(opts: {
     ...evaluation,
     onnx_check: { ...onnxCheck, tolerance: ONNX_AGREEMENT_TOL },
     windows: { train: set.splits.train.n, validation: set.splits.validation.n, test: set.splits.test.n },
-    training: { seconds: Number(result.seconds.toFixed(2)), samples_per_s: Math.round(result.samplesPerSec), backend: result.backend, threads: result.threads, best_epoch: result.bestEpoch, epochs_run: result.epochs.length },
+    training: { seconds: Number(result.seconds.toFixed(2)), samples_per_s: Math.round(result.samplesPerSec), backend: result.backend, threads: result.threads, best_epoch: result.bestEpoch, epochs_run: result.epochs.length, dropout: tr.dropout },
   };
   await writeFile(join(outDir, "weights.safetensors"), weights);
   await writeFile(join(outDir, "model.onnx"), onnx);

@@ -14,6 +14,8 @@ export interface RecurrentConfig {
   readonly layers: 1 | 2;
   /** Train a magnitude head beside the sign head (`task: both`). */
   readonly magnitude: boolean;
+  /** Dropout rate in [0, 1) on each layer's output, training only (absent = 0; docs/nn-engine.md "Dropout"). */
+  readonly dropout?: number;
 }
 
 /** A small pre-LN transformer encoder. */
@@ -28,6 +30,8 @@ export interface TransformerConfig {
   readonly pos: "learned" | "sinusoidal";
   readonly pool: "last" | "mean";
   readonly magnitude: boolean;
+  /** Dropout rate in [0, 1) on the attention and feed-forward outputs, training only (absent = 0). */
+  readonly dropout?: number;
 }
 
 /** Every model the engine trains. */
@@ -188,6 +192,8 @@ export function configProblems(c: ModelConfig): string[] {
   };
   pos("seq_len", c.seq_len);
   pos("n_features", c.n_features);
+  if (c.dropout !== undefined && !(typeof c.dropout === "number" && c.dropout >= 0 && c.dropout < 1))
+    p.push(`dropout must be a rate in [0, 1) (got ${JSON.stringify(c.dropout)})`);
   if (c.kind === "transformer") {
     pos("d_model", c.d_model);
     pos("heads", c.heads);

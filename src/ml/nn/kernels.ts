@@ -310,6 +310,7 @@ const REGIONS: Record<string, RegionSpec> = {
   last_step_fwd: ([hs, out, B, T, H]) => [R("hs", hs!, B! * T! * H!), R("out", out!, B! * H!)],
   last_step_bwd: ([dout, dhs, B, T, H]) => [R("dout", dout!, B! * H!), R("dhs", dhs!, B! * T! * H!)],
   math_probe: ([x, y, n]) => [R("x", x!, n!), R("y", y!, n!)],
+  dropout: ([x, y, B, T, W]) => [R("x", x!, B! * T! * W!), R("y", y!, B! * T! * W!)],
 };
 
 function rnnFwdRegions(ia: readonly number[], gates: number, biasPerH: number, cache: (B: number, T: number, H: number) => number): KernelRegion[] {
@@ -388,6 +389,11 @@ export interface CoreKernels {
   lastStepFwd(hs: number, out: number, B: number, T: number, H: number): void;
   /** dhs[:, T-1, :] += dout[B,H] */
   lastStepBwd(dout: number, dhs: number, B: number, T: number, H: number): void;
+  /**
+   * Inverted dropout y = x·m on [B,T,W] (y may be x; the backward is the same call on the
+   * gradient): m = scale or 0 from the hash of (key, site, first + b, t0 + t, j) (src/ml/nn/dropout.ts).
+   */
+  dropout(x: number, y: number, B: number, T: number, W: number, key: number, site: number, first: number, t0: number, p: number, scale: number): void;
 }
 
 function coreKernels(run: (name: string, ia: ArrayLike<number>, fa?: ArrayLike<number>) => void): CoreKernels {
@@ -409,5 +415,6 @@ function coreKernels(run: (name: string, ia: ArrayLike<number>, fa?: ArrayLike<n
     scale: (x, n, s) => run("scale", [x, n], [s]),
     lastStepFwd: (hs, out, B, T, H) => run("last_step_fwd", [hs, out, B, T, H]),
     lastStepBwd: (dout, dhs, B, T, H) => run("last_step_bwd", [dout, dhs, B, T, H]),
+    dropout: (x, y, B, T, W, key, site, first, t0, p, scale) => run("dropout", [x, y, B, T, W, key, site, first, t0], [p, scale]),
   };
 }

@@ -11,6 +11,7 @@
  * parameter gradients, so a chunk starts by zeroing its gradient region.
  */
 import { headWidth, paramLayout, sinusoidalPositions, type ModelConfig, type ParamLayout, type RecurrentConfig, type TransformerConfig } from "./config.js";
+import { dropoutRate, dropoutScale, type DropoutMask } from "./dropout.js";
 import { gruBwdScratchFloats, gruCacheFloats, loadKernels, lstmBwdScratchFloats, lstmCacheFloats, type Arena } from "./kernels.js";
 
 /** A kernel build: the N-API addon or the WebAssembly module. */
@@ -52,11 +53,12 @@ export interface ChunkModel {
   /** Copies sample `index` of a split (X rows of L·F floats) into position `slot` of the chunk. */
   loadSample(slot: number, X: Float32Array, index: number, ySign: number, yMag: number): void;
   /**
-   * Forward and backward over the loaded n samples: the gradient of
+   * Forward and backward over the loaded n samples in training mode: the gradient of
    * scale · Σ_samples (bce + magnitudeWeight · magnitude loss), written to the gradient region.
+   * A config with dropout needs `mask` (the step's key and the chunk's first batch position).
    */
-  trainChunk(n: number, scale: number): ChunkLoss;
-  /** Forward only over the loaded n samples. */
+  trainChunk(n: number, scale: number, mask?: DropoutMask): ChunkLoss;
+  /** Forward only over the loaded n samples, in evaluation mode (dropout is the identity). */
   forwardChunk(n: number): void;
   /** Copies the gradient of the last trainChunk out. */
   readGrad(dst: Float32Array): void;
@@ -87,6 +89,23 @@ class Regions {
 
 const NO_FA = new Float32Array(0);
 
+/** A config's dropout as kernel scalars (fa = [p, scale]), or null without dropout (no calls at all: p = 0 is today's graph). */
+type Drop = { readonly fa: Float32Array } | null;
+
+function dropOf(c: ModelConfig): Drop {
+  const p = Math.fround(dropoutRate(c));
+  return p > 0 ? { fa: Float32Array.of(p, dropoutScale(p)) } : null;
+}
+
+/** ia slots of a dropout call patched per training step: the step's key and the chunk's first batch position. */
+const DROP_KEY = 5;
+const DROP_FIRST = 7;
+
+/** A dropout call on [n, T, W] at `site` (src/ml/nn/dropout.ts); the key and first are patched per step. */
+function dropCall(B: Builder, d: NonNullable<Drop>, x: number, y: number, n: number, T: number, W: number, site: number, t0 = 0): Call {
+  return B.call("dropout", [x, y], [n, T, W, 0, site, 0, t0], d.fa);
+}
+
 /** The call lists of one graph, built for a given chunk length n. */
 interface Graph {
   /** Offsets (floats, relative to the model's region start). */
@@ -99,7 +118,8 @@ interface Graph {
   readonly lossMag: number;
   /** Calls once after the arena exists (constants such as sinusoidal positions). */
   setup(): Call[];
-  forward(n: number): Call[];
+  /** The forward pass; `train` adds the dropout calls (none when the config has no dropout). */
+  forward(n: number, train: boolean): Call[];
   /** Loss and backward; `scale` is patched per call into fa[0] of the loss calls. */
   backward(n: number): { calls: Call[]; lossCalls: Call[] };
 }
@@ -191,38 +211,50 @@ function recurrentGraph(c: RecurrentConfig, r: Regions, chunk: number, opts: Chu
   const heads = headsGraph(c, r, chunk, opts);
   const k = c.kind;
   const top = layers[c.layers - 1]!;
+  const drop = dropOf(c);
+  // With dropout, a lower layer's masked output (the next layer's input) needs its own buffer:
+  // the layer's backward reads its unmasked hs.
+  const masked = layers.map((L, l) => (drop && l < c.layers - 1 ? r.alloc(chunk * T * H) : L.hs));
+  /** Layer l's input: X, or the layer below's output (masked in training). */
+  const inputOf = (l: number, train: boolean) => (l === 0 ? x : train ? masked[l - 1]! : layers[l - 1]!.hs);
   return {
     x,
     ...heads.slots,
     setup: () => [],
-    forward(n) {
+    forward(n, train) {
       const B = b();
+      const d = train ? drop : null;
       const calls: Call[] = [];
       layers.forEach((L, l) => {
         const I = l === 0 ? c.n_features : H;
-        const input = l === 0 ? x : layers[l - 1]!.hs;
-        calls.push(B.call(`${k}_fwd`, [input, B.p(`${k}${l}.kernel`), B.p(`${k}${l}.recurrent_kernel`), B.p(`${k}${l}.bias`), L.hs, L.cache], [n, T, I, H]));
+        calls.push(B.call(`${k}_fwd`, [inputOf(l, train), B.p(`${k}${l}.kernel`), B.p(`${k}${l}.recurrent_kernel`), B.p(`${k}${l}.bias`), L.hs, L.cache], [n, T, I, H]));
+        if (d && L !== top) calls.push(dropCall(B, d, L.hs, masked[l]!, n, T, H, l));
       });
       calls.push(B.call("last_step_fwd", [top.hs, heads.o.feat], [n, T, H]));
+      // The top layer's dropout: on its last step only, the one the heads read (time index T − 1).
+      if (d) calls.push(dropCall(B, d, heads.o.feat, heads.o.feat, n, 1, H, c.layers - 1, T - 1));
       calls.push(...heads.forward(B, n));
       return calls;
     },
     backward(n) {
       const B = b();
       const h = heads.backward(B, n);
-      const calls = [...h.calls, B.call("zero", [top.dhs], [n * T * H]), B.call("last_step_bwd", [heads.o.dfeat, top.dhs], [n, T, H])];
+      const calls = [...h.calls];
+      if (drop) calls.push(dropCall(B, drop, heads.o.dfeat, heads.o.dfeat, n, 1, H, c.layers - 1, T - 1));
+      calls.push(B.call("zero", [top.dhs], [n * T * H]), B.call("last_step_bwd", [heads.o.dfeat, top.dhs], [n, T, H]));
       for (let l = c.layers - 1; l >= 0; l--) {
         const L = layers[l]!;
         const I = l === 0 ? c.n_features : H;
-        const input = l === 0 ? x : layers[l - 1]!.hs;
         const dx = l === 0 ? -1 : layers[l - 1]!.dhs;
         calls.push(
           B.call(
             `${k}_bwd`,
-            [input, B.p(`${k}${l}.kernel`), B.p(`${k}${l}.recurrent_kernel`), L.hs, L.cache, L.dhs, B.g(`${k}${l}.kernel`), B.g(`${k}${l}.recurrent_kernel`), B.g(`${k}${l}.bias`), dx, scratch],
+            [inputOf(l, true), B.p(`${k}${l}.kernel`), B.p(`${k}${l}.recurrent_kernel`), L.hs, L.cache, L.dhs, B.g(`${k}${l}.kernel`), B.g(`${k}${l}.recurrent_kernel`), B.g(`${k}${l}.bias`), dx, scratch],
             [n, T, I, H],
           ),
         );
+        // dLoss/d(masked output) → dLoss/d(layer l − 1's hs): the same mask.
+        if (drop && l > 0) calls.push(dropCall(B, drop, dx, dx, n, T, H, l - 1));
       }
       return { calls, lossCalls: h.lossCalls };
     },
@@ -330,40 +362,68 @@ function transformerRegions(c: TransformerConfig, r: Regions, chunk: number): Tr
 
 const LN_EPS = [1e-5];
 
-/** A layer's post-attention part forward over R rows (prefix `p`, e.g. "enc0"). */
-function tailForward(c: TransformerConfig, B: Builder, p: string, t: Tail, R: number): Call[] {
+/**
+ * The rows a tail works on: n samples of T rows each (R = n·T), the first being time index t0
+ * (all L rows from 0, or the last token alone: T = 1, t0 = L − 1), and the layer's dropout.
+ */
+interface TailRows {
+  readonly n: number;
+  readonly T: number;
+  readonly t0: number;
+  /** Encoder layer index (dropout sites 2l: attention output, 2l + 1: feed-forward output). */
+  readonly l: number;
+  /** Dropout in this pass, or null (evaluation, or no dropout). */
+  readonly d: Drop;
+}
+
+/** A layer's post-attention part forward over the rows `w` (prefix `p`, e.g. "enc0"); dropout before each residual add. */
+function tailForward(c: TransformerConfig, B: Builder, p: string, t: Tail, w: TailRows): Call[] {
   const { d_model: D, ff: FF } = c;
+  const R = w.n * w.T;
+  const drop = (at: number, site: number) => (w.d ? [dropCall(B, w.d, at, at, w.n, w.T, D, site, w.t0)] : []);
   return [
     B.call("dense_fwd", [t.ctx, B.p(`${p}.attn.wo`), B.p(`${p}.attn.bo`), t.x1], [R, D, D]),
+    ...drop(t.x1, 2 * w.l),
     B.call("add", [t.x1, t.xin, t.x1], [R * D]),
     B.call("layernorm_fwd", [t.x1, t.bn, B.p(`${p}.ln2.gamma`), B.p(`${p}.ln2.beta`), t.ln2], [R, D], LN_EPS),
     B.call("dense_fwd", [t.bn, B.p(`${p}.ff1.kernel`), B.p(`${p}.ff1.bias`), t.f1], [R, D, FF]),
     B.call("relu_fwd", [t.f1, t.f1], [R * FF]),
     B.call("dense_fwd", [t.f1, B.p(`${p}.ff2.kernel`), B.p(`${p}.ff2.bias`), t.x2], [R, FF, D]),
+    ...drop(t.x2, 2 * w.l + 1),
     B.call("add", [t.x2, t.x1, t.x2], [R * D]),
   ];
 }
 
-/** Its backward: dRt = dLoss/dx2 on entry, dLoss/dx1 on exit; dCt receives dLoss/dctx. */
-function tailBackward(c: TransformerConfig, g: TransformerRegions, B: Builder, p: string, t: Tail, R: number, dRt: number, dCt: number): Call[] {
+/**
+ * Its backward: dRt = dLoss/dx2 on entry, dLoss/dx1 on exit; dCt receives dLoss/dctx. With
+ * dropout, each branch's gradient is masked into dT (free here) while the residual keeps dRt.
+ */
+function tailBackward(c: TransformerConfig, g: TransformerRegions, B: Builder, p: string, t: Tail, w: TailRows, dRt: number, dCt: number): Call[] {
   const { d_model: D, ff: FF } = c;
   const { dF, dT } = g;
-  return [
-    // Feed-forward branch: x2 = x1 + ff2(relu(ff1(LN2(x1)))).
-    B.call("dense_bwd", [t.f1, B.p(`${p}.ff2.kernel`), dRt, B.g(`${p}.ff2.kernel`), B.g(`${p}.ff2.bias`), dF], [R, FF, D]),
+  const R = w.n * w.T;
+  const d = w.d;
+  const masked = (site: number): [Call[], number] => (d ? [[dropCall(B, d, dRt, dT, w.n, w.T, D, site, w.t0)], dT] : [[], dRt]);
+  const [ffMask, dFF] = masked(2 * w.l + 1);
+  const calls = [
+    // Feed-forward branch: x2 = x1 + drop(ff2(relu(ff1(LN2(x1))))).
+    ...ffMask,
+    B.call("dense_bwd", [t.f1, B.p(`${p}.ff2.kernel`), dFF, B.g(`${p}.ff2.kernel`), B.g(`${p}.ff2.bias`), dF], [R, FF, D]),
     B.call("relu_bwd", [t.f1, dF, dF], [R * FF]),
     B.call("dense_bwd", [t.bn, B.p(`${p}.ff1.kernel`), dF, B.g(`${p}.ff1.kernel`), B.g(`${p}.ff1.bias`), dT], [R, D, FF]),
     B.call("layernorm_bwd", [t.x1, dT, B.p(`${p}.ln2.gamma`), t.ln2, dT, B.g(`${p}.ln2.gamma`), B.g(`${p}.ln2.beta`)], [R, D]),
     B.call("axpy", [dT, dRt], [R * D], [1]),
-    // x1 = xin + wo(ctx).
-    B.call("dense_bwd", [t.ctx, B.p(`${p}.attn.wo`), dRt, B.g(`${p}.attn.wo`), B.g(`${p}.attn.bo`), dCt], [R, D, D]),
   ];
+  // x1 = xin + drop(wo(ctx)).
+  const [attnMask, dA] = masked(2 * w.l);
+  calls.push(...attnMask, B.call("dense_bwd", [t.ctx, B.p(`${p}.attn.wo`), dA, B.g(`${p}.attn.wo`), B.g(`${p}.attn.bo`), dCt], [R, D, D]));
+  return calls;
 }
 
 type Heads = ReturnType<typeof headsGraph>;
 
-/** Forward over n samples: embedding, the layers, the final LN and pooling, the heads. */
-function transformerForward(c: TransformerConfig, g: TransformerRegions, heads: Heads, B: Builder, n: number): Call[] {
+/** Forward over n samples: embedding, the layers, the final LN and pooling, the heads (dropout `d` in training). */
+function transformerForward(c: TransformerConfig, g: TransformerRegions, heads: Heads, B: Builder, n: number, d: Drop): Call[] {
   const { seq_len: L, d_model: D, heads: NH } = c;
   const N = n * L;
   const trim = c.pool === "last";
@@ -381,8 +441,8 @@ function transformerForward(c: TransformerConfig, g: TransformerRegions, heads: 
     );
     if (trim && Y === top) {
       calls.push(B.call("last_step_fwd", [Y.ctx, Y.t.ctx], [n, L, D]), B.call("last_step_fwd", [Y.xin, Y.t.xin], [n, L, D]));
-      calls.push(...tailForward(c, B, p, Y.t, n));
-    } else calls.push(...tailForward(c, B, p, Y.t, N));
+      calls.push(...tailForward(c, B, p, Y.t, { n, T: 1, t0: L - 1, l, d }));
+    } else calls.push(...tailForward(c, B, p, Y.t, { n, T: L, t0: 0, l, d }));
   });
   if (trim) calls.push(B.call("layernorm_fwd", [top.t.x2, heads.o.feat, B.p("final_ln.gamma"), B.p("final_ln.beta"), g.lnf], [n, D], LN_EPS));
   else {
@@ -394,7 +454,7 @@ function transformerForward(c: TransformerConfig, g: TransformerRegions, heads: 
 }
 
 /** Loss and backward over n samples, in the reverse order of transformerForward. */
-function transformerBackward(c: TransformerConfig, g: TransformerRegions, heads: Heads, B: Builder, n: number): { calls: Call[]; lossCalls: Call[] } {
+function transformerBackward(c: TransformerConfig, g: TransformerRegions, heads: Heads, B: Builder, n: number, d: Drop): { calls: Call[]; lossCalls: Call[] } {
   const { seq_len: L, d_model: D, heads: NH } = c;
   const N = n * L;
   const trim = c.pool === "last";
@@ -414,13 +474,13 @@ function transformerBackward(c: TransformerConfig, g: TransformerRegions, heads:
     if (trim && Y === top) {
       // Scatter the last-token gradients back to full rows (zeros elsewhere).
       calls.push(
-        ...tailBackward(c, g, B, p, Y.t, n, dRL, dCL),
+        ...tailBackward(c, g, B, p, Y.t, { n, T: 1, t0: L - 1, l, d }, dRL, dCL),
         B.call("zero", [dC], [N * D]),
         B.call("last_step_bwd", [dCL, dC], [n, L, D]),
         B.call("zero", [dR], [N * D]),
         B.call("last_step_bwd", [dRL, dR], [n, L, D]),
       );
-    } else calls.push(...tailBackward(c, g, B, p, Y.t, N, dR, dC));
+    } else calls.push(...tailBackward(c, g, B, p, Y.t, { n, T: L, t0: 0, l, d }, dR, dC));
     // Attention branch: ctx = attn(q, k, v) of a = LN1(xin); dR += dLoss/dxin through it.
     calls.push(
       B.call("attention_bwd", [Y.q, Y.k, Y.v, Y.p, dC, dq, dk, dv, g.attnScratch], [n, L, D, NH]),
@@ -447,19 +507,22 @@ function transformerBackward(c: TransformerConfig, g: TransformerRegions, heads:
 function transformerGraph(c: TransformerConfig, r: Regions, chunk: number, opts: ChunkModelOptions, b: () => Builder): Graph {
   const g = transformerRegions(c, r, chunk);
   const heads = headsGraph(c, r, chunk, opts);
+  const drop = dropOf(c);
   return {
     x: g.x,
     ...heads.slots,
     setup: () => (g.pe >= 0 ? [b().call("sinusoid_pe", [g.pe], [c.seq_len, c.d_model])] : []),
-    forward: (n) => transformerForward(c, g, heads, b(), n),
-    backward: (n) => transformerBackward(c, g, heads, b(), n),
+    forward: (n, train) => transformerForward(c, g, heads, b(), n, train ? drop : null),
+    backward: (n) => transformerBackward(c, g, heads, b(), n, drop),
   };
 }
 
 class KernelChunkModel implements ChunkModel {
   readonly nParams: number;
   private readonly fwd = new Map<number, Call[]>();
-  private readonly bwd = new Map<number, { calls: Call[]; lossCalls: Call[] }>();
+  /** Training step per chunk length: forward (with dropout), loss, backward, and the dropout calls to patch. */
+  private readonly steps = new Map<number, { fwd: Call[]; lossCalls: Call[]; calls: Call[]; drops: Call[] }>();
+  private readonly hasDropout: boolean;
   private readonly zeroGrad: Call;
   private readonly per: number;
 
@@ -474,6 +537,7 @@ class KernelChunkModel implements ChunkModel {
     private readonly opts: ChunkModelOptions,
   ) {
     this.nParams = builder.layout.total;
+    this.hasDropout = dropOf(config) !== null;
     this.per = config.seq_len * config.n_features;
     this.zeroGrad = builder.call("zero", [builder.gOff], [this.nParams]);
     for (const call of graph.setup()) this.run(call);
@@ -516,7 +580,7 @@ class KernelChunkModel implements ChunkModel {
 
   private forwardCalls(n: number): Call[] {
     let calls = this.fwd.get(n);
-    if (!calls) this.fwd.set(n, (calls = this.graph.forward(n)));
+    if (!calls) this.fwd.set(n, (calls = this.graph.forward(n, false)));
     return calls;
   }
 
@@ -524,11 +588,31 @@ class KernelChunkModel implements ChunkModel {
     for (const c of this.forwardCalls(n)) this.run(c);
   }
 
-  trainChunk(n: number, scale: number): ChunkLoss {
-    let b = this.bwd.get(n);
-    if (!b) this.bwd.set(n, (b = this.graph.backward(n)));
+  /** The training step's calls for n samples (without dropout the forward is the evaluation one, call for call). */
+  private stepCalls(n: number) {
+    let st = this.steps.get(n);
+    if (!st) {
+      const fwd = this.hasDropout ? this.graph.forward(n, true) : this.forwardCalls(n);
+      const b = this.graph.backward(n);
+      st = { fwd, ...b, drops: [...fwd, ...b.calls].filter((c) => c.name === "dropout") };
+      this.steps.set(n, st);
+    }
+    return st;
+  }
+
+  trainChunk(n: number, scale: number, mask?: DropoutMask): ChunkLoss {
+    const b = this.stepCalls(n);
+    if (this.hasDropout) {
+      if (!mask) throw new Error(`trainChunk: the config has dropout ${this.config.dropout}: a training step needs its mask (key, first)`);
+      if (!(Number.isInteger(mask.key) && mask.key >= 0 && mask.key < 2 ** 31 && Number.isInteger(mask.first) && mask.first >= 0))
+        throw new Error(`trainChunk: dropout mask key must be a 31-bit integer and first a batch position (got ${mask.key}, ${mask.first})`);
+      for (const c of b.drops) {
+        c.ia[DROP_KEY] = mask.key;
+        c.ia[DROP_FIRST] = mask.first;
+      }
+    }
     this.run(this.zeroGrad);
-    this.forwardChunk(n);
+    for (const c of b.fwd) this.run(c);
     b.lossCalls[0]!.fa[0] = scale;
     if (b.lossCalls[1]) b.lossCalls[1].fa[0] = scale * this.opts.magnitudeWeight;
     for (const c of b.lossCalls) this.run(c);
@@ -560,6 +644,8 @@ class KernelChunkModel implements ChunkModel {
 /** Builds a chunk model of `config` on a fresh arena of the requested backend. */
 export async function createChunkModel(config: ModelConfig, opts: ChunkModelOptions): Promise<ChunkModel> {
   if (!Number.isInteger(opts.chunk) || opts.chunk < 1) throw new Error(`chunk must be a positive integer (got ${opts.chunk})`);
+  const d = config.dropout;
+  if (d !== undefined && !(typeof d === "number" && d >= 0 && d < 1)) throw new Error(`model config: dropout must be a rate in [0, 1) (got ${JSON.stringify(d)})`);
   const layout = paramLayout(config);
   const r = new Regions();
   const pOff = r.alloc(layout.total);

@@ -41,7 +41,9 @@ export const CTRL = {
   chunksDone: 9,
   /** The next slice of the gradient sum to take. */
   reduceNext: 10,
-  size: 11,
+  /** The training step's dropout key (src/ml/nn/dropout.ts; unused without dropout). */
+  maskKey: 11,
+  size: 12,
 } as const;
 
 export const JOB_TRAIN = 1;
@@ -151,7 +153,8 @@ export function runChunks(model: ChunkModel, v: PoolViews, cmd: number, isWorker
         const k = v.order[from + i]!;
         model.loadSample(i, v.srcX!, k, v.srcSign![k]!, v.srcMag!.length > k ? v.srcMag![k]! : 0);
       }
-      const l = model.trainChunk(m, 1 / n);
+      // The chunk's dropout mask: the step's key, and the batch position of its first sample.
+      const l = model.trainChunk(m, 1 / n, { key: Atomics.load(ctrl, CTRL.maskKey), first: from });
       model.readGrad(v.grads.subarray(c * P, (c + 1) * P));
       v.losses[c * LOSS_SLOTS] = l.total;
       v.losses[c * LOSS_SLOTS + 1] = l.sign;
@@ -350,9 +353,10 @@ export class TrainPool {
    * Runs one job over `n` samples: JOB_TRAIN over the training samples whose indices are in
    * views.order[0, n), leaving the summed gradient in views.grads[0, P) and each chunk's losses
    * in views.losses; JOB_PREDICT over the prediction batch views.x, filling views.outSign and
-   * views.outMag. Returns the number of chunks.
+   * views.outMag. Returns the number of chunks. `maskKey` is a training step's dropout key
+   * (dropoutKey; ignored by prediction and by configs without dropout).
    */
-  run(cmd: typeof JOB_TRAIN | typeof JOB_PREDICT, n: number): number {
+  run(cmd: typeof JOB_TRAIN | typeof JOB_PREDICT, n: number, maskKey = 0): number {
     if (this.closed) throw new Error("training pool is closed");
     const v = this.views;
     const chunks = Math.ceil(n / this.opts.chunk);
@@ -367,6 +371,7 @@ export class TrainPool {
     Atomics.store(ctrl, CTRL.error, 0);
     Atomics.store(ctrl, CTRL.chunksDone, 0);
     Atomics.store(ctrl, CTRL.reduceNext, 0);
+    Atomics.store(ctrl, CTRL.maskKey, maskKey);
     if (this.workers.length > 0) {
       Atomics.add(ctrl, CTRL.gen, 1);
       Atomics.notify(ctrl, CTRL.gen);

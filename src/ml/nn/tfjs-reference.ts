@@ -14,6 +14,7 @@
 import type * as TfNs from "@tensorflow/tfjs";
 import { headWidth, paramLayout, paramView, sinusoidalPositions, type ModelConfig, type RecurrentConfig, type TransformerConfig } from "./config.js";
 import { mulberry32 } from "../../engine/prng.js";
+import { dropoutKey, dropoutMultipliers, dropoutRate, type DropoutMask, type MaskShape } from "./dropout.js";
 
 /** The TensorFlow.js namespace (any build: @tensorflow/tfjs or @tensorflow/tfjs-node-gpu). */
 export type Tf = typeof TfNs;
@@ -85,6 +86,8 @@ export interface LossOptions {
   readonly magnitudeLoss?: "huber" | "mse";
   /** The magnitude loss's weight in the total. Default 0.5. */
   readonly magnitudeWeight?: number;
+  /** referenceLossAndGrads only: train mode with this dropout mask (configs with dropout); absent = evaluation mode. */
+  readonly mask?: DropoutMask;
 }
 
 /** Named parameter tensors, keyed by paramSpecs names. */
@@ -167,15 +170,28 @@ function gruLayer(tf: Tf, x: Tensor3D, k: Tensor, rk: Tensor, bias: Tensor, H: n
   return { seq: tf.stack(hs, 1) as Tensor3D, last: h };
 }
 
-function recurrentBody(tf: Tf, c: RecurrentConfig, p: ParamTensors, x: Tensor3D): Tensor2D {
+/**
+ * Training mode's dropout: t · m with the kernels' multipliers (src/ml/nn/dropout.ts) for `site`
+ * over t's [B, T, W] (t0: the time index of its first row); t itself without a mask or a rate.
+ */
+function dropout<T extends Tensor>(tf: Tf, c: ModelConfig, mask: DropoutMask | undefined, t: T, site: number, shape: MaskShape): T {
+  const p = dropoutRate(c);
+  if (!mask || p === 0) return t;
+  return tf.mul(t, tf.tensor(dropoutMultipliers(p, mask, site, shape), t.shape)) as T;
+}
+
+function recurrentBody(tf: Tf, c: RecurrentConfig, p: ParamTensors, x: Tensor3D, mask?: DropoutMask): Tensor2D {
+  const [B, L] = x.shape;
   let seq = x;
   let last: Tensor2D | undefined;
   for (let l = 0; l < c.layers; l++) {
     const n = `${c.kind}${l}`;
     const layer = c.kind === "lstm" ? lstmLayer : gruLayer;
     ({ seq, last } = layer(tf, seq, get(p, `${n}.kernel`), get(p, `${n}.recurrent_kernel`), get(p, `${n}.bias`), c.units));
+    // Between layers every step's output is masked; the top layer's last step feeds the heads.
+    if (l < c.layers - 1) seq = dropout(tf, c, mask, seq, l, { B, T: L, W: c.units });
   }
-  return last!;
+  return dropout(tf, c, mask, last!, c.layers - 1, { B, T: 1, W: c.units, t0: L - 1 });
 }
 
 /** LayerNorm over the last axis, eps 1e-5, biased variance. */
@@ -202,7 +218,7 @@ function attention(tf: Tf, a: Tensor3D, p: ParamTensors, n: string, heads: numbe
   return dense3(tf, merged, get(p, `${n}.wo`), get(p, `${n}.bo`));
 }
 
-function transformerBody(tf: Tf, c: TransformerConfig, p: ParamTensors, X: Tensor3D): Tensor2D {
+function transformerBody(tf: Tf, c: TransformerConfig, p: ParamTensors, X: Tensor3D, mask?: DropoutMask): Tensor2D {
   const [B, L] = X.shape;
   const D = c.d_model;
   let x = dense3(tf, X, get(p, "proj.kernel"), get(p, "proj.bias"));
@@ -211,18 +227,23 @@ function transformerBody(tf: Tf, c: TransformerConfig, p: ParamTensors, X: Tenso
   for (let l = 0; l < c.layers; l++) {
     const n = `enc${l}`;
     const a = layerNorm(tf, x, get(p, `${n}.ln1.gamma`), get(p, `${n}.ln1.beta`)) as Tensor3D;
-    x = tf.add(x, attention(tf, a, p, `${n}.attn`, c.heads)) as Tensor3D;
+    const rows = { B, T: L, W: D };
+    x = tf.add(x, dropout(tf, c, mask, attention(tf, a, p, `${n}.attn`, c.heads), 2 * l, rows)) as Tensor3D;
     const b = layerNorm(tf, x, get(p, `${n}.ln2.gamma`), get(p, `${n}.ln2.beta`)) as Tensor3D;
     const hidden = tf.relu(dense3(tf, b, get(p, `${n}.ff1.kernel`), get(p, `${n}.ff1.bias`))) as Tensor3D;
-    x = tf.add(x, dense3(tf, hidden, get(p, `${n}.ff2.kernel`), get(p, `${n}.ff2.bias`))) as Tensor3D;
+    x = tf.add(x, dropout(tf, c, mask, dense3(tf, hidden, get(p, `${n}.ff2.kernel`), get(p, `${n}.ff2.bias`)), 2 * l + 1, rows)) as Tensor3D;
   }
   x = layerNorm(tf, x, get(p, "final_ln.gamma"), get(p, "final_ln.beta")) as Tensor3D;
   return (c.pool === "last" ? tf.reshape(tf.slice(x, [0, L - 1, 0], [B, 1, D]), [B, D]) : tf.mean(x, 1)) as Tensor2D;
 }
 
-/** The model as tf ops: the sign logit [B] and, with `magnitude`, the magnitude [B]. */
-export function forwardTensors(tf: Tf, config: ModelConfig, p: ParamTensors, x: Tensor3D): { logit: Tensor; mag?: Tensor } {
-  const rep = config.kind === "transformer" ? transformerBody(tf, config, p, x) : recurrentBody(tf, config, p, x);
+/**
+ * The model as tf ops: the sign logit [B] and, with `magnitude`, the magnitude [B]. With `mask`
+ * it runs in training mode (the config's dropout, the kernels' masks: x's row b is batch
+ * position mask.first + b); without, in evaluation mode (dropout is the identity).
+ */
+export function forwardTensors(tf: Tf, config: ModelConfig, p: ParamTensors, x: Tensor3D, mask?: DropoutMask): { logit: Tensor; mag?: Tensor } {
+  const rep = config.kind === "transformer" ? transformerBody(tf, config, p, x, mask) : recurrentBody(tf, config, p, x, mask);
   const B = x.shape[0];
   const head = (n: string) => tf.reshape(tf.add(tf.matMul(rep, get(p, `${n}.kernel`) as Tensor2D), get(p, `${n}.bias`)), [B]);
   const W = headWidth(config);
@@ -286,7 +307,7 @@ export function referenceLossAndGrads(
     const ys = tf.tensor1d(ySign.slice());
     const ym = config.magnitude ? tf.tensor1d((yMag ?? new Float32Array(n)).subarray(0, n).slice()) : null;
     if (config.magnitude && !yMag) throw new Error("a magnitude model needs magnitude targets (yMag)");
-    const f = (...ps: Tensor[]) => lossTensor(tf, config, forwardTensors(tf, config, byName(config, ps), x), ys, ym, opts);
+    const f = (...ps: Tensor[]) => lossTensor(tf, config, forwardTensors(tf, config, byName(config, ps), x, opts.mask), ys, ym, opts);
     const { value, grads } = tf.valueAndGrads(f)(params);
     const flat = new Float32Array(layout.total);
     layout.specs.forEach((s, i) => flat.set(grads[i]!.dataSync() as Float32Array, layout.offsets.get(s.name)!));
@@ -346,7 +367,8 @@ function shuffleInPlace(order: Uint32Array, rand: () => number): void {
  * Mini-batch Adam training with tf.train.adam: the benchmark peer and the GPU path. Batches are
  * consecutive runs of `batchSize` samples (the last one may be short) of the epoch's order: the
  * data's order, or with `shuffleSeed` the trainer's seeded shuffle (trainer.ts), so with the
- * same seed, batch size and initial parameters both engines take the same steps. Magnitude
+ * same seed, batch size and initial parameters both engines take the same steps (a config with
+ * dropout trains under the trainer's masks, keyed by shuffleSeed, 0 without). Magnitude
  * targets are used as given: pass yMag / magScale to match the trainer.
  */
 export function referenceTrain(tf: Tf, config: ModelConfig, initial: Float32Array, data: TrainData, opts: ReferenceTrainOptions): ReferenceTrainResult {
@@ -374,8 +396,10 @@ export function referenceTrain(tf: Tf, config: ModelConfig, initial: Float32Arra
     const te = performance.now();
     if (rand) shuffleInPlace(order, rand);
     let sum = 0;
-    for (let at = 0; at < perEpoch; at += opts.batchSize) {
+    for (let at = 0, step = 0; at < perEpoch; at += opts.batchSize, step++) {
       const b = Math.min(opts.batchSize, perEpoch - at);
+      // The trainer's dropout masks: key of (seed, 1-based epoch, batch of the epoch).
+      const mask = { key: dropoutKey(opts.shuffleSeed ?? 0, epoch + 1, step), first: 0 };
       for (let i = 0; i < b; i++) {
         const s = order[at + i]!;
         xb.set(data.X.subarray(s * per, (s + 1) * per), i * per);
@@ -386,7 +410,7 @@ export function referenceTrain(tf: Tf, config: ModelConfig, initial: Float32Arra
         const x = tf.tensor3d(xb.slice(0, b * per), [b, config.seq_len, config.n_features]);
         const ys = tf.tensor1d(sb.slice(0, b));
         const ym = config.magnitude ? tf.tensor1d(mb.slice(0, b)) : null;
-        return opt.minimize(() => lossTensor(tf, config, forwardTensors(tf, config, p, x), ys, ym, opts), true, vars)!;
+        return opt.minimize(() => lossTensor(tf, config, forwardTensors(tf, config, p, x, mask), ys, ym, opts), true, vars)!;
       });
       sum += loss.dataSync()[0]! * b;
       loss.dispose();

@@ -12,6 +12,7 @@ import { initParams, paramLayout, type ModelConfig } from "./config.js";
 import { forwardTensors, loadTfjs, lossTensor, paramTensors, type TfjsPreference } from "./tfjs-reference.js";
 import { keepsEpoch, magnitudeScale, shuffleInPlace, type EpochLog, type Split, type TrainData, type TrainOptions } from "./trainer.js";
 import { mulberry32 } from "../../engine/prng.js";
+import { dropoutKey } from "./dropout.js";
 
 /** What trainTfjs returns: trainer.ts's TrainResult with the TensorFlow.js backend's name. */
 export interface TfjsTrainResult {
@@ -89,11 +90,13 @@ export async function trainTfjs(config: ModelConfig, data: TrainData, opts: Trai
       const te = performance.now();
       shuffleInPlace(order, rand);
       let sum = 0;
-      for (let at = 0; at < perEpoch; at += batch) {
+      for (let at = 0, step = 0; at < perEpoch; at += batch, step++) {
         const b = Math.min(batch, perEpoch - at);
+        // Training mode, with trainer.ts's dropout masks (the same key per step and batch positions).
+        const mask = { key: dropoutKey(opts.seed, epoch, step), first: 0 };
         const l = tf.tidy(() => {
           const t = batchTensors(tf, config, data.train, order, at, b, 1 / magScale);
-          return adam.minimize(() => lossTensor(tf, config, forwardTensors(tf, config, vars.byName, t.x), t.ys, t.ym, { magnitudeLoss: opts.magnitudeLoss, magnitudeWeight: opts.magnitudeWeight }), true, list)!;
+          return adam.minimize(() => lossTensor(tf, config, forwardTensors(tf, config, vars.byName, t.x, mask), t.ys, t.ym, { magnitudeLoss: opts.magnitudeLoss, magnitudeWeight: opts.magnitudeWeight }), true, list)!;
         });
         sum += (l.dataSync()[0] as number) * b;
         l.dispose();

@@ -9,7 +9,8 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { rocAuc } from "../metrics.js";
 import { mulberry32 } from "../../engine/prng.js";
-import { initParams, paramLayout, type ModelConfig } from "./config.js";
+import { configProblems, initParams, paramLayout, type ModelConfig } from "./config.js";
+import { dropoutKey } from "./dropout.js";
 import { createAdam, DEFAULT_CHUNK, type AdamState, type Backend } from "./model.js";
 import { JOB_PREDICT, JOB_TRAIN, LOSS_SLOTS, TrainPool } from "./pool.js";
 
@@ -196,7 +197,7 @@ export async function trainModel(config: ModelConfig, data: TrainData, opts: Tra
       opts.signal?.throwIfAborted();
       const te = performance.now();
       shuffleInPlace(order, rand);
-      const lossSum = await updateEpoch(pool, adam, order, perEpoch, st.batch, st.P, opts.signal);
+      const lossSum = await updateEpoch(pool, adam, order, perEpoch, st.batch, st.P, (step) => dropoutKey(opts.seed, epoch, step), opts.signal);
       const tTrain = (performance.now() - te) / 1000;
       trainSeconds += tTrain;
       const val = validationEpoch(pool, config, data.validation, st);
@@ -240,6 +241,8 @@ function trainSettings(config: ModelConfig, data: TrainData, opts: TrainOptions)
   checkSplit(config, data.validation, "validation");
   if (data.train.n === 0) throw new TrainInputError("train.n is 0: nothing to train on");
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new TrainInputError(`epochs must be a positive integer (got ${opts.epochs})`);
+  const bad = configProblems(config).filter((p) => p.startsWith("dropout"));
+  if (bad.length) throw new TrainInputError(`model config: ${bad.join("; ")}`);
   const batch = opts.batch ?? 256;
   if (!Number.isInteger(batch) || batch < 1) throw new TrainInputError(`batch must be a positive integer (got ${batch})`);
   const per = config.seq_len * config.n_features;
@@ -264,19 +267,20 @@ function trainSettings(config: ModelConfig, data: TrainData, opts: TrainOptions)
 
 /**
  * One epoch's updates: mini-batches of the shuffled order, the pool's chunk gradients (summed
- * in chunk order: the determinism contract), one Adam step each. Returns the summed loss.
+ * in chunk order: the determinism contract), one Adam step each; batch s of the epoch trains
+ * with dropout key `keyOf(s)` (training mode). Returns the summed loss.
  * Steps block this thread (Atomics.wait); the event loop gets a turn every YIELD_MS so
  * progress output flushes and an abort from a signal handler can arrive.
  */
-async function updateEpoch(pool: TrainPool, adam: AdamState, order: Uint32Array, perEpoch: number, batch: number, P: number, signal?: AbortSignal): Promise<number> {
+async function updateEpoch(pool: TrainPool, adam: AdamState, order: Uint32Array, perEpoch: number, batch: number, P: number, keyOf: (step: number) => number, signal?: AbortSignal): Promise<number> {
   const v = pool.views;
   let lossSum = 0;
   let lastYield = performance.now();
-  for (let at = 0; at < perEpoch; at += batch) {
+  for (let at = 0, step = 0; at < perEpoch; at += batch, step++) {
     signal?.throwIfAborted();
     const b = Math.min(batch, perEpoch - at);
     v.order.set(order.subarray(at, at + b));
-    const chunks = pool.run(JOB_TRAIN, b);
+    const chunks = pool.run(JOB_TRAIN, b, keyOf(step));
     adam.grad.set(v.grads.subarray(0, P));
     for (let c = 0; c < chunks; c++) lossSum += v.losses[c * LOSS_SLOTS]!;
     adam.step();
