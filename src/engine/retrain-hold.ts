@@ -42,7 +42,7 @@ export interface RetrainHold {
 /** Weeks of span growth left before the hold lapses and the action retrains. */
 export const dueInWeeks = (h: RetrainHold): number => h.every - h.weeksAdded;
 
-/** One-line rendering: `input-changed output/ml_training/; retrain due in 2 weeks`. */
+/** One-line rendering: `input-changed output/ml_training; retrain due in 2 weeks`. */
 export function formatHold(reason: Reason, h: RetrainHold): string {
   const n = dueInWeeks(h);
   return `${formatReason(reason)}; retrain due in ${n} week${n === 1 ? "" : "s"}`;
