@@ -114,7 +114,10 @@ export async function runBuild(
     settled.set(id, { kind: "ok" });
     // A held action settles like a fresh one (its recorded outputs); its state is not rewritten.
     if (!held) summary.fresh++;
-    else summary.held.push(id), sink.emit({ type: "action-held", id, reason: held.reason, hold: held.hold, waited });
+    else {
+      summary.held.push(id);
+      sink.emit({ type: "action-held", id, reason: held.reason, hold: held.hold, waited });
+    }
   };
   const release = (id: string, queue: string[]) => {
     for (const d of dependants.get(id) ?? []) {
