@@ -4,6 +4,7 @@
  */
 import type { BuildEvent, EventSink } from "../engine/events.js";
 import { formatReason } from "../engine/fingerprint.js";
+import { formatHold } from "../engine/retrain-hold.js";
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
 
@@ -49,6 +50,10 @@ export class PlainLogger implements EventSink {
       case "action-cutoff":
         this.total--; // was counted as waiting; its inputs came back unchanged
         break;
+      case "action-held":
+        if (e.waited) this.total--; // was counted as waiting; its cadence holds it
+        this.line(`held    ${e.id}  (${formatHold(e.reason, e.hold)})`);
+        break;
       case "action-skipped":
         // A failure early in a chain skips everything after it: name a few, count the rest.
         if (++this.skipped <= 5) this.line(`skipped ${e.id} (depends on failed ${e.because})`);
@@ -64,7 +69,7 @@ export class PlainLogger implements EventSink {
         if (this.skipped > 5) this.line(`... and ${this.skipped - 5} more skipped`);
         if (e.built + e.restored + e.failed + e.skipped > 0 || !e.ok)
           this.line(
-            `dagbuild: ${e.ok ? "done" : e.cancelled ? "interrupted" : "FAILED"}: ${e.built} built, ${e.restored} restored, ${e.fresh} up to date` +
+            `dagbuild: ${e.ok ? "done" : e.cancelled ? "interrupted" : "FAILED"}: ${e.built} built, ${e.restored} restored, ${e.fresh} up to date${e.held ? `, ${e.held} held` : ""}` +
               `${e.failed ? `, ${e.failed} failed` : ""}${e.skipped ? `, ${e.skipped} skipped` : ""} in ${secs(e.durationMs)}`,
           );
         break;

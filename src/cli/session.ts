@@ -18,6 +18,8 @@ import type { CommonOptions } from "./args.js";
 import { nodeLoadIO, type LoadIO } from "../engine/load-io.js";
 import { shellRunner } from "../engine/tool-versions.js";
 import { loggingLoadIO, loggingRunner, type ReadLog } from "../engine/read-log.js";
+import { readRefreshLog } from "../refresh/span.js";
+import type { RefreshMark } from "../engine/retrain-hold.js";
 
 export interface Session {
   readonly graph: Graph;
@@ -33,11 +35,12 @@ export interface Session {
  * decides from is not a copy another build changes underneath (exit code 75 if it is held).
  * With `log`, what the load and the checker read is logged (for the no-op manifest). `held`:
  * the lock was taken already (by the fast path); this is its release. `io`: the load reads
- * through it (refresh -n plans a pipeline text that is not written yet).
+ * through it (refresh -n plans a pipeline text that is not written yet). `pendingRefresh`: a
+ * refresh not yet in `cache/refresh.json` that the decisions count (refresh -n plans after it).
  */
 export async function openSession(
   o: CommonOptions,
-  opts: { lock?: string; held?: () => void; force?: readonly string[]; log?: ReadLog; io?: LoadIO } = {},
+  opts: { lock?: string; held?: () => void; force?: readonly string[]; log?: ReadLog; io?: LoadIO; pendingRefresh?: RefreshMark } = {},
 ): Promise<Session | number> {
   const root = resolve(o.dir);
   const log = opts.log;
@@ -85,6 +88,9 @@ export async function openSession(
   }
   if (state.notice) process.stderr.write(state.notice + "\n");
   const checker = new Checker(graph, state, new ActionCache(paths.ac), new Cas(paths.cas), forced, log);
+  // Read on first need (only a `retrain_every` action that may be held asks).
+  let history: readonly RefreshMark[] | undefined;
+  checker.refreshHistory = () => (history ??= [...readRefreshLog(paths.cache), ...(opts.pendingRefresh ? [opts.pendingRefresh] : [])]);
   return { graph, paths, checker, release };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Reason } from "./fingerprint.js";
 import type { TransferEntry } from "./hosts/host.js";
+import type { RetrainHold } from "./retrain-hold.js";
 
 export type BuildEvent =
   | { readonly type: "build-start"; readonly actions: number; readonly targets: readonly string[] }
@@ -11,6 +12,8 @@ export type BuildEvent =
   | { readonly type: "action-start"; readonly id: string; readonly host: string; readonly reason: Reason; readonly restore: boolean }
   | { readonly type: "action-done"; readonly id: string; readonly outcome: "built" | "restored"; readonly durationMs: number; readonly changed: boolean }
   | { readonly type: "action-cutoff"; readonly id: string }
+  /** Held by its retraining cadence: not run, its recorded outputs used. `waited`: it was counted as waiting. */
+  | { readonly type: "action-held"; readonly id: string; readonly reason: Reason; readonly hold: RetrainHold; readonly waited: boolean }
   /** A running action's progress line (an epoch of a training): shown, never needed for correctness. */
   | { readonly type: "action-progress"; readonly id: string; readonly message: string }
   | { readonly type: "action-failed"; readonly id: string; readonly kind: string; readonly message: string; readonly logFile: string; readonly logTail: string }
@@ -23,6 +26,7 @@ export type BuildEvent =
       readonly built: number;
       readonly restored: number;
       readonly fresh: number;
+      readonly held: number;
       readonly failed: number;
       readonly skipped: number;
       readonly cancelled: boolean;

@@ -98,6 +98,11 @@ export interface ActionNode {
   readonly finalAfter?: number;
   /** `verify:` of the target: what `dagbuild verify` accepts as reproduced (never part of a key). */
   readonly verify?: VerifySettings;
+  /**
+   * `retrain_every` in weeks: between retrains an input change brought by `dagbuild refresh`
+   * holds the action on its recorded outputs (src/engine/retrain-hold.ts; never part of a key).
+   */
+  readonly retrainEvery?: number;
   /** Where the target is declared. */
   readonly loc: Loc;
 }

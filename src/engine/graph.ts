@@ -90,6 +90,8 @@ interface CompiledTarget {
   readonly finalAfter?: LocatedTemplate;
   /** `verify:` as written (schema-checked; read by `dagbuild verify` only). */
   readonly verify?: VerifySettings;
+  /** `retrain_every:` in weeks (schema-checked `<N>w`). */
+  readonly retrainEvery?: number;
 }
 
 type ParamsFn = (idx: ArrayLike<number>) => Readonly<Record<string, unknown>>;
@@ -406,6 +408,7 @@ function compileTarget(
     ...(describe ? { describe } : {}),
     ...(finalAfter ? { finalAfter } : {}),
     ...(data.verify ? { verify: data.verify as VerifySettings } : {}),
+    ...(typeof data.retrain_every === "string" ? { retrainEvery: parseInt(data.retrain_every, 10) } : {}),
     axes,
     outputs,
     deps,
@@ -930,6 +933,7 @@ function expand(
       };
       if (t.describe) node.describe = evaluate(t.describe, idx)!;
       if (t.verify) node.verify = t.verify;
+      if (t.retrainEvery) node.retrainEvery = t.retrainEvery;
       if (t.finalAfter) {
         const text = evaluate(t.finalAfter.bound, idx)!;
         const ms = parseUtcTime(text);

@@ -17,6 +17,7 @@ import { describePath } from "./cache/cas.js";
 import { treeSignature } from "./cache/tree-signature.js";
 import type { ReadLog } from "./read-log.js";
 import { keyedParams, workspaceMasker, type Masker } from "./secrets.js";
+import { heldDecision, type RefreshMark, type RetrainHold } from "./retrain-hold.js";
 
 /** What is known about one file: its digest and size. */
 export interface FileDigest {
@@ -36,7 +37,12 @@ export type Decision =
       readonly restorable: ActionRecord | undefined;
     }
   /** Dry run only: an input comes from an action that will run, so the key is unknown yet. */
-  | { readonly status: "waiting"; readonly reason: Reason; readonly definite: boolean };
+  | { readonly status: "waiting"; readonly reason: Reason; readonly definite: boolean }
+  /**
+   * `retrain_every`: stale only by an input a refresh changed, and not due yet. Its recorded
+   * outputs (of `key`, the recorded key) stay and consumers read them (src/engine/retrain-hold.ts).
+   */
+  | { readonly status: "held"; readonly key: string; readonly reason: Reason; readonly hold: RetrainHold };
 
 /** Looks up the digest of an upstream output (undefined = not known yet). */
 export type OutputLookup = (path: string) => FileDigest | undefined;
@@ -70,6 +76,12 @@ export class Checker {
   ) {
     this.rules = new RuleHasher(graph.root, log);
   }
+
+  /**
+   * The refreshes of the span (`cache/refresh.json`, oldest first), which `retrain_every`
+   * counts; none unless the session sets it (then nothing is ever held).
+   */
+  refreshHistory: () => readonly RefreshMark[] = () => [];
 
   /** Digest of a source file through the stat cache (hash only when size/mtime/inode moved). */
   sourceDigest(path: string): FileDigest | undefined {
@@ -210,7 +222,8 @@ export class Checker {
           return { status: "waiting", reason: this.withProducer(diffMaterial(old.material, assumed.material)), definite: true };
         }
       }
-      return { status: "waiting", reason: { kind: "input-changed", path: m.unknown, old: oldDigests.get(m.unknown), producer: m.producer }, definite: false };
+      const pending: Reason = { kind: "input-changed", path: m.unknown, old: oldDigests.get(m.unknown), producer: m.producer };
+      return heldDecision(this, node, prev, pending, lookup) ?? { status: "waiting", reason: pending, definite: false };
     }
     if ("missing" in m) {
       // A source vanished after load: the action cannot be fresh; running it reports the error.
@@ -225,7 +238,8 @@ export class Checker {
     if (!prev) return stale({ kind: "new" });
     if (prev.k !== key) {
       const old = this.ac.get(prev.k);
-      return stale(old ? diffMaterial(old.material, material) : { kind: "rule-changed", detail: "no previous record" });
+      const reason = this.withProducer(old ? diffMaterial(old.material, material) : { kind: "rule-changed", detail: "no previous record" });
+      return heldDecision(this, node, prev, reason, lookup) ?? stale(reason);
     }
     let refreshed: Record<string, OutputState> | undefined;
     for (const [name, out] of Object.entries(prev.o)) {
@@ -336,10 +350,22 @@ export interface PlanItem {
   readonly downloadBytes: number;
 }
 
+/** An action a `retrain_every` cadence holds on its recorded outputs (nothing runs). */
+export interface HeldItem {
+  readonly id: string;
+  readonly target: string;
+  readonly host: string;
+  /** The change it is held against (an input). */
+  readonly reason: Reason;
+  readonly hold: RetrainHold;
+}
+
 /** The dry run: every action that a real build would execute or restore, in order. */
 export interface Plan {
   readonly items: readonly PlanItem[];
   readonly fresh: number;
+  /** Held by their retraining cadence: neither run nor fresh (items + fresh + held = total). */
+  readonly held: readonly HeldItem[];
   readonly total: number;
 }
 
@@ -373,6 +399,7 @@ export function plan(checker: Checker, ids: readonly string[], knownFresh?: Read
   const graph = checker.graph;
   const willRun = new Set<string>();
   const items: PlanItem[] = [];
+  const held: HeldItem[] = [];
   let fresh = 0;
   const lookup: OutputLookup = dirAware(graph, (path) => {
     const producer = graph.producers.get(path);
@@ -388,6 +415,10 @@ export function plan(checker: Checker, ids: readonly string[], knownFresh?: Read
     const d = checker.decide(node, lookup);
     if (d.status === "fresh") {
       fresh++;
+      continue;
+    }
+    if (d.status === "held") {
+      held.push({ id, target: node.target, host: node.host, reason: d.reason, hold: d.hold }); // consumers read its record
       continue;
     }
     willRun.add(id);
@@ -418,5 +449,5 @@ export function plan(checker: Checker, ids: readonly string[], knownFresh?: Read
       downloadBytes: down,
     });
   }
-  return { items, fresh, total: ids.length };
+  return { items, fresh, held, total: ids.length };
 }

@@ -50,6 +50,8 @@ export interface BuildSummary {
   readonly failed: string[];
   readonly skipped: string[];
   readonly fresh: number;
+  /** Held by their retraining cadence (`retrain_every`): not run, their recorded outputs used. */
+  readonly held: string[];
   readonly cancelled: boolean;
   /** Preflight problems: nothing ran. */
   readonly invalid?: readonly string[];
@@ -71,7 +73,7 @@ export async function runBuild(
   const wanted = new Set(ids);
   const outputs = new Map<string, FileDigest>(); // path → digest, for actions settled this build
   const settled = new Map<string, Done>();
-  const summary = { built: [] as string[], restored: [] as string[], failed: [] as string[], skipped: [] as string[], fresh: 0 };
+  const summary = { built: [] as string[], restored: [] as string[], failed: [] as string[], skipped: [] as string[], fresh: 0, held: [] as string[] };
   const lookup: OutputLookup = dirAware(graph, (path) => {
     const got = outputs.get(path);
     if (got) return got;
@@ -106,11 +108,16 @@ export async function runBuild(
       queuedCount++;
     }
   };
-  const markFresh = (id: string) => {
+  const markFresh = (id: string, held?: Decision & { status: "held" }, waited = false) => {
     const s = checker.state.actions.get(id)!;
     for (const o of Object.values(s.o)) outputs.set(o.p, { digest: o.d, size: o.z });
     settled.set(id, { kind: "ok" });
-    summary.fresh++;
+    // A held action settles like a fresh one (its recorded outputs); its state is not rewritten.
+    if (!held) summary.fresh++;
+    else {
+      summary.held.push(id);
+      sink.emit({ type: "action-held", id, reason: held.reason, hold: held.hold, waited });
+    }
   };
   const release = (id: string, queue: string[]) => {
     for (const d of dependants.get(id) ?? []) {
@@ -144,6 +151,9 @@ export async function runBuild(
         markFresh(id);
         sink.emit({ type: "action-cutoff", id });
         release(id, decideQueue);
+      } else if (d.status === "held") {
+        markFresh(id, d, true);
+        release(id, decideQueue);
       } else if (d.status === "stale") ready.push({ id, decision: d });
       else {
         // Cannot happen while every dep resolves (dirAware); fail this action, not its producer.
@@ -170,6 +180,7 @@ export async function runBuild(
     const node = graph.actions.get(id)!;
     const d = checker.decide(node, lookup, { quick: true });
     if (d.status === "fresh") markFresh(id);
+    else if (d.status === "held") markFresh(id, d);
     else if (d.status === "stale") ready.push({ id, decision: d });
     else waiting.push(id);
   }
@@ -189,7 +200,7 @@ export async function runBuild(
     }
   }
   if (ready.length) enqueue(ready.splice(0));
-  sink.emit({ type: "plan-ready", fresh: summary.fresh, stale: queuedCount, waiting: ids.length - summary.fresh - queuedCount });
+  sink.emit({ type: "plan-ready", fresh: summary.fresh, stale: queuedCount, waiting: ids.length - summary.fresh - summary.held.length - queuedCount });
 
   // Hosts, created lazily on first use; `prepare` once each.
   const hosts = new Map<string, Promise<Host>>();
@@ -445,6 +456,7 @@ export async function runBuild(
     built: summary.built.length,
     restored: summary.restored.length,
     fresh: summary.fresh,
+    held: summary.held.length,
     failed: summary.failed.length,
     skipped: summary.skipped.length,
     cancelled,

@@ -240,6 +240,7 @@ const PATTERNS: Record<string, string> = {
   "^(?!\\.+$)[^,=\\[\\]{}/\\\\\\s*?]+$": "a partition value: no spaces or any of , = [ ] { } / \\ * ?, and not . or ..",
   "^\\d{4}-\\d{2}-\\d{2}$": "a date YYYY-MM-DD",
   "\\.ts$": "a path to a .ts module",
+  "^[1-9][0-9]*w$": "a number of weeks like 4w",
 };
 
 function article(t: string): string {

@@ -4,7 +4,8 @@
  * is run, hashed or written: an input's producer is found by path in the graph, and the
  * producer's record is the one the state index names now. When that record's output digest is
  * not the digest the consumer was built from, the link is marked `superseded` (the producer
- * was rebuilt since: the consumer is stale) instead of being silently joined.
+ * was rebuilt since: the consumer is stale) instead of being silently joined, unless the
+ * consumer is held by its `retrain_every` cadence (then it says so: `held`).
  *
  * Format version 1 (`--json`): `{ version, artifact, roots, depth, actions: [...], truncated }`,
  * actions in breadth-first order from the roots, each once.
@@ -12,6 +13,7 @@
 import type { Graph } from "../engine/graph-types.js";
 import type { StateIndex } from "../engine/cache/state-index.js";
 import type { ActionCache, ActionRecord } from "../engine/cache/action-cache.js";
+import type { RetrainHold } from "../engine/retrain-hold.js";
 
 export const LINEAGE_VERSION = 1;
 
@@ -51,6 +53,8 @@ export interface LineageAction {
   readonly parents: readonly string[];
   /** 0 for the artifact's producer, 1 for its parents, ... */
   readonly depth: number;
+  /** Held by its `retrain_every` cadence: its superseded inputs are expected, it is not stale. */
+  readonly held?: RetrainHold;
 }
 
 export interface Lineage {
@@ -69,6 +73,8 @@ export interface LineageSources {
   readonly graph: Graph;
   readonly state: StateIndex;
   readonly ac: ActionCache;
+  /** Whether the Checker holds an action by its retraining cadence (absent: never asked). */
+  readonly held?: (id: string) => RetrainHold | undefined;
 }
 
 /** The producer of `path`: itself an output, or a file inside a directory output. */
@@ -122,8 +128,10 @@ function describeAction(src: LineageSources, id: string, depth: number): Lineage
   const input_partitions: Record<string, string[]> = {};
   for (const axis of [...axes.keys()].sort()) input_partitions[axis] = [...axes.get(axis)!].sort();
   const rule = rec.material.rule;
+  const held = src.held?.(id);
   return {
     ...base,
+    ...(held ? { held } : {}),
     status: "recorded",
     key: rec.key,
     rule: { kind: rule.kind, ...(rule.kind === "module" ? { module: rule.module } : { command: rule.command }), hash: rule.hash },

@@ -19,8 +19,9 @@ function partitionText(p: Readonly<Record<string, string>>): string {
     .join(",");
 }
 
-function inputLine(i: LineageInput): string {
-  const from = i.producer ? `  <- ${i.producer}${i.superseded ? " (SUPERSEDED: rebuilt since, this action is stale)" : ""}` : "  (source)";
+function inputLine(i: LineageInput, held: boolean): string {
+  const why = held ? "rebuilt since; this action is held by its retrain_every cadence" : "rebuilt since, this action is stale";
+  const from = i.producer ? `  <- ${i.producer}${i.superseded ? ` (SUPERSEDED: ${why})` : ""}` : "  (source)";
   return `${i.name}: ${i.path}  ${short(i.digest)}${from}`;
 }
 
@@ -41,7 +42,8 @@ function detailLines(a: LineageAction): string[] {
   for (const o of a.outputs) lines.push(`out ${o.name}: ${o.path}${o.dir ? "/" : ""}  ${short(o.digest)}  ${o.size} bytes`);
   const parts = Object.entries(a.input_partitions);
   if (parts.length) lines.push(`input partitions: ${parts.map(([axis, vs]) => `${axis}: ${valuesText(vs)}`).join("; ")}`);
-  for (const i of a.inputs) lines.push(`in ${inputLine(i)}`);
+  if (a.held) lines.push(`held: retrain_every ${a.held.every}w, ${a.held.weeksAdded} week${a.held.weeksAdded === 1 ? "" : "s"} added since this record was built; retrain due in ${a.held.every - a.held.weeksAdded} week${a.held.every - a.held.weeksAdded === 1 ? "" : "s"} (its inputs are those it was built from)`);
+  for (const i of a.inputs) lines.push(`in ${inputLine(i, a.held !== undefined)}`);
   return lines;
 }
 

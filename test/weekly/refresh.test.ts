@@ -1,7 +1,8 @@
 /**
  * `dagbuild refresh`: one more week moves the span in the pipeline file (only the span ends,
  * atomically, diff shown), `refresh -n` lists exactly the actions the refresh then runs, per
- * host, and the build after it runs only the new partitions and the aggregates over the span.
+ * host, and the build after it runs only the new partitions and the aggregates over the span
+ * (with `retrain_every` on the model: not the model, which is held, but the scores).
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -87,6 +88,25 @@ test("refresh -n lists exactly what refresh then runs, per host; the pipeline fi
   assert.is(readFileSync(join(ws, "out/state/2025-06-02.txt"), "utf8"), "2025-05-12\n2025-05-19\n2025-05-26\n2025-06-02\n");
   assert.is(cli(ws, []).code, 0);
   assert.equal(parseEvents(cli(ws, ["--json"]).stdout).filter((e) => e.type === "action-start"), [], "nothing left to do");
+});
+
+test("with retrain_every on the model, the refresh runs the new week, the aggregate and the scores; the model is held", () => {
+  const ws = makeWs(PIPELINE.replace("    host: gpu\n  scores:", "    host: gpu\n    retrain_every: 4w\n  scores:"), { fake: false });
+  assert.is(cli(ws, []).code, 0);
+  const model = readFileSync(join(ws, "out/model.txt"), "utf8");
+  const planned = JSON.parse(cli(ws, ["refresh", "-n", "--json"]).stdout) as Json;
+  assert.equal(planned.hosts.gpu.actions.map((a: Json) => a.id), ["scores"]);
+  assert.equal(planned.hosts.gpu.held.map((h: Json) => [h.id, h.retrain_due_in_weeks]), [["model", 3]]);
+  const r = cli(ws, ["refresh", "--json"]);
+  assert.is(r.code, 0, r.stderr);
+  const events = parseEvents(r.stdout);
+  const ran: Record<string, string[]> = {};
+  for (const e of events) if (e.type === "action-start") (ran[e.host] ??= []).push(e.id);
+  const held = events.filter((e) => e.type === "action-held").map((e) => (e as { id: string }).id);
+  console.log(`refresh with retrain_every 4w: droplet ${ran.droplet!.length} run, gpu ${ran.gpu!.length} run (${ran.gpu!.join(", ")}), held ${held.join(", ")}`);
+  assert.equal([ran.droplet!.length, ran.gpu, held], [4, ["scores"], ["model"]], "models held, scores rebuilt");
+  assert.is(readFileSync(join(ws, "out/model.txt"), "utf8"), model);
+  assert.match(readFileSync(join(ws, "out/scores.txt"), "utf8"), model, "the new scores read the existing model");
 });
 
 test("status shows the span and the last refresh; refresh --weeks 2; errors name the file and field", () => {

@@ -5,9 +5,11 @@
  * targets/stage2.yaml, as test/pipeline/stage2-pipeline.test.ts does).
  *
  * Round 1: Stage 1 runs on droplet, the bundle and its manifest cross to gpu, ml_ingest +
- * ml_training + model_lstm run on gpu, the model comes back. Round 2: `refresh` adds one week;
- * `refresh -n` names exactly the actions that then run: the new week's partitions and the
- * aggregates over the span (and the Stage 2 chain downstream of the bundle). Both rounds count
+ * ml_training + model_lstm + its scores run on gpu, the model comes back. Round 2: `refresh`
+ * adds one week; `refresh -n` names exactly the actions that then run: the new week's
+ * partitions and the aggregates over the span, and on gpu the Stage 2 chain downstream of the
+ * bundle but the model, which its `retrain_every: 4w` holds (the scores rebuild with the
+ * existing model; `refresh -n` lists it under `held`). Both rounds count
  * actions per host and bytes moved per direction and assert them; verify and lineage are
  * checked on the result (a byte changed in a corpus file is caught and classified; the bundle
  * rebuilt on gpu matches the droplet's).
@@ -37,7 +39,7 @@ let base = "";
 function stage2Targets(): string {
   const doc = parse(readFileSync(join(PROJECT_ROOT, "targets/stage2.yaml"), "utf8")) as { targets: Record<string, Json> };
   const t = doc.targets;
-  for (const k of Object.keys(t)) if (!["ml_ingest", "ml_training", "model_lstm"].includes(k)) delete t[k];
+  for (const k of Object.keys(t)) if (!["ml_ingest", "ml_training", "model_lstm", "ml_scores"].includes(k)) delete t[k];
   t.ml_training.params.seq_lengths = [32];
   Object.assign(t.model_lstm.params, { units: 8, seq_len: 32, epochs: 1, patience: 1, bootstrap: 50 });
   // The lead's Stage 2 model targets carry the same block (wall-clock fields differ between runs).
@@ -59,7 +61,7 @@ function workspace(droplet: Sshd, gpu: Sshd): string {
   writeFileSync(
     join(ws, "pipeline.yaml"),
     `version: 1
-default: [stage1_status, model_lstm]
+default: [stage1_status, model_lstm, ml_scores]
 include: [targets/*.yaml]
 vars: { source: synthetic, seed: "20250512", signal: "0.0" }
 axes:
@@ -67,6 +69,7 @@ axes:
   mode: [rolling, isolation]
   week: { span: [2025-05-12, 2025-06-09], step: week }
   candle_week: { span: [2025-05-12, 2025-06-16], step: week }
+  model: [lstm]
 hosts:
   droplet: ${hostYaml(droplet)}
   gpu: ${hostYaml(gpu, ", resources: { gpu: 1 }")}
@@ -153,7 +156,7 @@ if (skip) {
     assert.ok(ran1.droplet!.every((id) => stage1Targets.has(targetOf(id))), ran1.droplet!.join(" "));
     // 2 instruments x 6 candle weeks, 5 weeks x 2 modes of replays and parts, 6 aggregates.
     assert.is(ran1.droplet!.length, 12 + 10 + 10 + 6);
-    assert.equal(ran1.gpu, ["ml_ingest", "ml_training", "model_lstm"]);
+    assert.equal(ran1.gpu, ["ml_ingest", "ml_scores[model=lstm]", "ml_training", "model_lstm"]);
     const m1 = moved(ws, 0);
     // What goes up to gpu: only the bundle and its manifest (ml_training and the model read
     // what gpu made itself, already in its CAS).
@@ -210,6 +213,9 @@ if (skip) {
     assert.is(dry.code, 0, dry.stderr);
     const planned = JSON.parse(dry.stdout) as Json;
     const plannedIds = Object.values(planned.hosts).flatMap((h: Json) => h.actions.map((a: Json) => a.id)).sort();
+    // The model's cadence (targets/stage2.yaml: retrain_every 4w) holds it: one week added since it was built.
+    assert.equal(planned.hosts.gpu.held.map((h: Json) => [h.id, h.reason_text, h.retrain_due_in_weeks]), [["model_lstm", "input-changed output/ml_training", 3]]);
+    const modelBefore = readFileSync(join(ws, "output/ml_models/lstm/weights.safetensors"));
     const before = moved(ws, 0).rows.length;
     t0 = Date.now();
     const r2 = dagbuild(ws, "refresh", "--json", "-j", "2");
@@ -234,7 +240,11 @@ if (skip) {
       "stage1_status",
       "telemetry_doc",
     ]);
-    assert.equal(ran2.gpu, ["ml_ingest", "ml_training", "model_lstm"]);
+    // On gpu: the new ingest and training data, and the scores, with the existing model.
+    assert.equal(ran2.gpu, ["ml_ingest", "ml_scores[model=lstm]", "ml_training"]);
+    const held2 = r2.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Json).filter((e) => e.type === "action-held").map((e) => e.id);
+    assert.equal(held2, ["model_lstm"]);
+    assert.ok(readFileSync(join(ws, "output/ml_models/lstm/weights.safetensors")).equals(modelBefore), "the model was not retrained");
     const m2 = moved(ws, before);
     assert.equal(m2.paths["put local->gpu"], ["output/ml_corpus_2025-05-12_2025-06-23.sha256", "output/ml_corpus_2025-05-12_2025-06-23.tgz"]);
     // Only new candles, the new week's sources and what the aggregates read go to droplet: the
@@ -245,7 +255,12 @@ if (skip) {
     // Back from droplet: the new week's candles, gates, parts and the aggregates; none of the
     // earlier weeks' partitions.
     assert.ok(!m2.paths["get droplet->local"]!.some((p) => /2025-05-(12|19|26)|2025-06-0[29]/.test(p.replace(/_2025-05-12_2025-06-23/, "")) && !p.includes("ml_corpus_")), JSON.stringify(m2.paths["get droplet->local"]));
-    console.log(`round 2 (refresh +1 week): ${round2Ms} ms; actions droplet ${ran2.droplet!.length}, gpu ${ran2.gpu!.length}; bytes ${JSON.stringify(m2.bytes)}`);
+    console.log(`round 2 (refresh +1 week): ${round2Ms} ms; actions droplet ${ran2.droplet!.length}, gpu ${ran2.gpu!.length} (${ran2.gpu!.join(", ")}), held ${held2.join(", ")}; bytes ${JSON.stringify(m2.bytes)}`);
+    // A held model is not a false mismatch: verify skips its rebuild, lineage says why its input moved.
+    const vh = dagbuild(ws, "verify", "--rebuild", "--no-deps", "--json", "model_lstm");
+    assert.is(vh.code, 0, vh.stdout.slice(-2000));
+    assert.equal((JSON.parse(vh.stdout) as Json).findings.map((f: Json) => f.kind), ["HELD"]);
+    assert.match(dagbuild(ws, "lineage", "model_lstm", "--depth", "0").stdout, "<- ml_training (SUPERSEDED: rebuilt since; this action is held by its retrain_every cadence)");
     assert.ok(readFileSync(join(ws, "pipeline.yaml"), "utf8").includes("week: { span: [2025-05-12, 2025-06-16], step: week }"));
   });
 }

@@ -13,6 +13,8 @@ import type { ActionNode } from "../../engine/graph-types.js";
 import { diag, renderDiagnostics } from "../../engine/diagnostics.js";
 import { makeLogger } from "../loggers.js";
 import { formatReason } from "../../engine/fingerprint.js";
+import { dueInWeeks, formatHold } from "../../engine/retrain-hold.js";
+import type { HeldItem } from "../../engine/plan.js";
 import { ReadLog } from "../../engine/read-log.js";
 import { noopManifestPath, requestKey, type NoopManifest } from "../../engine/cache/noop-manifest.js";
 import { engineFiles, writeNoopManifest } from "../../engine/cache/noop-writer.js";
@@ -49,6 +51,7 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
         total: p.total,
         fresh: p.fresh,
         actions: p.items.map((i) => ({ ...i, reason_text: formatReason(i.reason) })),
+        held: p.held.map(heldJson),
       }, null, 2) + "\n");
     } else {
       for (const i of p.items) {
@@ -57,8 +60,9 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
         const bytes = moved ? ` [moves ~${moved} B: ${i.uploadBytes} up, ${i.downloadBytes} down]` : "";
         process.stdout.write(`${how.padEnd(7)} ${i.id}  @${i.host}  (${formatReason(i.reason)})${bytes}\n`);
       }
+      for (const h of p.held) process.stdout.write(`${"held".padEnd(7)} ${h.id}  @${h.host}  (${formatHold(h.reason, h.hold)})\n`);
       process.stdout.write(
-        `${p.items.length} to run, ${p.fresh} up to date` + (p.items.some((i) => i.pending) ? "  (* runs only if its upstream outputs change)" : "") + "\n",
+        `${p.items.length} to run, ${p.fresh} up to date${p.held.length ? `, ${p.held.length} held` : ""}` + (p.items.some((i) => i.pending) ? "  (* runs only if its upstream outputs change)" : "") + "\n",
       );
     }
     return 0;
@@ -108,7 +112,7 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
     writeVarsRecord(session.paths.cache, varsOf(session.graph));
     if (summary.cancelled) return 130;
     // Everything selected is fresh now: let the next identical command line prove it by stats.
-    if (summary.ok) recordNoop(session, sel.ids, o, log);
+    if (summary.ok) recordNoop(session, sel.ids, o, log, summary.held);
     return summary.ok ? 0 : 1;
   } finally {
     process.off("SIGINT", onSig);
@@ -143,7 +147,7 @@ function loadMatches(log: ReadLog, m: NoopManifest): true | string {
 }
 
 /** Writes the no-op manifest for this command line (under the lock; a refusal is only traced). */
-function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, log: ReadLog): void {
+function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, log: ReadLog, held: readonly string[]): void {
   const { graph, checker, paths } = session;
   const request = requestKey(noopRequest(o), () => workspaceMasker(paths.cache));
   const file = noopManifestPath(paths.cache, request);
@@ -151,6 +155,9 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
     rmSync(file, { force: true });
     if (process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: no no-op manifest: ${why}\n`);
   };
+  // A hold depends on cache/refresh.json, which the manifest does not stamp, and a held action's
+  // key is not its record's: only the full check may say it is still held (never less work).
+  if (held.length) return refuse(`${held[0]} is held by its retrain_every cadence${held.length > 1 ? ` (and ${held.length - 1} more)` : ""}`);
   const outputs = [];
   const sources = new Map<string, StatEntry | undefined>();
   const rulesChecked = new Set<string>();
@@ -192,4 +199,9 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
     // The build itself succeeded; without a manifest the next no-op is only slower.
     refuse((e as Error).message);
   }
+}
+
+/** A held action in `-n --json` (and `refresh -n --json`): its reason, its cadence and when it retrains. */
+export function heldJson(h: HeldItem) {
+  return { id: h.id, target: h.target, host: h.host, reason: h.reason, reason_text: formatReason(h.reason), hold: h.hold, retrain_due_in_weeks: dueInWeeks(h.hold) };
 }

@@ -6,6 +6,8 @@ import { parseArgs } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
 import { plan } from "../../engine/plan.js";
 import { formatReason, type Reason } from "../../engine/fingerprint.js";
+import { dueInWeeks, formatHold } from "../../engine/retrain-hold.js";
+import { heldJson } from "./build.js";
 
 const short = (d?: string) => (d ? d.slice(0, 12) : "(none)");
 
@@ -47,13 +49,14 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof sel === "number") return sel;
   const p = plan(s.checker, sel.ids);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ version: 1, actions: p.items.map((i) => ({ ...i, reason_text: formatReason(i.reason) })) }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ version: 1, actions: p.items.map((i) => ({ ...i, reason_text: formatReason(i.reason) })), held: p.held.map(heldJson) }, null, 2) + "\n");
     return 0;
   }
   const stale = new Map(p.items.map((i) => [i.id, i]));
+  const held = new Set(p.held.map((h) => h.id));
   for (const id of sel.roots) {
     const item = stale.get(id);
-    if (!item) {
+    if (!item && !held.has(id)) {
       const k = s.checker.state.actions.get(id)?.k;
       process.stdout.write(`${id}: up to date (key ${short(k)})\n`);
     }
@@ -62,6 +65,16 @@ export async function run(argv: string[]): Promise<number> {
     const mode = item.restore ? " — will be restored from the cache" : item.pending ? " — runs only if that upstream output changes" : "";
     process.stdout.write(`${item.id}: ${formatReason(item.reason)}${mode}\n`);
     for (const d of details(item.reason)) process.stdout.write(`    ${d}\n`);
+  }
+  for (const h of p.held) {
+    const n = dueInWeeks(h.hold);
+    process.stdout.write(`${h.id}: held (${formatHold(h.reason, h.hold)})\n`);
+    for (const d of details(h.reason)) process.stdout.write(`    ${d}\n`);
+    process.stdout.write(
+      `    retrain_every ${h.hold.every}w: its record (built ${h.hold.builtAt}) is kept and its consumers read its outputs; ` +
+        `${h.hold.weeksAdded} week${h.hold.weeksAdded === 1 ? "" : "s"} added since (${h.hold.refreshes} refresh${h.hold.refreshes === 1 ? "" : "es"}), ` +
+        `it retrains after ${n} more (or now: --force ${h.target})\n`,
+    );
   }
   return 0;
 }

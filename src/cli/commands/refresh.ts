@@ -9,15 +9,18 @@
  *
  * `-n` writes nothing: it plans the refreshed pipeline (read through a LoadIO that serves the
  * new text) and prints exactly the actions that would run or restore, per host, with the bytes
- * an SSH host would move (estimated from recorded sizes, as `dagbuild -n` does). `--json`
- * (with -n): format version 1, `{version, file, edits, hosts: {name: {actions, upload_bytes,
- * download_bytes}}, total, fresh}`.
+ * an SSH host would move (estimated from recorded sizes, as `dagbuild -n` does), and the
+ * actions their `retrain_every` cadence holds (counting the refresh it plans). `--json` (with
+ * -n): format version 1, `{version, file, edits, hosts: {name: {actions, held, upload_bytes,
+ * download_bytes}}, total, fresh, held}`.
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs, UsageError } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
-import { plan, type PlanItem } from "../../engine/plan.js";
+import { plan, type HeldItem, type PlanItem } from "../../engine/plan.js";
+import { formatHold, type RefreshMark } from "../../engine/retrain-hold.js";
+import { heldJson } from "./build.js";
 import { formatReason } from "../../engine/fingerprint.js";
 import { nodeLoadIO, type LoadIO } from "../../engine/load-io.js";
 import { workspacePaths } from "../../engine/workspace.js";
@@ -26,15 +29,18 @@ import { appendRefreshLog, shiftSpans, spanDiff, writeAtomic } from "../../refre
 /** One host's share of a refresh plan. */
 export interface HostPlan {
   readonly actions: readonly { readonly id: string; readonly target: string; readonly how: "run" | "restore" | "run-if-changed"; readonly reason: string }[];
+  /** Held by their retraining cadence: not run (see heldJson). */
+  readonly held: readonly ReturnType<typeof heldJson>[];
   readonly upload_bytes: number;
   readonly download_bytes: number;
 }
 
-/** Groups plan items by host, in plan order. */
-export function byHost(items: readonly PlanItem[]): Record<string, HostPlan> {
-  const hosts: Record<string, { actions: HostPlan["actions"][number][]; upload_bytes: number; download_bytes: number }> = {};
+/** Groups plan items (and held actions) by host, in plan order. */
+export function byHost(items: readonly PlanItem[], held: readonly HeldItem[] = []): Record<string, HostPlan> {
+  const hosts: Record<string, { actions: HostPlan["actions"][number][]; held: HostPlan["held"][number][]; upload_bytes: number; download_bytes: number }> = {};
+  for (const h of held) (hosts[h.host] ??= { actions: [], held: [], upload_bytes: 0, download_bytes: 0 }).held.push(heldJson(h));
   for (const i of items) {
-    const h = (hosts[i.host] ??= { actions: [], upload_bytes: 0, download_bytes: 0 });
+    const h = (hosts[i.host] ??= { actions: [], held: [], upload_bytes: 0, download_bytes: 0 });
     h.actions.push({ id: i.id, target: i.target, how: i.restore ? "restore" : i.pending ? "run-if-changed" : "run", reason: formatReason(i.reason) });
     h.upload_bytes += i.uploadBytes;
     h.download_bytes += i.downloadBytes;
@@ -88,11 +94,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`refresh: ${o.pipeline}: ${moves}\n${diff}`);
     return (await import("./build.js")).run(buildArgv(argv)); // no -n here: that is the branch below
   }
-  const p = await planRefreshed(o, abs, shift.text, false);
+  const p = await planRefreshed(o, abs, shift.text, false, { at: new Date().toISOString(), weeks });
   if (typeof p === "number") return p;
-  const hosts = byHost(p.items);
+  const hosts = byHost(p.items, p.held);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ version: 1, file: o.pipeline, edits: shift.edits, hosts, total: p.items.length, fresh: p.fresh }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ version: 1, file: o.pipeline, edits: shift.edits, hosts, total: p.items.length, fresh: p.fresh, held: p.held.length }, null, 2) + "\n");
     return 0;
   }
   process.stdout.write(`refresh -n: ${o.pipeline} (not written): ${moves}\n${diff}`);
@@ -100,17 +106,19 @@ export async function run(argv: string[]): Promise<number> {
     const runs = h.actions.filter((a) => a.how !== "restore").length;
     process.stdout.write(`host ${name}: ${h.actions.length} action${h.actions.length === 1 ? "" : "s"} (${runs} run, ${h.actions.length - runs} restored), moves ~${h.upload_bytes} B up, ~${h.download_bytes} B down\n`);
     for (const a of h.actions) process.stdout.write(`  ${a.how.padEnd(14)} ${a.id}  (${a.reason})\n`);
+    for (const a of p.held.filter((x) => x.host === name)) process.stdout.write(`  ${"held".padEnd(14)} ${a.id}  (${formatHold(a.reason, a.hold)})\n`);
   }
-  process.stdout.write(`${p.items.length} to run or restore, ${p.fresh} up to date\n`);
+  process.stdout.write(`${p.items.length} to run or restore, ${p.fresh} up to date${p.held.length ? `, ${p.held.length} held` : ""}\n`);
   return 0;
 }
 
 /** Plans the selection of `o` on the pipeline as `text` would make it (nothing written). */
-async function planRefreshed(o: ReturnType<typeof parseArgs>, abs: string, text: string, validateOnly: boolean) {
+async function planRefreshed(o: ReturnType<typeof parseArgs>, abs: string, text: string, validateOnly: boolean, pendingRefresh?: RefreshMark) {
   const io: LoadIO = { ...nodeLoadIO, readFile: (f) => (resolve(f) === abs ? text : nodeLoadIO.readFile(f)) };
-  const s = await openSession(o, { io });
+  // The planned refresh counts for `retrain_every` as if it were in cache/refresh.json already.
+  const s = await openSession(o, { io, ...(pendingRefresh ? { pendingRefresh } : {}) });
   if (typeof s === "number") return s;
-  if (validateOnly) return { items: [], fresh: 0, total: 0 };
+  if (validateOnly) return { items: [], fresh: 0, held: [], total: 0 };
   const sel = selectOrReport(s.graph, o.positional);
   if (typeof sel === "number") return sel;
   return plan(s.checker, sel.ids);

@@ -1,10 +1,12 @@
-/** `dagbuild status [targets]`: fresh / stale / missing counts per target. */
+/** `dagbuild status [targets]`: fresh / stale / missing counts per target (and held, by a `retrain_every` cadence). */
 import { parseArgs } from "../args.js";
 import { openSession, selectOrReport } from "../session.js";
 import { plan } from "../../engine/plan.js";
 import { formatSet, readVarsRecord, varsOf } from "../vars-record.js";
 import { readRefreshLog } from "../../refresh/span.js";
 import type { Graph } from "../../engine/graph-types.js";
+import { formatHold } from "../../engine/retrain-hold.js";
+import { heldJson } from "./build.js";
 
 /** The week axes' spans as the graph expanded them: axis → first, last, count (date-valued axes only). */
 export function spansOf(graph: Graph): Record<string, { first: string; last: string; weeks: number }> {
@@ -32,16 +34,18 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof sel === "number") return sel;
   const p = plan(s.checker, sel.ids);
   const byId = new Map(p.items.map((i) => [i.id, i]));
-  const rows: { target: string; fresh: number; stale: number; missing: number }[] = [];
+  const heldIds = new Set(p.held.map((h) => h.id));
+  const rows: { target: string; fresh: number; stale: number; missing: number; held?: number }[] = [];
   const selected = new Set(sel.ids);
   for (const [target, ids] of s.graph.targets) {
-    const row = { target, fresh: 0, stale: 0, missing: 0 };
+    const row: (typeof rows)[number] = { target, fresh: 0, stale: 0, missing: 0 };
     let any = false;
     for (const id of ids) {
       if (!selected.has(id)) continue;
       any = true;
       const it = byId.get(id);
-      if (!it) row.fresh++;
+      if (heldIds.has(id)) row.held = (row.held ?? 0) + 1; // present only when something is held
+      else if (!it) row.fresh++;
       else if (it.reason.kind === "new" || it.reason.kind === "output-missing") row.missing++;
       else row.stale++;
     }
@@ -52,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   const spans = spansOf(s.graph);
   const refreshed = readRefreshLog(s.paths.cache).at(-1);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ version: 1, targets: rows, vars: now.vars, set: now.set, spans, ...(refreshed ? { last_refresh: refreshed } : {}), ...(last ? { last_build: last } : {}) }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ version: 1, targets: rows, ...(p.held.length ? { held: p.held.map(heldJson) } : {}), vars: now.vars, set: now.set, spans, ...(refreshed ? { last_refresh: refreshed } : {}), ...(last ? { last_build: last } : {}) }, null, 2) + "\n");
     return 0;
   }
   // The span (moved by `dagbuild refresh`), and the last refresh of this workspace.
@@ -70,8 +74,9 @@ export async function run(argv: string[]): Promise<number> {
   const w = Math.max(6, ...rows.map((r) => r.target.length));
   process.stdout.write(`${"target".padEnd(w)}  fresh  stale  missing\n`);
   for (const r of rows) {
-    const state = r.missing ? "missing" : r.stale ? "stale" : "fresh";
-    process.stdout.write(`${r.target.padEnd(w)}  ${String(r.fresh).padStart(5)}  ${String(r.stale).padStart(5)}  ${String(r.missing).padStart(7)}  ${state}\n`);
+    const state = r.missing ? "missing" : r.stale ? "stale" : r.held ? "held" : "fresh";
+    process.stdout.write(`${r.target.padEnd(w)}  ${String(r.fresh).padStart(5)}  ${String(r.stale).padStart(5)}  ${String(r.missing).padStart(7)}  ${state}${r.held ? ` (${r.held} held by retrain_every)` : ""}\n`);
   }
+  for (const h of p.held) process.stdout.write(`held    ${h.id}  (${formatHold(h.reason, h.hold)})\n`);
   return 0;
 }

@@ -27,6 +27,7 @@ import { describePath } from "../../engine/cache/cas.js";
 import { createHost } from "../../engine/hosts/index.js";
 import { toSpec } from "../../engine/scheduler.js";
 import { dirAware } from "../../engine/plan.js";
+import { formatHold } from "../../engine/retrain-hold.js";
 import { safeName } from "../../engine/workspace.js";
 import type { Host, TreeEntry } from "../../engine/hosts/host.js";
 import { compareBytes, compareContent, type FileComparison, type VerifyConfig } from "../../verify/compare.js";
@@ -34,7 +35,7 @@ import { compareBytes, compareContent, type FileComparison, type VerifyConfig } 
 /** One problem or finding about one action. */
 export interface VerifyFinding {
   readonly id: string;
-  /** MISMATCH (on disk), NONDETERMINISTIC (rebuilt), WITHIN-TOLERANCE, MISSING, STALE, FAILED, CORRUPT, MISSING-BLOB, REPAIRED. */
+  /** MISMATCH (on disk), NONDETERMINISTIC (rebuilt), WITHIN-TOLERANCE, MISSING, STALE, HELD (not rebuilt), FAILED, CORRUPT, MISSING-BLOB, REPAIRED. */
   readonly kind: string;
   readonly message: string;
   /** The classified comparisons (outputs; for a directory, each file that differs). */
@@ -52,8 +53,8 @@ export interface VerifyReport {
   readonly findings: readonly VerifyFinding[];
 }
 
-/** Problems are everything but REPAIRED and WITHIN-TOLERANCE. */
-const isProblem = (f: VerifyFinding) => f.kind !== "REPAIRED" && f.kind !== "WITHIN-TOLERANCE";
+/** Problems are everything but REPAIRED, WITHIN-TOLERANCE and HELD. */
+const isProblem = (f: VerifyFinding) => f.kind !== "REPAIRED" && f.kind !== "WITHIN-TOLERANCE" && f.kind !== "HELD";
 
 export async function run(argv: string[]): Promise<number> {
   const o = parseArgs(argv, { rebuild: "bool", on: "value", "no-deps": "bool" });
@@ -216,6 +217,12 @@ async function verify(s: Session, targets: string[], rebuild: boolean, on: strin
       return producer ? s.checker.recordedOutput(producer, path) : undefined;
     });
     const d = s.checker.decide(node, lookup);
+    if (d.status === "held") {
+      // Its outputs are those of its recorded key, whose inputs are no longer the ones on disk:
+      // re-executing it now would train on the new inputs, which is not what it recorded.
+      add({ id, kind: "HELD", message: `held by retrain_every (${formatHold(d.reason, d.hold)}): its outputs are those of its record, built ${d.hold.builtAt} from older inputs; not rebuilt` });
+      continue;
+    }
     if (d.status !== "fresh") {
       add({ id, kind: "STALE", message: `build it first (dagbuild ${node.target})` });
       continue;
