@@ -144,6 +144,20 @@ gbm("the GBM refresh and the scores: one row per validation/test gate, probabili
     assert.is(Number(nulls), m === "lstm" ? 3 * 2 * 7 : 0, `${m}: NULL exactly where no full window exists`);
   }
 });
+test("a model scores training data normalised by another fit (a model held by retrain_every) as it scores its own", async () => {
+  // The same rows under a robust fit: every numeric center and scale differs from the z-score
+  // fit the LSTM was trained under; the scorer maps the values back, so the scores agree.
+  await runRule(trainingRule, root, { inputs: { corpus: ["in/c.parquet"] }, outputs: { data: "refit/ml_training/" }, params: { seq_lengths: [8], normalise: "robust" } });
+  const a = json("output/ml_training/features.json").features, b = json("refit/ml_training/features.json").features;
+  assert.ok(a.some((f: { center: number }, i: number) => f.center !== b[i].center), "the fits differ");
+  await runRule(scoresRule, root, { inputs: { model: ["output/ml_models/lstm"], training: ["output/ml_training"] }, outputs: { scores: "refit/own.parquet" } });
+  await runRule(scoresRule, root, { inputs: { model: ["output/ml_models/lstm"], training: ["refit/ml_training"] }, outputs: { scores: "refit/other.parquet" } });
+  const [[n, worst]] = await withDuckDb(async (c) =>
+    (await c.runAndReadAll(`SELECT count(*), max(abs(a.score - b.score)) FROM read_parquet(${sqlString(join(root, "refit/own.parquet"))}) a JOIN read_parquet(${sqlString(join(root, "refit/other.parquet"))}) b USING (instrument, run_mode, ts_ms) WHERE a.score IS NOT NULL`)).getRows(),
+  );
+  assert.ok(Number(n) > 100, `${n} rows compared`);
+  assert.ok((worst as number) < 1e-4, `largest score difference ${worst}`);
+});
 if (!existsSync(LIBXGBOOST_PATH)) console.log(`SKIP GBM refresh: ${LIBXGBOOST_PATH} missing`);
 
 test.run();

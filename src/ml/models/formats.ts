@@ -34,12 +34,25 @@ export interface ModelConfigView {
   /** The window length (sequence models; absent for the GBM). */
   readonly seqLen?: number;
   readonly features: readonly string[];
+  /**
+   * The normaliser the model was trained under (center and scale per feature, in `features`
+   * order), when config.json records it. A model held by `retrain_every` scores training data
+   * normalised by a newer fit: the scorer maps those values back to this one.
+   */
+  readonly normaliser?: readonly NormalisedFeature[];
+}
+
+/** One feature's normaliser, value' = (value - center) / scale. */
+export interface NormalisedFeature {
+  readonly name: string;
+  readonly center: number;
+  readonly scale: number;
 }
 
 /** Reads `<dir>/config.json` and checks its format, version and the fields a scorer uses. */
 export async function readModelConfig(dir: string): Promise<ModelConfigView> {
   const file = join(dir, "config.json");
-  let c: { format?: unknown; version?: unknown; architecture?: { kind?: unknown; seq_len?: unknown }; features?: unknown };
+  let c: { format?: unknown; version?: unknown; architecture?: { kind?: unknown; seq_len?: unknown }; features?: unknown; normaliser?: { features?: unknown } };
   try {
     c = JSON.parse(await readFile(file, "utf8"));
   } catch (e) {
@@ -50,8 +63,21 @@ export async function readModelConfig(dir: string): Promise<ModelConfigView> {
   const kind = c.architecture?.kind;
   if (typeof kind !== "string") throw new ModelConfigError(`${file}: field "architecture.kind": expected a string`);
   if (!Array.isArray(c.features) || !c.features.every((f) => typeof f === "string")) throw new ModelConfigError(`${file}: field "features": expected a list of names`);
-  if (kind === "xgboost") return { kind, features: c.features };
+  const normaliser = readNormaliser(file, c.normaliser?.features, c.features);
+  if (kind === "xgboost") return { kind, features: c.features, ...(normaliser && { normaliser }) };
   const L = c.architecture!.seq_len;
   if (typeof L !== "number" || !Number.isInteger(L) || L < 1) throw new ModelConfigError(`${file}: field "architecture.seq_len": expected a positive integer`);
-  return { kind, seqLen: L, features: c.features };
+  return { kind, seqLen: L, features: c.features, ...(normaliser && { normaliser }) };
+}
+
+/** `normaliser.features` of config.json (absent in older configs: undefined), checked against `features`. */
+function readNormaliser(file: string, raw: unknown, names: readonly string[]): NormalisedFeature[] | undefined {
+  if (raw === undefined) return undefined;
+  const ok = (f: unknown): f is NormalisedFeature => {
+    const g = f as NormalisedFeature;
+    return typeof g?.name === "string" && Number.isFinite(g.center) && Number.isFinite(g.scale) && g.scale !== 0;
+  };
+  if (!Array.isArray(raw) || !raw.every(ok) || raw.map((f) => f.name).join("\0") !== names.join("\0"))
+    throw new ModelConfigError(`${file}: field "normaliser.features": expected {name, center, scale} for each of "features", in order`);
+  return raw.map((f) => ({ name: f.name, center: f.center, scale: f.scale }));
 }

@@ -119,7 +119,7 @@ export async function buildGbmModel(opts: { trainingDir: string; stage1Report?: 
     };
     const config = {
       format: "dagbuild.ml_model", version: MODEL_CONFIG_VERSION, name: "baseline_gbm", architecture: { kind: "xgboost", params: cfg.params, rounds: cfg.rounds },
-      features, normaliser: summary.normaliser, inputs: { training: summary.inputs, features_json: sha256(stableStringify(summary)) },
+      features, normaliser: { ...summary.normaliser, features: summary.features }, inputs: { training: summary.inputs, features_json: sha256(stableStringify(summary)) },
       digests: { model: modelDigest },
     };
     await writeFile(join(opts.outDir, "config.json"), stableStringify(config));

@@ -19,7 +19,7 @@ import { sqlString, withDuckDb, DETERMINISTIC_PARQUET } from "../../io/duckdb.js
 import { rowMajor, SERIES_ID_SQL, sqlIdent } from "../columns.js";
 import { createScorer } from "../onnx/score.js";
 import { Booster, DMatrix } from "../xgboost.js";
-import { readModelConfig } from "./formats.js";
+import { readModelConfig, type NormalisedFeature } from "./formats.js";
 import { readSummary, TrainingSetError } from "./training-set.js";
 
 /** Format version of the scores parquet. */
@@ -80,6 +80,24 @@ function scoreGbm(model: string, rows: Rows, F: number): Float64Array {
   }
 }
 
+/**
+ * Maps values normalised by the training data's fit (`from`) to the fit the model was trained
+ * under (`to`), in place: raw = x * from.scale + from.center, x' = (raw - to.center) / to.scale.
+ * The same fit (every model trained on this training data) changes nothing. A model held by
+ * `retrain_every` meets a newer fit (the training weeks moved) and must see its own scaling.
+ * A missing value was written as the newer center (0), so it maps to that center, not to the
+ * model's: the two centers are both means (or medians) of overlapping training weeks.
+ */
+export function renormalise(X: Float32Array, from: readonly NormalisedFeature[], to: readonly NormalisedFeature[]): void {
+  const F = to.length;
+  for (let f = 0; f < F; f++) {
+    const a = from[f]!, b = to[f]!;
+    if (a.center === b.center && a.scale === b.scale) continue;
+    const mul = a.scale / b.scale, add = (a.center - b.center) / b.scale;
+    for (let i = f; i < X.length; i += F) X[i] = X[i]! * mul + add;
+  }
+}
+
 /** Writes the scores parquet of the model in `modelDir`; returns the rows scored and unscored. */
 export async function writeScores(opts: { name: string; modelDir: string; trainingDir: string; out: string }): Promise<{ scored: number; unscored: number; digest: string }> {
   const summary = await readSummary(opts.trainingDir);
@@ -92,6 +110,7 @@ export async function writeScores(opts: { name: string; modelDir: string; traini
   const F = config.features.length;
   return withDuckDb(async (conn) => {
     const rows = await loadRows(opts.trainingDir, config.features, conn);
+    if (config.normaliser) renormalise(rows.X, summary.features, config.normaliser);
     const score = gbm ? scoreGbm(file, rows, F) : await scoreSequence(file, rows, config.seqLen!, F, summary.params.max_gap_min * 60_000);
     await conn.run("CREATE TABLE sc (i INTEGER, score DOUBLE)");
     const app = await conn.createAppender("sc");
