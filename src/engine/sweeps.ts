@@ -38,7 +38,7 @@ const RESERVED = new Set(["start", "end", "first", "last", "span", "params"]);
 /** Longest readable id; longer ones are hashed. */
 const MAX_ID = 96;
 /** Characters a partition id cannot hold (docs/pipeline-format.md "Names and values"). */
-const BAD_ID_CHARS = /[\s,=[\]{}/\\*?]/;
+export const BAD_ID_CHARS = /[\s,=[\]{}/\\*?]/;
 /** A random search gives up after this many draws per requested trial (duplicates). */
 const DRAWS_PER_TRIAL = 100;
 
