@@ -14,7 +14,9 @@
  * are rounded to 4 significant digits (the value the rule sees is the rounded one).
  *
  * `{axis.KEY}` gives a trial's value of KEY to templates; a param that is exactly one such
- * reference keeps the value's JSON type (templates.ts `Slot.typed`).
+ * reference keeps the value's JSON type (templates.ts `Slot.typed`). `partition: [axis.KEY]`
+ * partitions a target by KEY's distinct values (partitions.ts `partitionAxis`): the training
+ * data each horizon of a sweep needs, built once and read by every trial with that horizon.
  */
 import { createHash } from "node:crypto";
 import { diag } from "./diagnostics.js";
