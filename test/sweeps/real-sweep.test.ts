@@ -84,7 +84,7 @@ test("a horizon or window length the training data lacks is a RuleError naming b
   assert.match(horizon!.message, /param "horizon" is 30, but .*output\/ml_training\/features.json records horizon 60/);
   const seq = await run({ ...BASE, units: 4, lr: 0.003, seq_len: 16 }, "s16").then(() => undefined, (e: Error) => e);
   assert.is(seq?.name, "RuleError");
-  assert.match(seq!.message, /param "seq_len" is 16, but .*output\/ml_training holds windows of length 8 only/);
+  assert.match(seq!.message, /param "seq_len" is 16, but .*output\/ml_training has no windows of length 16 \(built: 8,/);
   for (const t of ["h30", "s16"]) assert.equal(readdirSync(join(root, dir(t))), [], `${t}: nothing recorded, nothing trained`);
 });
 

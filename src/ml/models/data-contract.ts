@@ -28,5 +28,5 @@ export function checkDataContract(dir: string, summary: TrainingSummary, params:
     throw new DataContractError(`param "horizon" is ${JSON.stringify(params.horizon)}, but ${dir}/features.json records horizon ${built.horizon}: the training dep names another horizon's data`);
   const L = params.seq_len ?? DEFAULT_SEQ_LEN;
   if (typeof L === "number" && !built.seq_lengths.includes(L))
-    throw new DataContractError(`param "seq_len" is ${L}, but ${dir} holds windows of length ${built.seq_lengths.join(", ")} only (features.json seq_lengths): the training dep names another variant, or its seq_lengths lack ${L}`);
+    throw new DataContractError(`param "seq_len" is ${L}, but ${dir} has no windows of length ${L} (built: ${built.seq_lengths.join(", ")}, features.json seq_lengths): the training dep names another variant, or its seq_lengths lack ${L}`);
 }
