@@ -8,6 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadErr, loadOk, RULES, short, type Files, workspace } from "../fixtures/pipelines/rig.js";
 import { loadGraph } from "../../src/engine/graph.js";
+import { REPO } from "../helpers/rig.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -136,6 +137,25 @@ test("bad projections are located errors", async () => {
 test("{trial.KEY} of another key in a projected target is refused (not in its partition)", async () => {
   const d = await loadErr(variantWs({ dataPartition: "[trial.horizon]", dataOut: "out/data/h{trial.horizon}_u{trial.units}/", trialDep: "out/data/h{trial.horizon}/" }));
   assert.ok(d.some((x) => /axis `trial` is not in this target's partition \[trial.horizon\]/.test(x.message)), d.map((x) => x.message).join("\n"));
+});
+
+test("targets/sweeps.yaml: 12 trials over units x horizon x seq_len, 4 data variants each read by the 3 trials of its values", async () => {
+  const r = await loadGraph(REPO);
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${short(d)} ${d.message}`).join("\n"));
+  const trials = byTarget(r.graph, "sweep_lstm");
+  const data = byTarget(r.graph, "sweep_lstm_data");
+  assert.is(trials.length, 12);
+  assert.is(data.length, 4);
+  const readers = new Map<string, string[]>();
+  for (const t of trials) {
+    const [dep] = t.deps.training!;
+    assert.is(dep!.kind, "output", t.id);
+    const producer = r.graph.actions.get((dep as { producer: string }).producer)!;
+    assert.equal([producer.params.horizon, producer.params.seq_lengths], [t.params.horizon, t.params.seq_len], `${t.id} reads the data of its own horizon and window length`);
+    readers.set(producer.id, [...(readers.get(producer.id) ?? []), t.id]);
+  }
+  assert.equal([...readers.values()].map((x) => x.length), [3, 3, 3, 3]);
+  assert.equal(new Set(trials.map((t) => t.params.lr)).size, 1, "lr is fixed");
 });
 
 test.run();
