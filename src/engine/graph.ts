@@ -1232,12 +1232,19 @@ function checkVariantDeps(targets: readonly CompiledTarget[], ex: Expanded, diag
       const bad = kinds.filter((x) => !x.output);
       if (bad.length === 0 || bad.length === kinds.length) continue;
       const b = bad[0]!;
-      const values = keyed.map((p) => `\`{${t.axes[p.slot]!.name}.${[...t.axes[p.slot]!.values!].find(([, v]) => v === p.typed)![0]}}\` = ${JSON.stringify(p.typed![b.idx[p.slot]!])}`).join(", ");
+      const values = keyed.map((p) => `\`{${sweepRef(t.axes[p.slot]!, p.typed!)}}\` = ${JSON.stringify(p.typed![b.idx[p.slot]!])}`).join(", ");
       const producer = ex.actions.get(kinds.find((x) => x.output)!.id)!.deps[d.name]!.find((r) => r.kind === "output") as { producer: string };
       const more = bad.length > 1 ? ` (and ${bad.length - 1} more trials)` : "";
       diags.push(diag("missing-source", `dep \`${d.name}\` of \`${b.id}\` (${values}) names \`${b.path}\`, which no target produces, while other partitions' \`${d.name}\` are outputs (of \`${producer.producer.split("[")[0]}\`): add the value to the producer's partition, or partition it by the projection (\`partition: [${t.axes[keyed[0]!.slot]!.name}.KEY]\`)${more}`, d.loc));
     }
   }
+}
+
+/** `trial.KEY` for the values array of one key of a sweep axis (or of its projection). */
+function sweepRef(axis: Axis, typed: readonly unknown[]): string {
+  const of = axis.projection?.of ?? axis;
+  for (const [k, v] of axis.values!) if (v === typed) return `${of.name}.${k}`;
+  return of.name;
 }
 
 /** `default:` entries must name a target, an action, an output or a directory of outputs. */
