@@ -14,6 +14,10 @@
  *          recurrent layer's output / the transformer's attention and feed-forward outputs;
  *          recorded in config.json `training.dropout` (and `architecture.dropout` when > 0) and
  *          metrics.json `training.dropout`; docs/nn-engine.md "Dropout"). See src/ml/models/model-params.ts.
+ *          horizon (optional; sweeps): the label horizon (minutes) the trial expects; it must
+ *          equal the one the training data records (features.json), and seq_len must be among
+ *          its built window lengths: a mismatch (the trial's dep names another variant) is a
+ *          RuleError naming both values whatever on_failure says (a wiring mistake is no trial).
  *          on_failure (fail | record; sweeps): `record` turns an expected failure of this
  *          model (a bad param combination, a training input error) into a directory holding only
  *          status.json (format dagbuild.trial_status, version 1: status "failed", error, params),
@@ -32,7 +36,8 @@ import { stableStringify } from "../src/engine/hash.js";
 import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
 import { ModelParamError } from "../src/ml/models/model-params.js";
 import { buildSequenceModel, ModelBuildError } from "../src/ml/models/sequence-model.js";
-import { TrainingSetError } from "../src/ml/models/training-set.js";
+import { readSummary, TrainingSetError } from "../src/ml/models/training-set.js";
+import { checkDataContract, DataContractError } from "../src/ml/models/data-contract.js";
 import { TrainInputError } from "../src/ml/nn/trainer.js";
 
 export default defineRule({
@@ -41,22 +46,26 @@ export default defineRule({
     const out = ctx.outputs.model;
     if (!out) throw new RuleError('ml-model: declare a directory output named "model"');
     const name = out.replace(/\/+$/, "").split("/").pop()!;
-    const { on_failure: onFailure = "fail", ...params } = ctx.params;
+    const { on_failure: onFailure = "fail", ...given } = ctx.params;
+    const { horizon, ...params } = given;
     if (onFailure !== "fail" && onFailure !== "record") throw new RuleError(`ml-model ${name}: param "on_failure": must be one of fail, record, got ${JSON.stringify(onFailure)}`);
     const device = ctx.env?.CUDA_VISIBLE_DEVICES;
     if (device !== undefined) ctx.log(`${name}: gpu token CUDA_VISIBLE_DEVICES=${device}${process.env.CUDA_VISIBLE_DEVICES === device ? "" : " (not the process environment: worker isolation)"}`);
     try {
+      const trainingDir = oneInput(ctx, "training");
+      checkDataContract(trainingDir, await readSummary(trainingDir), { horizon, seq_len: params.seq_len });
       await buildSequenceModel({
         name,
-        trainingDir: oneInput(ctx, "training"),
+        trainingDir,
         outDir: out,
         params,
         hooks: { log: (l) => ctx.log(l), progress: (l) => (ctx.progress ? ctx.progress(l) : ctx.log(l)), signal: ctx.signal },
       });
     } catch (e) {
+      if (e instanceof DataContractError) throw new RuleError(`ml-model ${name}: ${e.message}`);
       const expected = e instanceof ModelParamError || e instanceof TrainingSetError || e instanceof TrainInputError || e instanceof ModelBuildError;
       if (expected && onFailure === "record" && !ctx.signal.aborted) {
-        await recordFailure(out, (e as Error).message, params);
+        await recordFailure(out, (e as Error).message, given);
         ctx.log(`ml-model ${name}: failed, recorded in status.json: ${(e as Error).message}`);
         return;
       }

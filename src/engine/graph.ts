@@ -29,7 +29,7 @@ import type {
   RuleRef,
   VerifySettings,
 } from "./graph-types.js";
-import { actionId, buildAxes, forEachPartition, parseUtcTime, type Axis } from "./partitions.js";
+import { actionId, buildAxes, forEachPartition, parseUtcTime, partitionAxis, type Axis } from "./partitions.js";
 import {
   compileGlob,
   globFiles,
@@ -257,6 +257,7 @@ export async function loadGraph(root: string, opts: LoadOptions = {}): Promise<L
   const toolVersions = await toolsPromise!;
   if (!expanded) return fail();
   if (defaults) checkDefaults(defaults, main, expanded, diags);
+  checkVariantDeps(targets, expanded, diags);
   if (diags.length > 0) return fail();
   for (const [t, rec] of toolRecords) {
     for (const name of t.tools) rec[name] = toolVersions.get(name)!;
@@ -311,17 +312,22 @@ function compileTarget(
   const axes: Axis[] = [];
   let axesOk = true;
   ((data.partition as string[] | undefined) ?? []).forEach((a, i) => {
-    const axis = cx.axes.get(a);
-    if (axis) axes.push(axis);
+    const axis = partitionAxis(a, cx.axes);
+    if (typeof axis === "string") {
+      axesOk = false;
+      diags.push(diag("unknown-axis", axis, at("partition", i)));
+    } else if (axis) axes.push(axis);
     else {
       axesOk = false;
-      if (!cx.brokenAxes.has(a)) {
+      if (!cx.brokenAxes.has(a.split(".")[0]!)) {
         const known = [...cx.axes.keys()];
         diags.push(diag("unknown-axis", `unknown axis \`${a}\` in partition of \`${name}\`${known.length ? ` (axes: ${known.join(", ")})` : " (no axes are declared)"}`, at("partition", i)));
       }
     }
   });
-  if (!axesOk) return undefined;
+  const mixed = axes.find((x) => x.projection && axes.includes(x.projection.of));
+  if (mixed) diags.push(diag("unknown-axis", `partition of \`${name}\` has both \`${mixed.projection!.of.name}\` and its projection \`${mixed.name}\`: keep one`, at("partition")));
+  if (!axesOk || mixed) return undefined;
 
   // Named outputs and deps, list form named "0", "1", ...
   const outputEntries = namedEntries(data.outputs);
@@ -1205,6 +1211,44 @@ function cycleDiagnostic(
   }
   const path = [...cycle, cycle[0]!].map((k) => ids[k]).join(" → ");
   return diag("cycle", `dependency cycle: ${path}`, notes[0]!.loc, notes);
+}
+
+/**
+ * A dep that selects a variant by a trial's value (`"out/data/h{trial.horizon}/"`) must find a
+ * target's output for every trial once it finds one for any: a trial whose value has no
+ * producer would otherwise read whatever an earlier build left at that path as a source file
+ * (or fail at run time). Reported at the dep, naming the trial and the value (issue 13).
+ */
+function checkVariantDeps(targets: readonly CompiledTarget[], ex: Expanded, diags: Diagnostic[]): void {
+  for (const t of targets) {
+    for (const d of t.deps) {
+      const keyed = d.bound.parts.filter((p): p is Slot => typeof p === "object" && p.typed !== undefined && p.slot < t.axes.length);
+      if (keyed.length === 0 || isGlob(d.bound.skeleton)) continue;
+      const ids = ex.targets.get(t.name)!;
+      const kinds: { id: string; path: string; idx: Int32Array; output: boolean }[] = [];
+      let k = 0;
+      forEachPartition(t.axes, (idx) => {
+        const path = normalizeRel(evaluate(d.bound, idx) ?? "");
+        const ref = path === undefined ? undefined : ex.actions.get(ids[k]!)!.deps[d.name]?.find((r) => r.path === path);
+        if (ref) kinds.push({ id: ids[k]!, path: ref.path, idx: idx.slice(), output: ref.kind === "output" });
+        k++;
+      });
+      const bad = kinds.filter((x) => !x.output);
+      if (bad.length === 0 || bad.length === kinds.length) continue;
+      const b = bad[0]!;
+      const values = keyed.map((p) => `\`{${sweepRef(t.axes[p.slot]!, p.typed!)}}\` = ${JSON.stringify(p.typed![b.idx[p.slot]!])}`).join(", ");
+      const producer = ex.actions.get(kinds.find((x) => x.output)!.id)!.deps[d.name]!.find((r) => r.kind === "output") as { producer: string };
+      const more = bad.length > 1 ? ` (and ${bad.length - 1} more trials)` : "";
+      diags.push(diag("missing-source", `dep \`${d.name}\` of \`${b.id}\` (${values}) names \`${b.path}\`, which no target produces, while other partitions' \`${d.name}\` are outputs (of \`${producer.producer.split("[")[0]}\`): add the value to the producer's partition, or partition it by the projection (\`partition: [${t.axes[keyed[0]!.slot]!.name}.KEY]\`)${more}`, d.loc));
+    }
+  }
+}
+
+/** `trial.KEY` for the values array of one key of a sweep axis (or of its projection). */
+function sweepRef(axis: Axis, typed: readonly unknown[]): string {
+  const of = axis.projection?.of ?? axis;
+  for (const [k, v] of axis.values!) if (v === typed) return `${of.name}.${k}`;
+  return of.name;
 }
 
 /** `default:` entries must name a target, an action, an output or a directory of outputs. */

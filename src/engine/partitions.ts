@@ -9,7 +9,7 @@
 import { diag } from "./diagnostics.js";
 import type { Diagnostic, Loc } from "./graph-types.js";
 import type { SourceFile } from "./pipeline.js";
-import { expandSweep, isSweepDecl, type SweepValue } from "./sweeps.js";
+import { BAD_ID_CHARS, expandSweep, isSweepDecl, type SweepValue } from "./sweeps.js";
 
 /** A declared partition axis with its values in order. */
 export interface Axis {
@@ -22,6 +22,8 @@ export interface Axis {
   readonly ends?: readonly string[];
   /** Sweep axes: each param's value per trial, JSON-typed (`{axis.KEY}`; src/engine/sweeps.ts). */
   readonly values?: ReadonlyMap<string, readonly SweepValue[]>;
+  /** A projection (`partition: [SWEEP.KEY]`): the sweep axis and key whose distinct values these are. */
+  readonly projection?: { readonly of: Axis; readonly key: string };
   /** Where the axis is declared (its key). */
   readonly loc: Loc;
 }
@@ -128,6 +130,50 @@ export function buildAxes(src: SourceFile, decl: Record<string, unknown>, diags:
     axes.set(name, { name, kind: "week", ids, starts, ends, loc });
   }
   return axes;
+}
+
+const projections = new WeakMap<Axis, Map<string, Axis | string>>();
+
+/**
+ * The axis a `partition:` entry names: a declared axis, or `SWEEP.KEY`, the distinct values of
+ * KEY among the trials of sweep axis SWEEP, in first-trial order (issue 13). A target
+ * partitioned by a projection (a sweep's training data per horizon) has one action per value,
+ * and `{SWEEP.KEY}` in its templates is that value (templates.ts), so each trial's
+ * `{SWEEP.KEY}` dep names one of its outputs and a value added to the sweep adds its partition.
+ * The projection is made once per axis and key: every target partitioned by it shares the
+ * same Axis, as they share a declared one. Returns undefined for an unknown axis and a message
+ * for a projection that cannot be one.
+ */
+export function partitionAxis(entry: string, axes: ReadonlyMap<string, Axis>): Axis | string | undefined {
+  const dot = entry.indexOf(".");
+  if (dot < 0) return axes.get(entry);
+  const [name, key] = [entry.slice(0, dot), entry.slice(dot + 1)];
+  const of = axes.get(name);
+  if (!of) return undefined;
+  let memo = projections.get(of);
+  if (!memo) projections.set(of, (memo = new Map()));
+  let p = memo.get(key);
+  if (p === undefined) memo.set(key, (p = projectSweep(of, key)));
+  return p;
+}
+
+/** The projection of sweep axis `of` on `key`, or why there is none. */
+function projectSweep(of: Axis, key: string): Axis | string {
+  if (of.kind !== "sweep") return `\`${of.name}.${key}\`: \`${of.name}\` is a ${of.kind} axis; only a sweep axis has keys to project on`;
+  const all = of.values!.get(key);
+  if (!all) return `\`${of.name}.${key}\`: sweep axis \`${of.name}\` has no param \`${key}\` (params: ${[...of.values!.keys()].join(", ")})`;
+  const values: SweepValue[] = [];
+  const seen = new Map<string, SweepValue>();
+  for (const v of all) {
+    const id = String(v);
+    const prev = seen.get(id);
+    if (prev === undefined) {
+      if (BAD_ID_CHARS.test(id) || /^\.+$/.test(id)) return `\`${of.name}.${key}\`: value ${JSON.stringify(v)} cannot be a partition id (no spaces or any of , = [ ] { } / \\ * ?, not . or ..)`;
+      seen.set(id, v);
+      values.push(v);
+    } else if (prev !== v) return `\`${of.name}.${key}\`: values ${JSON.stringify(prev)} and ${JSON.stringify(v)} print alike, so they cannot be told apart as partitions`;
+  }
+  return { name: `${of.name}.${key}`, kind: "list", ids: values.map(String), values: new Map([[key, values]]), projection: { of, key }, loc: of.loc };
 }
 
 /**

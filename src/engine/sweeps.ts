@@ -14,7 +14,9 @@
  * are rounded to 4 significant digits (the value the rule sees is the rounded one).
  *
  * `{axis.KEY}` gives a trial's value of KEY to templates; a param that is exactly one such
- * reference keeps the value's JSON type (templates.ts `Slot.typed`).
+ * reference keeps the value's JSON type (templates.ts `Slot.typed`). `partition: [axis.KEY]`
+ * partitions a target by KEY's distinct values (partitions.ts `partitionAxis`): the training
+ * data each horizon of a sweep needs, built once and read by every trial with that horizon.
  */
 import { createHash } from "node:crypto";
 import { diag } from "./diagnostics.js";
@@ -38,7 +40,7 @@ const RESERVED = new Set(["start", "end", "first", "last", "span", "params"]);
 /** Longest readable id; longer ones are hashed. */
 const MAX_ID = 96;
 /** Characters a partition id cannot hold (docs/pipeline-format.md "Names and values"). */
-const BAD_ID_CHARS = /[\s,=[\]{}/\\*?]/;
+export const BAD_ID_CHARS = /[\s,=[\]{}/\\*?]/;
 /** A random search gives up after this many draws per requested trial (duplicates). */
 const DRAWS_PER_TRIAL = 100;
 

@@ -189,8 +189,13 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
     }
     let vals: readonly string[];
     let typed: readonly unknown[] | undefined;
+    // `{trial.KEY}` in a target partitioned by the projection `trial.KEY` is that partition's value.
+    const proj = p.prop === undefined ? undefined : projectionOf(scope.partition, axis, p.prop);
     if (p.prop === undefined) vals = axis.ids;
-    else if (axis.kind === "sweep") {
+    else if (proj) {
+      typed = proj.values!.get(p.prop)!;
+      vals = proj.ids;
+    } else if (axis.kind === "sweep") {
       typed = axis.values!.get(p.prop);
       if (!typed) {
         errors.push(`\`{${p.raw}}\`: sweep axis \`${axis.name}\` has no param \`${p.prop}\` (params: ${[...axis.values!.keys()].join(", ")})`);
@@ -207,7 +212,7 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
       errors.push(`\`{${p.raw}}\`: unknown property \`.${p.prop}\` (start, end, first, last, span, first.start, last.end)`);
       continue;
     }
-    let slot = scope.partition.indexOf(axis);
+    let slot = scope.partition.indexOf(proj ?? axis);
     if (slot < 0) {
       if (usage !== "dep") {
         errors.push(
@@ -234,6 +239,11 @@ export function bindTemplate(t: Template, scope: Scope, usage: Usage, errors: st
   if (parts.length === 0) return { parts, constant: "", free, skeleton };
   if (parts.length === 1 && typeof parts[0] === "string") return { parts, constant: parts[0], free, skeleton };
   return { parts, free, skeleton };
+}
+
+/** The projection of sweep axis `of` on `key` among a target's partition axes, if there is one. */
+function projectionOf(partition: readonly Axis[], of: Axis, key: string): Axis | undefined {
+  return partition.find((a) => a.projection?.of === of && a.projection.key === key);
 }
 
 const sweepText = new WeakMap<readonly unknown[], readonly string[]>();

@@ -6,7 +6,7 @@
  *
  *   weights.safetensors  the best epoch's parameters, one tensor per name (docs/nn-engine.md;
  *                        metadata format dagbuild.ml_weights, formats.ts)
- *   config.json          architecture, training params, features, normaliser, input digests
+ *   config.json          architecture, training params, features, normaliser, input digests, the data's label horizon
  *                        (format dagbuild.ml_model, formats.ts)
  *   model.onnx           opset 17
  *   metrics.json         validation and test metrics (src/ml/models/model-metrics.ts) + timing
@@ -134,6 +134,7 @@ export async function buildSequenceModel(opts: {
     features: summary.features.map((f) => f.name),
     normaliser: { method: summary.normaliser.method, fitted_on: summary.normaliser.fitted_on, features: summary.features },
     seq_len: set.L,
+    horizon: summary.params.horizon,
     inputs: { training: trainingInputs, features_json: sha256(stableStringify(summary)) },
     digests: { weights: sha256(weights), onnx: sha256(onnx) },
   };

@@ -118,6 +118,8 @@ export function configParams(config: unknown): Record<string, unknown> {
   if (typeof arch.kind === "string") out.model = arch.kind;
   if (typeof arch.magnitude === "boolean") out.task = arch.magnitude ? "both" : "sign";
   for (const k of ["seed", "epochs", "patience", "batch", "lr", "backend", "max_train_samples"]) if (tr[k] !== undefined) out[k] = tr[k];
+  // The training data's label horizon (config.json `horizon`): a sweep over horizons lists it.
+  if (typeof at(config, "horizon") === "number") out.horizon = at(config, "horizon");
   return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
 }
 
