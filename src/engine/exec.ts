@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ActionIO, ActionSpec, HostResult } from "./hosts/host.js";
 import { RuleError, type Rule, type RuleContext } from "./rule.js";
+import { ruleSiblings } from "./siblings.js";
 import { compiledModulePath } from "./fingerprint.js";
 import { shq } from "./shell-quote.js";
 
@@ -91,6 +92,7 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
   } catch (e) {
     return { ok: false, kind: "rule-failed", message: `cannot load ${spec.rule.module}: ${(e as Error).message}` };
   }
+  let notFinal: string | undefined;
   const ctx: RuleContext = {
     root,
     target: spec.target,
@@ -105,6 +107,10 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
     },
     signal: io.signal,
     ...(spec.env ? { env: spec.env } : {}),
+    ...(spec.siblings ? { siblings: ruleSiblings(spec.siblings, root) } : {}),
+    notFinal: (reason) => {
+      notFinal = String(reason);
+    },
   };
   try {
     await rule.run(ctx);
@@ -120,7 +126,7 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
     if (spec.outputs[name]!.dir !== statSync(p).isDirectory())
       return { ok: false, kind: "rule-failed", message: `output "${name}" should be a ${spec.outputs[name]!.dir ? "directory" : "file"}` };
   }
-  return { ok: true };
+  return notFinal === undefined ? { ok: true } : { ok: true, notFinal };
 }
 
 
