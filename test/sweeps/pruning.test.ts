@@ -42,6 +42,8 @@ test("-j1, later trials worse: the first min_finished finish, the later ones are
   assert.equal(trials.map((a) => a.id).sort(), all(6).slice(2));
   assert.equal(plan.actions.find((a) => a.id === "ledger")?.pending, true, "the ledger runs only if a rerun changes an output");
   for (const a of trials) assert.match(a.reason_text, /^not-final \(pruned: val AUC [\d.]+ < median [\d.]+ of 2 finished at epoch 1\)$/);
+  const why = cli(ws, ["explain", pruneAction(3)]);
+  assert.match(why.stdout, /not-final \(pruned: .*\n.*its last run said its outcome is provisional/);
   const second = buildOk(ws, ["-j", "1"]);
   assert.equal(ranIds(ws), all(6).slice(2), "only the pruned trials rerun; a finished trial never does");
   assert.equal(second.executed, all(6).slice(2), "pruned again with the same outputs: the ledger is cut off");
