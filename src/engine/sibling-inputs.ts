@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { ActionNode } from "./graph-types.js";
 import type { ActionSpec, InputFile, TreeEntry } from "./hosts/host.js";
 import type { Checker } from "./plan.js";
-import type { OutputState } from "./cache/state-index.js";
+import type { ActionState, OutputState } from "./cache/state-index.js";
 import { describePath } from "./cache/cas.js";
 import type { SiblingFiles } from "./siblings.js";
 
@@ -32,10 +32,24 @@ export function withSiblings(spec: ActionSpec, node: ActionNode, checker: Checke
   return { ...spec, siblings: { axis: s.axis, options: s.options, finished } };
 }
 
+/**
+ * Each record's answer, once: a state object is replaced whenever its action records again, so
+ * a sweep of n trials checks each sibling's outputs once per record, not n times.
+ */
+const memo = new WeakMap<object, Record<string, InputFile> | null>();
+
 /** The recorded outputs of a finished sibling, or undefined when it is not finished. */
 function finishedOutputs(id: string, checker: Checker): Record<string, InputFile> | undefined {
   const st = checker.state.actions.get(id);
-  if (!st || checker.notFinal(checker.graph.actions.get(id)!, st)) return undefined;
+  if (!st) return undefined;
+  let got = memo.get(st);
+  if (got === undefined) memo.set(st, (got = checkedOutputs(id, st, checker) ?? null));
+  return got ?? undefined;
+}
+
+/** The outputs of a final record, if every one is on disk as recorded. */
+function checkedOutputs(id: string, st: ActionState, checker: Checker): Record<string, InputFile> | undefined {
+  if (checker.notFinal(checker.graph.actions.get(id)!, st)) return undefined;
   const out: Record<string, InputFile> = {};
   for (const [name, o] of Object.entries(st.o)) {
     if (checker.checkOutput(o)) return undefined; // changed on disk since: not its recorded result
