@@ -24,6 +24,14 @@
  *          which the sweep ledger lists as failed; the action succeeds and is cached like any
  *          result of the same inputs. `fail` (default) throws: the action fails, other trials
  *          keep their results, and the next build reruns it alone.
+ * Pruning: a target with `siblings: { axis: <trial axis>, options: { prune_after: k,
+ *          min_finished: m } }` (docs/pipeline-format.md "Siblings"; src/ml/sweeps/pruning.ts):
+ *          after epoch k, a trial below the median validation AUC of its finished siblings at
+ *          epoch k (at least m of them) stops; its directory holds only status.json (status
+ *          "pruned": params, the epochs run without wall-clock fields, metrics so far, the
+ *          median and the siblings it came from) and the outcome is marked not final
+ *          (ctx.notFinal): it runs again on every build. A trial that was not pruned is final
+ *          and identical to a run without pruning.
  * Env:     ctx.env.CUDA_VISIBLE_DEVICES (the gpu token the engine granted) is logged; the tfjs
  *          backend sees it only under DAGBUILD_ISOLATION=process (worker threads share one
  *          process environment, set before TensorFlow loads): see docs/pipeline-format.md.
@@ -33,7 +41,8 @@
 import { readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stableStringify } from "../src/engine/hash.js";
-import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
+import { defineRule, oneInput, RuleError, type RuleContext } from "../src/engine/rule.js";
+import { pruneBar, pruneSettings, PruneSettingsError, pruningHook, TrialPruned, type PruneBar } from "../src/ml/sweeps/pruning.js";
 import { ModelParamError } from "../src/ml/models/model-params.js";
 import { buildSequenceModel, ModelBuildError } from "../src/ml/models/sequence-model.js";
 import { readSummary, TrainingSetError } from "../src/ml/models/training-set.js";
@@ -49,6 +58,7 @@ export default defineRule({
     const { on_failure: onFailure = "fail", ...given } = ctx.params;
     const { horizon, ...params } = given;
     if (onFailure !== "fail" && onFailure !== "record") throw new RuleError(`ml-model ${name}: param "on_failure": must be one of fail, record, got ${JSON.stringify(onFailure)}`);
+    const bar = pruningBar(ctx, name);
     const device = ctx.env?.CUDA_VISIBLE_DEVICES;
     if (device !== undefined) ctx.log(`${name}: gpu token CUDA_VISIBLE_DEVICES=${device}${process.env.CUDA_VISIBLE_DEVICES === device ? "" : " (not the process environment: worker isolation)"}`);
     try {
@@ -59,9 +69,15 @@ export default defineRule({
         trainingDir,
         outDir: out,
         params,
-        hooks: { log: (l) => ctx.log(l), progress: (l) => (ctx.progress ? ctx.progress(l) : ctx.log(l)), signal: ctx.signal },
+        hooks: { log: (l) => ctx.log(l), progress: (l) => (ctx.progress ? ctx.progress(l) : ctx.log(l)), signal: ctx.signal, ...(bar ? { epoch: pruningHook(bar) } : {}) },
       });
     } catch (e) {
+      if (e instanceof TrialPruned) {
+        await recordPruned(out, e, params);
+        ctx.notFinal!(e.message);
+        ctx.log(`ml-model ${name}: ${e.message}; status.json written, not final`);
+        return;
+      }
       if (e instanceof DataContractError) throw new RuleError(`ml-model ${name}: ${e.message}`);
       const expected = e instanceof ModelParamError || e instanceof TrainingSetError || e instanceof TrainInputError || e instanceof ModelBuildError;
       if (expected && onFailure === "record" && !ctx.signal.aborted) {
@@ -75,7 +91,41 @@ export default defineRule({
   },
 });
 
-/** Format version of status.json (a recorded failure). */
+/**
+ * The median a trial must reach (pruning on, enough finished siblings), or undefined. A context
+ * that cannot record a provisional outcome (no ctx.notFinal: a hand-made one) never prunes.
+ */
+function pruningBar(ctx: RuleContext, name: string): PruneBar | undefined {
+  let settings;
+  try {
+    settings = pruneSettings(ctx.siblings?.options);
+  } catch (e) {
+    if (e instanceof PruneSettingsError) throw new RuleError(`ml-model ${name}: ${e.message}`);
+    throw e;
+  }
+  if (!settings || !ctx.siblings || !ctx.notFinal) return undefined;
+  const siblings = ctx.siblings.finished.flatMap((f) => (f.outputs.model ? [{ id: f.id, dir: f.outputs.model }] : []));
+  const bar = pruneBar(settings, siblings);
+  ctx.log(bar
+    ? `ml-model ${name}: pruned after epoch ${bar.epoch} if below the median validation AUC ${bar.median.toFixed(4)} of ${bar.from.length} finished trials`
+    : `ml-model ${name}: not pruned: fewer than min_finished = ${settings.minFinished} finished trials reached epoch ${settings.afterEpochs}`);
+  return bar;
+}
+
+/** Replaces whatever training left in `dir` by status.json (status pruned), without wall-clock fields. */
+async function recordPruned(dir: string, p: TrialPruned, params: Readonly<Record<string, unknown>>): Promise<void> {
+  for (const f of await readdir(dir)) await rm(join(dir, f), { recursive: true, force: true });
+  const epochs = p.epochs.map((e) => ({ epoch: e.epoch, train_loss: e.train_loss, val_loss: e.val_loss, val_auc: e.val_auc }));
+  const last = epochs[epochs.length - 1]!;
+  await writeFile(join(dir, "status.json"), stableStringify({
+    format: "dagbuild.trial_status", version: TRIAL_STATUS_VERSION, status: "pruned", error: p.message, params,
+    metrics: { val_auc: last.val_auc, val_loss: last.val_loss, epochs_run: epochs.length, median_val_auc: p.bar.median },
+    pruned: { epoch: p.bar.epoch, median_val_auc: p.bar.median, finished: p.bar.from },
+    epochs,
+  }));
+}
+
+/** Format version of status.json (a recorded failure or a pruned trial). */
 export const TRIAL_STATUS_VERSION = 1;
 
 /** Replaces whatever the failed build left in `dir` by status.json alone. */

@@ -8,7 +8,8 @@
  *                  directory ml-scores can read), plus selection.json (format
  *                  dagbuild.sweep_selection, version 1: model, trial, metric, value,
  *                  trials_tried, the swept keys, the trial's params and ledger line, every
- *                  trial's validation AUC, and the archived config.json digest)
+ *                  trial's validation AUC (null for failed and pruned ones: a pruned trial
+ *                  never counts as the best), and the archived config.json digest)
  */
 import { cp, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -47,7 +48,8 @@ export default defineRule({
       swept: ledger.header.swept,
       params: line.params,
       ledger_line: line,
-      validation_auc: Object.fromEntries(ledger.trials.map((t) => [t.trial, t.metrics?.val_auc ?? null])),
+      // A pruned trial's AUC is that of its first epochs: not a candidate's (null, like a failed one).
+      validation_auc: Object.fromEntries(ledger.trials.map((t) => [t.trial, t.status === "ok" ? (t.metrics?.val_auc ?? null) : null])),
       config: { file: "config.json", sha256: sha256(config) },
     }));
     ctx.log(`promoted ${best} (validation AUC ${line.metrics?.val_auc}) of ${ledger.header.trials_tried} trials`);

@@ -4,11 +4,12 @@
  * Outputs are written under `staging/<path>`; the caller commits them.
  */
 import { spawn } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ActionIO, ActionSpec, HostResult } from "./hosts/host.js";
 import { RuleError, type Rule, type RuleContext } from "./rule.js";
+import { ruleSiblings } from "./siblings.js";
 import { compiledModulePath } from "./fingerprint.js";
 import { shq } from "./shell-quote.js";
 
@@ -78,7 +79,10 @@ function pruneStaging(dir: string, keep: readonly string[]): void {
 async function executeRule(spec: ActionSpec, root: string, staging: string, io: ActionIO): Promise<HostResult> {
   const outputs = stagingOutputs(spec, staging);
   const inputs = inputPaths(spec, root);
-  if (spec.rule.kind === "shell") return runShell(spec.rule.command, inputs, outputs, root, io, spec.env);
+  if (spec.rule.kind === "shell") {
+    const command = spec.rule.command;
+    return shellWithSiblings(spec, root, staging, (env) => runShell(command, inputs, outputs, root, io, env));
+  }
   const file = compiledModulePath(root, spec.rule.module);
   if (!file) {
     return { ok: false, kind: "rule-failed", message: `rule module ${spec.rule.module} is not compiled: run \`npm run build\`` };
@@ -91,6 +95,7 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
   } catch (e) {
     return { ok: false, kind: "rule-failed", message: `cannot load ${spec.rule.module}: ${(e as Error).message}` };
   }
+  let notFinal: string | undefined;
   const ctx: RuleContext = {
     root,
     target: spec.target,
@@ -105,6 +110,10 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
     },
     signal: io.signal,
     ...(spec.env ? { env: spec.env } : {}),
+    ...(spec.siblings ? { siblings: ruleSiblings(spec.siblings, root) } : {}),
+    notFinal: (reason) => {
+      notFinal = String(reason);
+    },
   };
   try {
     await rule.run(ctx);
@@ -120,9 +129,22 @@ async function executeRule(spec: ActionSpec, root: string, staging: string, io: 
     if (spec.outputs[name]!.dir !== statSync(p).isDirectory())
       return { ok: false, kind: "rule-failed", message: `output "${name}" should be a ${spec.outputs[name]!.dir ? "directory" : "file"}` };
   }
-  return { ok: true };
+  return notFinal === undefined ? { ok: true } : { ok: true, notFinal };
 }
 
+
+/**
+ * A shell rule's view of `siblings:`: `DAGBUILD_SIBLINGS` holds ctx.siblings as JSON, and a
+ * reason written to the file `DAGBUILD_NOT_FINAL` names is its `ctx.notFinal` (the file is in
+ * staging, outside the outputs: removed with the rest of staging).
+ */
+async function shellWithSiblings(spec: ActionSpec, root: string, staging: string, run: (env?: Readonly<Record<string, string>>) => Promise<HostResult>): Promise<HostResult> {
+  if (!spec.siblings) return run(spec.env);
+  const file = join(staging, ".dagbuild-not-final");
+  const result = await run({ ...spec.env, DAGBUILD_SIBLINGS: JSON.stringify(ruleSiblings(spec.siblings, root)), DAGBUILD_NOT_FINAL: file });
+  if (!result.ok || !existsSync(file)) return result;
+  return { ok: true, notFinal: readFileSync(file, "utf8").trim() || "the rule said so" };
+}
 
 /**
  * Substitutes `{out}` (the first output), `{out.NAME}`, `{deps}` (every input) and

@@ -101,8 +101,11 @@ export type Reason =
   | { readonly kind: "output-missing"; readonly path: string }
   | { readonly kind: "output-modified"; readonly path: string; readonly old?: string; readonly new?: string }
   | { readonly kind: "forced" }
-  /** Built (or last run) before its `final_after` time: provisional, rebuilt until then. */
-  | { readonly kind: "not-final"; readonly finalAfter: string; readonly builtAt?: string };
+  /**
+   * Provisional, rebuilt on every build: built (or last run) before its `final_after` time, or
+   * its rule said so (`said`: `ctx.notFinal(reason)`, a pruned sweep trial; no finalAfter then).
+   */
+  | { readonly kind: "not-final"; readonly finalAfter?: string; readonly builtAt?: string; readonly said?: string };
 
 /** One-line rendering: `input-changed data/x.csv`, `param-changed replay.p`. */
 export function formatReason(r: Reason): string {
@@ -123,6 +126,7 @@ export function formatReason(r: Reason): string {
     case "output-modified":
       return `output-modified ${r.path}`;
     case "not-final":
+      if (r.said !== undefined) return `not-final (${r.said})`;
       return `not-final (${r.builtAt ? `built ${r.builtAt}` : "never built"}, final after ${r.finalAfter})`;
   }
 }

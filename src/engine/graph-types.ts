@@ -4,6 +4,7 @@
  *   plan (plan.ts: reasons, never runs anything)         →  Plan
  *   execute (scheduler.ts + hosts/)                      →  events
  */
+import type { NodeSiblings } from "./siblings.js";
 
 /** A source location (1-based line and column), kept from the yaml node ranges. */
 export interface Loc {
@@ -103,6 +104,8 @@ export interface ActionNode {
    * holds the action on its recorded outputs (src/engine/retrain-hold.ts; never part of a key).
    */
   readonly retrainEvery?: number;
+  /** `siblings:` of the target with this node's group (src/engine/siblings.ts; never part of a key). */
+  readonly siblings?: NodeSiblings;
   /** Where the target is declared. */
   readonly loc: Loc;
 }

@@ -44,6 +44,7 @@ import {
   type SourceFile,
 } from "./pipeline.js";
 import { schemaValidators, validateSource } from "./schema.js";
+import { groupSiblings, parseSiblings, type SiblingsDecl } from "./siblings.js";
 import { bindTemplate, evaluate, parseTemplate, typedSlot, type Bound, type Scope, type Slot } from "./templates.js";
 import { resolveToolVersions, shellRunner, type CommandRunner, type ToolDecl } from "./tool-versions.js";
 import { resolveArgs } from "./select.js";
@@ -92,6 +93,8 @@ interface CompiledTarget {
   readonly verify?: VerifySettings;
   /** `retrain_every:` in weeks (schema-checked `<N>w`). */
   readonly retrainEvery?: number;
+  /** `siblings:` (src/engine/siblings.ts), checked against the partition. */
+  readonly siblings?: SiblingsDecl;
 }
 
 type ParamsFn = (idx: ArrayLike<number>) => Readonly<Record<string, unknown>>;
@@ -405,6 +408,8 @@ function compileTarget(
   const finalBound = typeof data.final_after === "string" ? bind(data.final_after, "describe", at("final_after")) : undefined;
   const finalAfter = finalBound ? { name: "final_after", loc: at("final_after"), bound: finalBound } : undefined;
 
+  const siblings = parseSiblings(name, data.siblings, axes.map((a) => a.name), at, diags);
+
   if (diags.length > before || !rule || !params) return undefined;
   return {
     name,
@@ -415,6 +420,7 @@ function compileTarget(
     ...(finalAfter ? { finalAfter } : {}),
     ...(data.verify ? { verify: data.verify as VerifySettings } : {}),
     ...(typeof data.retrain_every === "string" ? { retrainEvery: parseInt(data.retrain_every, 10) } : {}),
+    ...(siblings ? { siblings } : {}),
     axes,
     outputs,
     deps,
@@ -954,6 +960,7 @@ function expand(
       idsOfTarget.push(id);
       i++;
     });
+    if (t.siblings) groupSiblings(t.siblings, idsOfTarget, actions);
   }
   for (const [d, m] of missing) {
     const more = m.count > 1 ? ` (and ${m.count - 1} more like it)` : "";

@@ -180,7 +180,7 @@ export class Checker {
   decide(node: ActionNode, lookup: OutputLookup, opts: { quick?: boolean } = {}): Decision {
     if (!this.forced.has(node.id)) {
       const prev = this.state.actions.get(node.id);
-      if (prev && (node.finalAfter === undefined || !this.notFinal(node, prev)) && this.quickKey(node, lookup) === prev.k) {
+      if (prev && ((node.finalAfter === undefined && prev.n === undefined) || !this.notFinal(node, prev)) && this.quickKey(node, lookup) === prev.k) {
         let ok = true;
         let refreshed: Record<string, OutputState> | undefined;
         for (const name in prev.o) {
@@ -256,8 +256,11 @@ export class Checker {
   /**
    * A `final_after` action whose recorded run started before that time: its outputs are
    * provisional (a week of live candles fetched while the week was open) and it runs again.
+   * So is one whose last run called `ctx.notFinal` (the record's `n`).
    */
   notFinal(node: ActionNode, prev: ActionState | undefined): Reason | undefined {
+    // The rule said its outcome depends on more than its key (a pruned trial: its siblings).
+    if (prev?.n !== undefined) return { kind: "not-final", said: prev.n };
     if (node.finalAfter === undefined || (prev?.b !== undefined && prev.b >= node.finalAfter)) return undefined;
     const iso = (ms: number) => new Date(ms).toISOString();
     return { kind: "not-final", finalAfter: iso(node.finalAfter), ...(prev?.b !== undefined ? { builtAt: iso(prev.b) } : {}) };
@@ -303,11 +306,12 @@ export class Checker {
 
   /**
    * The action record for `key` if every output blob is in the CAS (and, for a `final_after`
-   * action, if its run started after that time: provisional outputs are never restored).
+   * action, if its run started after that time; never one its rule called not final):
+   * provisional outputs are never restored.
    */
   restorable(key: string, node?: ActionNode): ActionRecord | undefined {
     const rec = this.ac.get(key);
-    if (!rec) return undefined;
+    if (!rec || rec.not_final !== undefined) return undefined;
     if (node?.finalAfter !== undefined && runStart(rec) < node.finalAfter) return undefined;
     for (const o of Object.values(rec.outputs)) {
       if (o.tree ? !o.tree.every((e) => this.cas.has(e.digest)) : !this.cas.has(o.digest)) return undefined;

@@ -51,6 +51,27 @@ export interface RuleContext {
   readonly env?: Readonly<Record<string, string>>;
   /** Aborted on Ctrl-C or when the build stops; long loops should check it. */
   readonly signal: AbortSignal;
+  /**
+   * A target with `siblings:` (docs/pipeline-format.md "Siblings"): the finished siblings'
+   * outputs when this action started. NOT part of the key: a rule whose outcome they change
+   * must call `notFinal`. Absent for other targets (and in hand-made contexts).
+   */
+  readonly siblings?: RuleSiblings;
+  /**
+   * Says this outcome is provisional (it depends on more than the key: a pruned trial lost to
+   * its siblings): the engine records it as not final (reason `not-final (<reason>)`), runs it
+   * again on every build and never restores it. Optional so hand-made contexts may omit it.
+   */
+  notFinal?(reason: string): void;
+}
+
+/** `ctx.siblings`: the finished partitions of this target that differ only in `axis`. */
+export interface RuleSiblings {
+  readonly axis: string;
+  /** The target's `siblings.options`, as written. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** In declaration order: each sibling's partition and its outputs by name (absolute paths). */
+  readonly finished: readonly { readonly id: string; readonly partition: Readonly<Record<string, string>>; readonly outputs: Readonly<Record<string, string>> }[];
 }
 
 /** A build step. */

@@ -21,6 +21,7 @@ import { hashFile } from "./hash.js";
 import { treeSignature } from "./cache/tree-signature.js";
 import { fsyncPath, fsyncTree } from "./durable.js";
 import { DeviceTokens } from "./device-tokens.js";
+import { withSiblings } from "./sibling-inputs.js";
 
 /** Options of one build. */
 export interface BuildOptions {
@@ -304,6 +305,7 @@ export async function runBuild(
       mkdirSync(staging, { recursive: true });
       let ok = false;
       let verified: Readonly<Record<string, Artifact>> | undefined; // output digests the host checked
+      let notFinal: string | undefined; // the rule's ctx.notFinal reason: a provisional outcome
       if (restore) {
         // Every output is tried (each restore verifies its blobs and quarantines bad ones).
         const problems: string[] = [];
@@ -332,7 +334,8 @@ export async function runBuild(
           }
         }
         const env = tokens.env(id);
-        const spec = env ? { ...toSpec(node, decision, checker, lookup), env } : toSpec(node, decision, checker, lookup);
+        const base = withSiblings(toSpec(node, decision, checker, lookup), node, checker, (s) => !wanted.has(s) || settled.get(s)?.kind === "ok");
+        const spec = env ? { ...base, env } : base;
         let host: Host;
         try {
           host = await getHost(node.host);
@@ -352,6 +355,7 @@ export async function runBuild(
           fail(id, result.kind, result.message, logFile, tail);
           return;
         }
+        notFinal = result.notFinal;
       }
       if (opts.signal.aborted) {
         settled.set(id, { kind: "failed" });
@@ -373,7 +377,8 @@ export async function runBuild(
       }
       // A restore brings back outputs as old as the run that made them (final_after compares that).
       const startedAt = restored && decision.restorable ? runStart(decision.restorable) : t0;
-      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt, verified);
+      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt, verified, notFinal);
+      if (notFinal !== undefined) sink.emit({ type: "note", message: `${id}: provisional, runs again next build (${notFinal})` });
       (restored ? summary.restored : summary.built).push(id);
       sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
       finishOk(id);
@@ -579,6 +584,7 @@ function commit(
   restored: boolean,
   startedAt: number,
   verified: Readonly<Record<string, Artifact>> | undefined,
+  notFinal?: string,
 ): { changed: boolean } {
   const root = checker.graph.root;
   const prev = checker.state.actions.get(node.id);
@@ -622,9 +628,11 @@ function commit(
       host: node.host,
       duration_ms: durationMs,
       built_at: new Date().toISOString(),
+      ...(notFinal !== undefined ? { not_final: notFinal } : {}),
     });
   }
-  checker.state.recordAction(node.id, node.finalAfter === undefined ? { k: decision.key, o: states } : { k: decision.key, o: states, b: startedAt });
+  const base = node.finalAfter === undefined ? { k: decision.key, o: states } : { k: decision.key, o: states, b: startedAt };
+  checker.state.recordAction(node.id, notFinal === undefined ? base : { ...base, n: notFinal });
   return { changed };
 }
 

@@ -166,7 +166,7 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
     if (!s) return refuse(`${id} has no record`); // cannot happen after a clean build
     const node = graph.actions.get(id)!;
     // A provisional action runs on every build until final: no build of this selection is a no-op.
-    if (checker.notFinal(node, s)) return refuse(`${id} is provisional until its final_after time`);
+    if (checker.notFinal(node, s)) return refuse(`${id} is provisional (${s.n ?? "until its final_after time"})`);
     // Actions settled without a decision (an incremental build) did not hash their rule: do it
     // now, so it is stamped, and only if it is still the rule their records were built with
     // (it may have been edited while the build ran: the manifest must not vouch for it).

@@ -2,18 +2,19 @@
  * `dagbuild exec --spec FILE --staging DIR [--cas DIR] [--result FILE]`: runs one serialized
  * action in this process. Used by the local host in process isolation and, with `--cas`, as
  * the remote half of an SSH host:
- *   1. (--cas) materialize every input whose workspace file is missing or has another digest
+ *   1. (--cas) materialize every input (and every finished sibling's output: spec.siblings) whose workspace file is missing or has another digest
  *      from the CAS blob of its digest (temp + rename); a directory input is made to hold
  *      exactly its tree (files left by an earlier version of it are removed);
  *   2. run the rule with outputs under --staging;
  *   3. (--cas) store the outputs in the CAS and write the result JSON (format version 1):
- *      {"version":1,"ok":true,"outputs":{name:{path,digest,size,dir,tree?}}} or {"version":1,"ok":false,"message"}.
+ *      {"version":1,"ok":true,"outputs":{name:{path,digest,size,dir,tree?}},"notFinal"?:reason} or {"version":1,"ok":false,"message"}.
  * Exit: 0 ok, 1 rule failed, 2 bad spec or missing input blob.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ActionSpec } from "../../engine/hosts/host.js";
 import { executeSpec } from "../../engine/exec.js";
+import { shippedInputs } from "../../engine/siblings.js";
 import { Cas, describePath } from "../../engine/cache/cas.js";
 import { hashFile } from "../../engine/hash.js";
 
@@ -73,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   if (spec.env) Object.assign(process.env, spec.env);
   const cas = casDir ? new Cas(casDir) : undefined;
   if (cas) {
-    for (const list of Object.values(spec.inputs)) {
+    for (const list of shippedInputs(spec)) {
       for (const f of list) {
         const dest = join(root, f.path);
         const entries = f.tree ? f.tree.map((e) => ({ dest: join(dest, e.rel), digest: e.digest, exec: e.executable })) : [{ dest, digest: f.digest, exec: false }];
@@ -111,6 +112,6 @@ export async function run(argv: string[]): Promise<number> {
     const art = cas ? cas.putPath(p) : describePath(p);
     outputs[name] = { path: o.path, digest: art.digest, size: art.size, dir: o.dir, ...(art.tree ? { tree: art.tree } : {}) };
   }
-  writeResult({ version: 1, ok: true, outputs });
+  writeResult({ version: 1, ok: true, outputs, ...(result.notFinal !== undefined ? { notFinal: result.notFinal } : {}) });
   return 0;
 }

@@ -30,6 +30,7 @@ function details(r: Reason): string[] {
     case "forced":
       return ["--force"];
     case "not-final":
+      if (r.said !== undefined) return [`its last run said its outcome is provisional (${r.said}): it depends on more than its key, so it runs on every build until a run says otherwise`];
       return [
         `${r.builtAt ? `last run started ${r.builtAt}` : "no run recorded"}, before final_after ${r.finalAfter}: ` +
           "its outputs are provisional and it runs on every build until a run starts after that time",

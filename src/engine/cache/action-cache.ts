@@ -35,6 +35,8 @@ export interface ActionRecord {
   readonly duration_ms: number;
   /** When it was built (informational only; never part of a key or an output). */
   readonly built_at: string;
+  /** The rule's not-final reason (`ctx.notFinal`): a provisional outcome, never restored. */
+  readonly not_final?: string;
 }
 
 export class ActionCache {

@@ -5,7 +5,9 @@
  *   {"format":"dagbuild-state","version":1}                          header (first line)
  *   {"a":"<action id>","k":"<action key>","o":{"<name>":Out},"b":ms} latest result of an action
  *                                                                    ("b": when its run started, kept
- *                                                                    for targets with final_after)
+ *                                                                    for targets with final_after;
+ *                                                                    "n": the rule's not-final reason,
+ *                                                                    a provisional outcome: ctx.notFinal)
  *   {"x":"<action id>"}                                              action forgotten (clean)
  *   {"s":"<path>","d":"<sha256>","z":size,"m":mtimeMs,"i":ino,"c":ctimeMs}   stat cache of a source file
  * with Out = {"p":path,"d":digest,"z":size,"m":mtimeMs,"i":ino,"c":ctimeMs,"x":1 if executable,
@@ -52,6 +54,11 @@ export interface ActionState {
   readonly o: Readonly<Record<string, OutputState>>;
   /** When the run that made these outputs started (ms since the epoch; final_after targets only). */
   readonly b?: number;
+  /**
+   * Set when the rule said its outcome is provisional (`ctx.notFinal`, a pruned sweep trial):
+   * its reason. Such a record is never fresh and never restored (docs/pipeline-format.md, Siblings).
+   */
+  readonly n?: string;
 }
 
 /** Stat-cache entry of a source file. */
@@ -137,7 +144,7 @@ export class StateIndex {
     for (const rec of records) {
       idx.lines++;
       if (typeof rec.a === "string")
-        idx.actions.set(rec.a, typeof rec.b === "number" ? { k: rec.k as string, o: rec.o as Record<string, OutputState>, b: rec.b } : { k: rec.k as string, o: rec.o as Record<string, OutputState> });
+        idx.actions.set(rec.a, { k: rec.k as string, o: rec.o as Record<string, OutputState>, ...(typeof rec.b === "number" ? { b: rec.b } : {}), ...(typeof rec.n === "string" ? { n: rec.n } : {}) });
       else if (typeof rec.x === "string") idx.actions.delete(rec.x);
       else if (typeof rec.s === "string") idx.stats.set(rec.s, { d: rec.d as string, z: rec.z as number, m: rec.m as number, i: rec.i as number, c: rec.c as number | undefined });
     }
@@ -168,7 +175,7 @@ export class StateIndex {
   recordAction(id: string, state: ActionState): void {
     this.actions.set(id, state);
     this.ensureFile();
-    appendFileSync(this.file, JSON.stringify({ a: id, k: state.k, o: state.o, b: state.b }) + "\n");
+    appendFileSync(this.file, JSON.stringify({ a: id, k: state.k, o: state.o, b: state.b, n: state.n }) + "\n");
     this.lines++;
   }
 
@@ -195,7 +202,7 @@ export class StateIndex {
    */
   refreshAction(id: string, state: ActionState): void {
     this.actions.set(id, state);
-    this.pendingStats.push(JSON.stringify({ a: id, k: state.k, o: state.o, b: state.b }));
+    this.pendingStats.push(JSON.stringify({ a: id, k: state.k, o: state.o, b: state.b, n: state.n }));
   }
 
   /** Writes pending stat entries; compacts the log when it has grown. */
@@ -215,7 +222,7 @@ export class StateIndex {
   /** Rewrites the log with only the live entries (temp + rename: never a torn index). */
   compact(): void {
     const out: string[] = [HEADER];
-    for (const [id, s] of this.actions) out.push(JSON.stringify({ a: id, k: s.k, o: s.o, b: s.b }));
+    for (const [id, s] of this.actions) out.push(JSON.stringify({ a: id, k: s.k, o: s.o, b: s.b, n: s.n }));
     for (const [p, e] of this.stats) out.push(JSON.stringify({ s: p, d: e.d, z: e.z, m: e.m, i: e.i, c: e.c }));
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp${process.pid}`;

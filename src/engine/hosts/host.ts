@@ -6,6 +6,7 @@
  */
 import type { RuleRef } from "../graph-types.js";
 import type { Artifact } from "../cache/cas.js";
+import type { SpecSiblings } from "../siblings.js";
 
 /** A file of a directory input or output, relative to the directory. */
 export interface TreeEntry {
@@ -41,6 +42,11 @@ export interface ActionSpec {
    * tokens it holds (src/engine/device-tokens.ts). Absent when there is none.
    */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The finished siblings' outputs (a target with `siblings:`; src/engine/siblings.ts), outside
+   * the key: shipped like inputs, shown to the rule as `ctx.siblings`. Absent otherwise.
+   */
+  readonly siblings?: SpecSiblings;
 }
 
 /** Streams and cancellation for one action. */
@@ -59,7 +65,8 @@ export interface ActionIO {
 
 /** Outcome of running an action on a host; expected failures are values, not throws. */
 export type HostResult =
-  | { readonly ok: true }
+  /** `notFinal`: the rule's `ctx.notFinal(reason)`: record the outcome as provisional. */
+  | { readonly ok: true; readonly notFinal?: string }
   | {
       readonly ok: false;
       readonly kind: "rule-failed" | "cancelled" | "transfer-failed" | "host-unavailable" | "digest-mismatch";

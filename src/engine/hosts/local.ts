@@ -4,7 +4,7 @@
  * `dagbuild exec` child process instead (for rules whose native libraries dislike workers).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { ActionIO, ActionSpec, Host, HostResult } from "./host.js";
@@ -78,9 +78,10 @@ export class LocalHost implements Host {
   private runProcess(spec: ActionSpec, staging: string, io: ActionIO): Promise<HostResult> {
     mkdirSync(staging, { recursive: true });
     const specFile = `${staging}.spec.json`; // beside the staging dir, removed when the child exits
+    const resultFile = `${staging}.result.json`; // the child's result (ctx.notFinal travels in it)
     writeFileSync(specFile, JSON.stringify(spec));
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, "exec", "--spec", specFile, "--staging", staging], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [CLI, "exec", "--spec", specFile, "--staging", staging, "--result", resultFile], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
       const onAbort = () => child.kill("SIGTERM");
       io.signal.addEventListener("abort", onAbort, { once: true });
       let tail = "";
@@ -93,8 +94,10 @@ export class LocalHost implements Host {
       child.on("close", (code, sig) => {
         io.signal.removeEventListener("abort", onAbort);
         rmSync(specFile, { force: true });
+        const notFinal = code === 0 ? readNotFinal(resultFile) : undefined;
+        rmSync(resultFile, { force: true });
         if (io.signal.aborted) resolve({ ok: false, kind: "cancelled", message: "cancelled" });
-        else if (code === 0) resolve({ ok: true });
+        else if (code === 0) resolve(notFinal === undefined ? { ok: true } : { ok: true, notFinal });
         else resolve({ ok: false, kind: "rule-failed", message: tail.trim().split("\n").pop() || (sig ? `rule process killed by ${sig}` : `rule process exited with code ${code}`) });
       });
     });
@@ -104,5 +107,15 @@ export class LocalHost implements Host {
     await Promise.all([...this.all].map((w) => w.terminate()));
     this.all.clear();
     this.idle = [];
+  }
+}
+
+/** The `notFinal` of a `dagbuild exec --result` file, if it has one. */
+function readNotFinal(file: string): string | undefined {
+  try {
+    const r = JSON.parse(readFileSync(file, "utf8")) as { notFinal?: unknown };
+    return typeof r.notFinal === "string" ? r.notFinal : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -26,6 +26,7 @@ import { hostFacts, type HostFacts } from "../host-facts.js";
 import { shq } from "../shell-quote.js";
 import { expandPath } from "./host-paths.js";
 import type { HostConfig } from "../graph-types.js";
+import { shippedInputs } from "../siblings.js";
 import { HostError, type ActionIO, type ActionSpec, type Host, type HostEnv, type HostResult } from "./host.js";
 import { checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, lookupName, parseKnownHosts } from "./known-hosts.js";
 import {
@@ -68,6 +69,8 @@ interface RemoteResult {
   readonly version: 1;
   readonly ok: boolean;
   readonly message?: string;
+  /** The rule's ctx.notFinal reason (a provisional outcome). */
+  readonly notFinal?: string;
   readonly outputs?: Record<
     string,
     {
@@ -275,7 +278,7 @@ class SshHost implements Host {
         void this.removeRemote(runDir);
         // fetchOutputs checked every staged file against these digests.
         if (result.outputs) io.verified?.(result.outputs);
-        return { ok: true };
+        return result.notFinal === undefined ? { ok: true } : { ok: true, notFinal: result.notFinal };
       } catch (err) {
         lastError = err;
         if (io.signal.aborted) {
@@ -329,7 +332,7 @@ class SshHost implements Host {
   /** Step 1+2: upload the input blobs the remote CAS lacks (one remote command to find them). */
   private async ensureInputs(conn: Conn, spec: ActionSpec, runDir: string, io: ActionIO): Promise<void> {
     const blobs = new Map<string, Blob>();
-    for (const files of Object.values(spec.inputs)) {
+    for (const files of shippedInputs(spec)) {
       for (const f of files) {
         if (f.tree) {
           for (const t of f.tree) blobs.set(t.digest, { digest: t.digest, size: t.size, what: `${f.path}/${t.rel}` });

@@ -47,6 +47,8 @@ export interface ModelHooks {
   log(line: string): void;
   /** One line per epoch (the build's progress display). */
   progress(line: string): void;
+  /** Told every epoch after `progress`; a throw stops the training (pruning: src/ml/sweeps/pruning.ts). */
+  epoch?(e: EpochLog): void;
   readonly signal?: AbortSignal;
 }
 
@@ -115,7 +117,10 @@ export async function buildSequenceModel(opts: {
     magnitudeLoss: tr.magnitude_loss, magnitudeWeight: tr.magnitude_weight,
     ...(tr.max_train_samples ? { maxTrainSamples: tr.max_train_samples } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    onEpoch: (e) => hooks.progress(`${opts.name}: ${epochLine(e, tr.epochs, t0)}`),
+    onEpoch: (e) => {
+      hooks.progress(`${opts.name}: ${epochLine(e, tr.epochs, t0)}`);
+      hooks.epoch?.(e);
+    },
   });
   // Our trainer already predicted validation with the kept weights (same kernels, same bits: model-train.test.ts).
   const validation = await scoreSplit(config, result, set.splits.validation, tr, "validation" in result ? result.validation : undefined);

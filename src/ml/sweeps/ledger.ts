@@ -9,11 +9,15 @@
  *    "swept":["layers","lr","units"]}
  *   {"kind":"trial","trial":"<id>","status":"ok"|"failed"|"pruned","params":{...},
  *    "metrics":{"val_auc":..,"val_log_loss":..,"test_auc":..,...}|null,"duration_s":..,"backend":..,"host":..,"error"?:..}
+ *   (a pruned trial: metrics of the epochs it ran, "error" = why it was pruned)
  *
  * `duration_s` is the training time (metrics.json `training.seconds`; the action's whole
  * duration is in its action record, which `dagbuild metrics` reads), `host` the engine host
- * the ledger's params name. Status `pruned` is read from a status.json that says so; nothing
- * prunes yet (issue 13's optional item).
+ * the ledger's params name. Status `pruned` is read from a status.json that says so (rules/
+ * ml-model.ts with pruning on, docs/pipeline-format.md "Siblings"): its `metrics` are those of
+ * the epochs it ran (val_auc at the pruning epoch, epochs_run, the median it lost to), its
+ * `error` says why it stopped; a pruned trial is never the best. The ledger of a sweep with
+ * pruned trials is as provisional as they are: which trials prune depends on completion order.
  *
  * `trials_tried` counts every trial with an outcome (ok, failed or pruned): the number a
  * deflated Sharpe ratio corrects for. A trial's status comes from its directory: metrics.json
@@ -123,6 +127,16 @@ export function configParams(config: unknown): Record<string, unknown> {
   return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
 }
 
+/** The finite numbers of a flat object, keys sorted. */
+function numbersOf(o: Json): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(o).sort()) {
+    const v = num(o[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
 /** One trial directory → its ledger line. `host` is the engine host the trials ran on. */
 export function readTrial(dir: string, host: string | null): LedgerTrial {
   const trial = basename(dir.replace(/\/+$/, ""));
@@ -131,7 +145,9 @@ export function readTrial(dir: string, host: string | null): LedgerTrial {
     const s = readJson(status);
     const st = s.status;
     if (s.format !== "dagbuild.trial_status" || (st !== "failed" && st !== "pruned")) throw new SweepError(`${status}: not a dagbuild.trial_status file with status failed or pruned`);
-    return { kind: "trial", trial, status: st, params: (s.params ?? {}) as Json, metrics: null, duration_s: null, backend: null, host, error: String(s.error ?? "") };
+    // A pruned trial keeps the metrics of the epochs it ran (status.json `metrics`, short names).
+    const metrics = st === "pruned" && s.metrics && typeof s.metrics === "object" ? numbersOf(s.metrics as Json) : null;
+    return { kind: "trial", trial, status: st, params: (s.params ?? {}) as Json, metrics, duration_s: null, backend: null, host, error: String(s.error ?? "") };
   }
   const mfile = join(dir, "metrics.json");
   if (!existsSync(mfile)) throw new SweepError(`${dir}: neither metrics.json nor status.json: not a trial directory`);
