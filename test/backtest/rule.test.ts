@@ -20,13 +20,13 @@ const root = tempRoot("backtest-rule");
 let inputs: Awaited<ReturnType<typeof writeInputs>>;
 const PROFILE = join(REPO, "config/open_fxday.yaml");
 
-async function variant(name: string, extra: Record<string, unknown> = {}) {
+async function variant(name: string, extra: Record<string, unknown> = {}, ws = root) {
   const base = { training: inputs.training, gates: inputs.gates, candles: inputs.candles };
   const ins = name === "heuristic" || name === "no_trade" ? base : { ...base, scores: inputs.scores, model: inputs.model };
-  mkdirSync(join(root, "config"), { recursive: true });
-  copyFileSync(PROFILE, join(root, "config/open_fxday.yaml"));
-  await runRule(backtest, root, { inputs: { ...ins, profile: ["config/open_fxday.yaml"] }, outputs: { dir: `output/ml_backtests/${name}/` }, params: { variant: name, mode: "rolling", ...extra } });
-  return JSON.parse(readFileSync(join(root, `output/ml_backtests/${name}/summary.json`), "utf8"));
+  mkdirSync(join(ws, "config"), { recursive: true });
+  copyFileSync(PROFILE, join(ws, "config/open_fxday.yaml"));
+  await runRule(backtest, ws, { inputs: { ...ins, profile: ["config/open_fxday.yaml"] }, outputs: { dir: `output/ml_backtests/${name}/` }, params: { variant: name, mode: "rolling", ...extra } });
+  return JSON.parse(readFileSync(join(ws, `output/ml_backtests/${name}/summary.json`), "utf8"));
 }
 
 test.before(async () => {
@@ -91,6 +91,28 @@ test("threshold validation_sharpe: picked on the validation week's backtest, app
   assert.match(s.threshold.method, new RegExp(`validation weeks ${VAL_WEEK}`));
   const fixed = await variant("toy", { threshold: best.value });
   assert.is(fixed.pnl, s.pnl, "the chosen threshold applied unchanged to the backtest weeks");
+  await variant("toy");
+});
+
+test("threshold validation_sharpe: other backtest-week candles and scores leave the choice identical", async () => {
+  // Same inputs except the backtest weeks (other candles, other scores and confidence spread):
+  // whatever reads a backtest week while choosing (scores for the quantiles, runs for the
+  // Sharpe) would change the candidates or their Sharpe; the choice must not move.
+  const s = await variant("toy", { threshold: "validation_sharpe" });
+  const ws = tempRoot("backtest-perturbed");
+  const same = await writeInputs(ws, undefined, WEEKS);
+  assert.equal(same, inputs, "the same input lists");
+  const p = await variant("toy", { threshold: "validation_sharpe" }, ws);
+  assert.equal(p.threshold, s.threshold, "value, method and every candidate's validation Sharpe, P&L and trades");
+  // The perturbation reaches the backtest weeks: their result moves, and so would each
+  // candidate's Sharpe there (a choice made on those weeks could not stay identical).
+  assert.is.not(p.pnl, s.pnl);
+  let moved = 0;
+  for (const c of s.threshold.candidates as { value: number }[]) {
+    const [a, b] = [await variant("toy", { threshold: c.value }), await variant("toy", { threshold: c.value }, ws)];
+    if (a.sharpe !== b.sharpe) moved++;
+  }
+  assert.is(moved, s.threshold.candidates.length, "every candidate's backtest-week Sharpe differs between the two workspaces");
   await variant("toy");
 });
 
