@@ -15,6 +15,7 @@ import comparison from "../../rules/backtest-comparison.js";
 import { runRule, tempRoot } from "../corpus/helpers.js";
 import { INSTS, VAL_WEEK, WEEKS, writeInputs } from "./fixtures.js";
 import { CLI, REPO, cli, parseEvents } from "../helpers/rig.js";
+import { sqlString, withDuckDb } from "../../src/io/duckdb.js";
 
 const root = tempRoot("backtest-rule");
 let inputs: Awaited<ReturnType<typeof writeInputs>>;
@@ -138,6 +139,20 @@ test("backtest weeks overlapping the training or validation weeks: an error nami
     assert.match((e as Error).message, /overlap the training weeks of the models: 2025-09-29/);
   }
   inputs = await writeInputs(root);
+});
+
+test("a backtest week the scores do not cover is an error naming it (the guardrail would sit flat there)", async () => {
+  // Scores without the last backtest week, whose gates and candles are there: before this
+  // check the toy variant ran and silently never traded that week.
+  const last = WEEKS[WEEKS.length - 1]!;
+  await withDuckDb((c) => c.run(`COPY (SELECT * FROM read_parquet(${sqlString(join(root, inputs.scores[0]!))}) WHERE week <> ${sqlString(last)}) TO ${sqlString(join(root, "output/ml_scores/partial.parquet"))} (FORMAT parquet)`));
+  const ins = { training: inputs.training, gates: inputs.gates, candles: inputs.candles, scores: ["output/ml_scores/partial.parquet"], model: inputs.model, profile: ["config/open_fxday.yaml"] };
+  const err = await runRule(backtest, root, { inputs: ins, outputs: { dir: "output/ml_backtests/partial/" }, params: { variant: "toy" } }).then(() => null, (e: Error) => e);
+  assert.ok(err, "refused");
+  assert.is(err!.name, "RuleError");
+  assert.match(err!.message, `backtest toy: output/ml_scores/partial.parquet has no scores for backtest week(s) ${last} (it scores ${VAL_WEEK}, ${WEEKS.slice(0, -1).join(", ")}`);
+  // The heuristic needs no scores: the same weeks run.
+  assert.equal((await variant("heuristic")).weeks, WEEKS);
 });
 
 test("comparison: every variant on the same weeks, against the heuristic", async () => {
