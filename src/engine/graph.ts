@@ -696,6 +696,7 @@ interface TemplateFacts {
   readonly glob: ReadonlyMap<Bound, boolean>;
 }
 
+/** The path facts of every output and dep template of `targets`. */
 function templateFacts(targets: readonly CompiledTarget[]): TemplateFacts {
   const clean = new Map<Bound, boolean>();
   const glob = new Map<Bound, boolean>();
@@ -881,6 +882,7 @@ class DepResolver {
     return r;
   }
 
+  /** The outputs and files a glob matches, sorted by path (memoized per pattern). */
   private resolveGlob(pattern: string): DepRef[] {
     let r = this.globCache.get(pattern);
     if (r) return r;
@@ -964,6 +966,7 @@ class DepResolver {
     list.push(r);
   }
 
+  /** Adds every match of a glob dep of action i (and their edges); records refused and empty globs. */
   private addGlob(i: number, d: LocatedTemplate, pattern: string, list: DepRef[]): void {
     const { slots, slotAction, ids } = this.ix;
     const refs = this.resolveGlob(pattern);
@@ -1124,6 +1127,7 @@ function actionNode(
   return node;
 }
 
+/** Pushes one diagnostic per `final_after:` template whose value is no date. */
 function reportBadTimes(badTimes: ReadonlyMap<LocatedTemplate, Counted>, diags: Diagnostic[]): void {
   for (const [d, b] of badTimes) {
     const more = b.count > 1 ? ` (and ${b.count - 1} more partitions)` : "";
