@@ -187,6 +187,14 @@ export default defineRule({
         else if (tp !== "validation_sharpe") threshold = { value: num(ctx, "threshold", 0), method: "fixed (pipeline param)", chosen_on: "param" };
       }
       checkNoOverlap(weeks, splits.train, validationWeeks, modelName);
+      // A week absent from the scores would leave the guardrail flat there (an unscored gate
+      // never trades): the comparison with the heuristic would be silently unfair.
+      if (table) {
+        const covered = new Set(Object.values(table.weeks).flat());
+        const unscored = weeks.filter((w) => !covered.has(w));
+        if (unscored.length)
+          throw new RuleError(`backtest ${variant}: ${rel(oneInput(ctx, "scores"))} has no scores for backtest week(s) ${unscored.join(", ")} (it scores ${[...covered].sort().join(", ") || "no week"}: the validation and test weeks)`);
+      }
 
       const profilePath = oneInput(ctx, "profile");
       const profile = await loadSimProfile(profilePath);

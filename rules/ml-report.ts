@@ -14,6 +14,7 @@ import { basename, join } from "node:path";
 import { defineRule, oneInput, RuleError } from "../src/engine/rule.js";
 import { writeAtomic } from "../src/io/write-atomic.js";
 import { optionalString } from "../src/corpus/params.js";
+import { readSummary, TrainingSetError } from "../src/ml/models/training-set.js";
 import { headline, loadReportModel, renderHtml, renderMarkdown, type DataView } from "../src/report/modeling-report.js";
 
 export default defineRule({
@@ -22,7 +23,14 @@ export default defineRule({
     const md = ctx.outputs.markdown, html = ctx.outputs.html;
     if (!md || !html) throw new RuleError('ml-report: declare outputs "markdown" (file) and "html" (directory)');
     const title = optionalString(ctx.params, "title", "SEP gate stream: ML vs the gate heuristic");
-    const data = JSON.parse(await readFile(join(oneInput(ctx, "training"), "features.json"), "utf8")) as DataView;
+    // features.json is a versioned format: readSummary checks its format and version.
+    let data: DataView;
+    try {
+      data = await readSummary(oneInput(ctx, "training"));
+    } catch (e) {
+      if (e instanceof TrainingSetError) throw new RuleError(`ml-report: ${e.message}`);
+      throw e;
+    }
     const dirs = ctx.inputs.models ?? [];
     if (dirs.length === 0) throw new RuleError('ml-report: no "models" inputs');
     const models = [];

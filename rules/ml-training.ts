@@ -8,7 +8,7 @@
  * Params:  see src/ml/training/params.ts: horizon (60), run_mode ([rolling]), source
  *          (non-legacy), bitplanes (false), normalise (zscore | robust), onehot ([regime]),
  *          codes ([instrument, run_mode, hazard_decile]), split_train/split_validation (0.6/0.2)
- *          or *_weeks or *_span, backtest_span (the test weeks), embargo_min (0),
+ *          or *_weeks or *_span, backtest_span (the test weeks; inside them), embargo_min (0),
  *          seq_lengths ([32, 64]), stride (1), eval_stride (1), max_gap_min (3000).
  * Outputs: data     `output/ml_training/` (directory): {train,validation,test}.parquet,
  *                   {split}.seq{L}.safetensors, features.json.

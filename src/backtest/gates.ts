@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { StructureMetric } from "../sep/types.js";
+import { tagsFromMetrics } from "../corpus/derived.js";
 
 /** The metrics the guards read: section-5 structure metrics (src/sep/types.ts), in the guards' order. */
 export const GUARD_METRICS = [
@@ -65,21 +66,17 @@ function pyInt(v: unknown): number | null {
 }
 
 /**
- * Semantic tags: the gate's `semantic_tags` array when it has one, else derived from its metrics
- * by the section-9 rules (replayed gates carry none; deriving them is this project's choice).
+ * Semantic tags: the gate's own `semantic_tags` array when it has one (the legacy simulator
+ * filters on the tags the gate carries, gate-spec §11; this differs on purpose from the corpus
+ * column, which always derives), else derived by the one §9 rule set (`tagsFromMetrics`, owned
+ * by src/corpus/derived.ts): replayed gates carry none, and deriving them is this project's
+ * choice. With the §5 identity rupture = hazard, a flat line derives what its corpus row does.
  */
 function tagsOf(raw: Record<string, unknown>, m: SimGate["metrics"]): string[] {
   const given = raw["semantic_tags"];
   if (Array.isArray(given)) return given.filter((x): x is string => typeof x === "string");
-  const t: string[] = [];
-  const v = (k: keyof SimGate["metrics"]) => m[k];
-  if ((v("coherence") ?? -1) >= 0.7 && (v("stability") ?? -1) >= 0.7) t.push("highly_stable");
-  if ((v("coherence_tau_slope") ?? -Infinity) > 0.005) t.push("strengthening_structure");
-  if ((v("rupture") ?? -Infinity) >= 0.4) t.push("high_rupture_event");
-  if ((v("entropy") ?? -Infinity) >= 0.9) t.push("chaotic_price_action");
-  const hz = num(raw["hazard"]) ?? v("hazard");
-  if (hz !== undefined && hz !== null && hz <= 0.1) t.push("low_hazard_environment");
-  return t;
+  const hazard = num(raw["hazard"]) ?? m.hazard ?? m.rupture ?? null;
+  return tagsFromMetrics({ ...m, rupture: m.rupture ?? hazard, hazard });
 }
 
 /** Reads a gate from one parsed JSON line; `where` ("file:line") labels errors. */

@@ -21,6 +21,61 @@ export interface CommonOptions {
 
 export class UsageError extends Error {}
 
+/** One common option: its spellings and what it sets (a value option reads the next word or `--flag=V`). */
+interface OptionSpec {
+  readonly names: readonly string[];
+  readonly value: boolean;
+  readonly apply: (o: CommonOptions, v: string) => void;
+}
+
+/**
+ * The common options, the one table both `parseArgs` and the command dispatcher (main.ts,
+ * which must skip an option's value to find the command word) read.
+ */
+const COMMON_OPTIONS: readonly OptionSpec[] = [
+  { names: ["-C", "--dir"], value: true, apply: (o, v) => (o.dir = v) },
+  { names: ["-f", "--pipeline"], value: true, apply: (o, v) => (o.pipeline = v) },
+  {
+    names: ["--host"],
+    value: true,
+    apply: (o, v) => {
+      const m = /^([^=]+)=(local)$/.exec(v);
+      if (!m) throw new UsageError(`--host expects NAME=local, got "${v}"`);
+      o.hostOverrides[m[1]!] = m[2]!;
+    },
+  },
+  {
+    names: ["--set"],
+    value: true,
+    apply: (o, v) => {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+      if (!m) throw new UsageError(`--set expects NAME=VALUE (a var of the pipeline), got "${v}"`);
+      o.varOverrides[m[1]!] = m[2]!;
+    },
+  },
+  {
+    names: ["-j", "--jobs"],
+    value: true,
+    apply: (o, v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`-j expects a positive integer, got "${v}"`);
+      o.jobs = n;
+    },
+  },
+  { names: ["-k", "--keep-going"], value: false, apply: (o) => (o.keepGoing = true) },
+  { names: ["--force"], value: true, apply: (o, v) => o.force.push(v) },
+  { names: ["--json"], value: false, apply: (o) => (o.json = true) },
+  { names: ["-n", "--dry-run"], value: false, apply: (o) => (o.dryRun = true) },
+  { names: ["--progress"], value: true, apply: (o, v) => (o.progress = v as CommonOptions["progress"]) },
+];
+
+const OPTION_BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(COMMON_OPTIONS.flatMap((s) => s.names.map((n) => [n, s] as const)));
+
+/** Whether `word` is a common option that takes the next word as its value (`-C DIR`). */
+export function takesValue(word: string): boolean {
+  return OPTION_BY_NAME.get(word)?.value === true;
+}
+
 export function parseArgs(argv: readonly string[], extraFlags: Record<string, "bool" | "value"> = {}): CommonOptions {
   const o: CommonOptions = {
     dir: process.cwd(),
@@ -45,64 +100,16 @@ export function parseArgs(argv: readonly string[], extraFlags: Record<string, "b
       if (v === undefined) throw new UsageError(`${flag} needs a value`);
       return v;
     };
-    switch (flag) {
-      case "-C":
-      case "--dir":
-        o.dir = value();
-        break;
-      case "-f":
-      case "--pipeline":
-        o.pipeline = value();
-        break;
-      case "--host": {
-        const v = value();
-        const m = /^([^=]+)=(local)$/.exec(v);
-        if (!m) throw new UsageError(`--host expects NAME=local, got "${v}"`);
-        o.hostOverrides[m[1]!] = m[2]!;
-        break;
-      }
-      case "--set": {
-        const v = value();
-        const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
-        if (!m) throw new UsageError(`--set expects NAME=VALUE (a var of the pipeline), got "${v}"`);
-        o.varOverrides[m[1]!] = m[2]!;
-        break;
-      }
-      case "-j":
-      case "--jobs": {
-        const v = value();
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1) throw new UsageError(`-j expects a positive integer, got "${v}"`);
-        o.jobs = n;
-        break;
-      }
-      case "-k":
-      case "--keep-going":
-        o.keepGoing = true;
-        break;
-      case "--force":
-        o.force.push(value());
-        break;
-      case "--json":
-        o.json = true;
-        break;
-      case "-n":
-      case "--dry-run":
-        o.dryRun = true;
-        break;
-      case "--progress":
-        o.progress = value() as CommonOptions["progress"];
-        break;
-      default:
-        if (/^-j\d+$/.test(a)) {
-          o.jobs = Number(a.slice(2));
-        } else if (a.startsWith("-") && a.length > 1) {
-          const name = flag.replace(/^-+/, "");
-          const kind = extraFlags[name];
-          if (!kind) throw new UsageError(`unknown option ${flag}`);
-          o.extra[name] = kind === "bool" ? "true" : value();
-        } else o.positional.push(a);
-    }
+    const spec = OPTION_BY_NAME.get(flag);
+    if (spec) spec.apply(o, spec.value ? value() : "true");
+    else if (/^-j\d+$/.test(a)) {
+      o.jobs = Number(a.slice(2));
+    } else if (a.startsWith("-") && a.length > 1) {
+      const name = flag.replace(/^-+/, "");
+      const kind = extraFlags[name];
+      if (!kind) throw new UsageError(`unknown option ${flag}`);
+      o.extra[name] = kind === "bool" ? "true" : value();
+    } else o.positional.push(a);
   }
   return o;
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { BuildHint } from "./fast-noop.js";
-import { UsageError } from "./args.js";
+import { takesValue, UsageError } from "./args.js";
 
 /** Each command module exports `run(argv): Promise<number>` (the exit code); build also takes the fast path's hint. */
 export type CommandModule = { run(argv: string[], hint?: BuildHint): Promise<number> };
@@ -76,16 +76,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Options that take a value as the next word (shared by every command; see args.ts). */
-const VALUE_OPTIONS = new Set(["-C", "--dir", "-f", "--pipeline", "--host", "--set", "-j", "--jobs", "--force", "--progress"]);
-
 /** Index of the first word that is neither an option nor an option's value (-1 if none). */
 function commandIndex(argv: readonly string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--") return i + 1 < argv.length ? i + 1 : -1;
     if (!a.startsWith("-") || a === "-") return i;
-    if (VALUE_OPTIONS.has(a)) i++;
+    if (takesValue(a)) i++; // args.ts's option table says which take a value
   }
   return -1;
 }

@@ -24,20 +24,36 @@ export function strandId(regime: string, decile: number, bucket: string): string
   return `${regime}_d${decile}_r${bucket}`;
 }
 
+/** The metrics the semantic tags read; null or absent when the record lacks one. */
+export type SemanticInputs = Readonly<
+  Partial<Record<"coherence" | "stability" | "coherence_tau_slope" | "rupture" | "entropy" | "hazard", number | null>>
+>;
+
 /**
- * Semantic tags in spec order. A tag whose metric the record lacks (flat legacy lines carry no
- * tau slope) is not assigned: unknown is not evidence.
+ * The semantic-tag rules of gate-spec §9, in spec order: the one definition (the corpus's
+ * `semantic_tags` column and the simulator's derived tags, src/backtest/gates.ts, both call it).
+ * A tag whose metric is unknown (flat legacy lines carry no tau slope) is not assigned: unknown
+ * is not evidence. Callers fill the §5 identity rupture = hazard before calling.
+ */
+export function tagsFromMetrics(m: SemanticInputs): string[] {
+  const tags: string[] = [];
+  const coh = m.coherence ?? null, stab = m.stability ?? null;
+  if (coh !== null && stab !== null && coh >= 0.7 && stab >= 0.7) tags.push("highly_stable");
+  if (m.coherence_tau_slope != null && m.coherence_tau_slope > 0.005) tags.push("strengthening_structure");
+  if (m.rupture != null && m.rupture >= 0.4) tags.push("high_rupture_event");
+  if (m.entropy != null && m.entropy >= 0.9) tags.push("chaotic_price_action");
+  if (m.hazard != null && m.hazard <= 0.1) tags.push("low_hazard_environment");
+  return tags;
+}
+
+/**
+ * The corpus's `semantic_tags` column: always derived from the metrics (a `semantic_tags`
+ * array in the source line is not read; the backtest's differs on purpose, see `tagsOf` in
+ * src/backtest/gates.ts), so a corpus row's tags follow its published metrics whatever wrote it.
  */
 export function semanticTags(g: GateRecord): string[] {
   const s = g.structure;
-  const tags: string[] = [];
-  const coh = s.coherence, stab = s.stability;
-  if (coh !== null && stab !== null && coh >= 0.7 && stab >= 0.7) tags.push("highly_stable");
-  if (s.coherence_tau_slope !== null && s.coherence_tau_slope > 0.005) tags.push("strengthening_structure");
-  if ((s.rupture ?? g.hazard) >= 0.4) tags.push("high_rupture_event");
-  if (s.entropy !== null && s.entropy >= 0.9) tags.push("chaotic_price_action");
-  if (g.hazard <= 0.1) tags.push("low_hazard_environment");
-  return tags;
+  return tagsFromMetrics({ ...s, rupture: s.rupture ?? g.hazard, hazard: g.hazard });
 }
 
 /** Trading sessions of a UTC instant (no DST): asia 21-08, london 08-16, new_york 13-22. */

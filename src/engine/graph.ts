@@ -679,33 +679,40 @@ function expand(
   diags: Diagnostic[],
 ): Expanded | undefined {
   const before = diags.length;
-  const ids: string[] = [];
-  const owner: CompiledTarget[] = [];
-  // Output slots: path → slot; per slot its DepRef (shared by every consumer), producing
-  // action and template (for duplicate reports).
-  const slots = new Map<string, number>();
-  const slotPath: string[] = [];
-  const slotAction: number[] = [];
-  const slotRefs: (DepRef | undefined)[] = []; // made when first consumed
-  const slotRef = (s: number): DepRef =>
-    (slotRefs[s] ??= { kind: "output", path: slotPath[s]!, producer: ids[slotAction[s]!]! });
-  const slotTemplate: LocatedTemplate[] = [];
-  const dirOutputs = new Set<string>();
-  const reportedDup = new Set<string>();
-  const outputsOf: Readonly<Record<string, OutputDecl>>[] = [];
-  const partitionOf: Readonly<Record<string, string>>[] = [];
+  const facts = templateFacts(targets);
+  const ix = indexOutputs(targets, facts, diags);
+  if (diags.length > before) return undefined;
 
-  const reportDup = (path: string, a: number, ta: LocatedTemplate, b: number, tb: LocatedTemplate, inside?: string) => {
-    const key = `${owner[a]!.name}.${ta.name}\0${owner[b]!.name}.${tb.name}`;
-    if (reportedDup.has(key)) return;
-    reportedDup.add(key);
-    const msg = inside
-      ? `output \`${path}\` of \`${ids[b]}\` is inside directory output \`${inside}\` of \`${ids[a]}\``
-      : `\`${ids[a]}\` and \`${ids[b]}\` both write \`${path}\``;
-    diags.push(diag("duplicate-output", msg, tb.loc, [{ message: `\`${ids[a]}\` declares it here`, loc: ta.loc }]));
+  const deps = new DepResolver(ix, absRoot, io);
+  const built = buildActions(targets, toolRecords, ix, facts, deps);
+  deps.report(diags);
+  reportBadTimes(built.badTimes, diags);
+  if (diags.length > before) return undefined;
+
+  // 3. Topological order (Kahn; ready actions leave in declaration order) and cycles.
+  const n = ix.ids.length;
+  const order = topoOrder(n, deps.edgeFrom, deps.edgeTo);
+  if (order.length < n) {
+    reportCycles(n, deps.edgeFrom, deps.edgeTo, order, ix.ids, ix.owner, built.actions, diags);
+    return undefined;
+  }
+  return {
+    actions: built.actions,
+    targets: built.targetIds,
+    order: order.map((k) => ix.ids[k]!),
+    producers: new ProducerView(ix.slots, (s) => ix.ids[ix.slotAction[s]!]!),
   };
+}
 
-  // Per-template path facts, decided once from the skeleton.
+/** Per-template path facts, decided once from the skeleton. */
+interface TemplateFacts {
+  /** The skeleton is already a normalized relative path (evaluated paths need no normalizing). */
+  readonly clean: ReadonlyMap<Bound, boolean>;
+  readonly glob: ReadonlyMap<Bound, boolean>;
+}
+
+/** The path facts of every output and dep template of `targets`. */
+function templateFacts(targets: readonly CompiledTarget[]): TemplateFacts {
   const clean = new Map<Bound, boolean>();
   const glob = new Map<Bound, boolean>();
   for (const t of targets) {
@@ -714,136 +721,233 @@ function expand(
       glob.set(o.bound, isGlob(o.bound.skeleton));
     }
   }
+  return { clean, glob };
+}
 
-  // 1. Actions and outputs.
-  const firstAction = new Map<CompiledTarget, number>();
-  const firstSlot: number[] = []; // per action: slot of its first output (outputs are consecutive)
+/**
+ * Pass 1's result: every action (by index, in declaration order) and every output slot.
+ * Output slots: path → slot; per slot its DepRef (shared by every consumer, made when first
+ * consumed), producing action and template (for duplicate reports).
+ */
+interface OutputIndex {
+  readonly ids: string[];
+  readonly owner: CompiledTarget[];
+  readonly slots: Map<string, number>;
+  readonly slotPath: string[];
+  readonly slotAction: number[];
+  readonly slotRefs: (DepRef | undefined)[];
+  readonly slotTemplate: LocatedTemplate[];
+  readonly dirOutputs: Set<string>;
+  readonly outputsOf: Readonly<Record<string, OutputDecl>>[];
+  readonly partitionOf: Readonly<Record<string, string>>[];
+  readonly firstAction: Map<CompiledTarget, number>;
+  /** Per action: slot of its first output (an action's outputs are consecutive). */
+  readonly firstSlot: number[];
+}
+
+/** 1. Actions and outputs; duplicate and nested outputs are reported into `diags`. */
+function indexOutputs(targets: readonly CompiledTarget[], facts: TemplateFacts, diags: Diagnostic[]): OutputIndex {
+  const ix: OutputIndex = {
+    ids: [],
+    owner: [],
+    slots: new Map(),
+    slotPath: [],
+    slotAction: [],
+    slotRefs: [],
+    slotTemplate: [],
+    dirOutputs: new Set(),
+    outputsOf: [],
+    partitionOf: [],
+    firstAction: new Map(),
+    firstSlot: [],
+  };
+  const reportDup = duplicateReporter(ix, diags);
   for (const t of targets) {
-    const outs = t.outputs.map((o) => ({ o, clean: clean.get(o.bound)! }));
-    firstAction.set(t, ids.length);
+    const outs = t.outputs.map((o) => ({ o, clean: facts.clean.get(o.bound)! }));
+    ix.firstAction.set(t, ix.ids.length);
     forEachPartition(t.axes, (idx) => {
-      const i = ids.length;
-      firstSlot.push(slotAction.length);
-      ids.push(actionId(t.name, t.axes, idx));
-      owner.push(t);
-      if (t.axes.length === 0) partitionOf.push(EMPTY_PARTITION);
-      else {
-        const p: Record<string, string> = {};
-        for (let k = 0; k < t.axes.length; k++) p[t.axes[k]!.name] = t.axes[k]!.ids[idx[k]!]!;
-        partitionOf.push(p);
-      }
+      const i = ix.ids.length;
+      ix.firstSlot.push(ix.slotAction.length);
+      ix.ids.push(actionId(t.name, t.axes, idx));
+      ix.owner.push(t);
+      ix.partitionOf.push(partitionRecord(t.axes, idx));
       const rec: Record<string, OutputDecl> = {};
       for (const { o, clean: c } of outs) {
         const raw = evaluate(o.bound, idx)!;
         const path = c ? raw : normalizeRel(raw);
         if (path === undefined) {
-          diags.push(diag("schema", `output \`${raw}\` of \`${ids[i]}\` is outside the workspace`, o.loc));
+          diags.push(diag("schema", `output \`${raw}\` of \`${ix.ids[i]}\` is outside the workspace`, o.loc));
           continue;
         }
         rec[o.name] = { path, dir: o.dir };
-        const prev = slots.get(path);
+        const prev = ix.slots.get(path);
         if (prev !== undefined) {
-          reportDup(path, slotAction[prev]!, slotTemplate[prev]!, i, o);
+          reportDup(path, ix.slotAction[prev]!, ix.slotTemplate[prev]!, i, o);
           continue;
         }
-        slots.set(path, slotAction.length);
-        slotPath.push(path);
-        slotAction.push(i);
-        slotTemplate.push(o);
-        if (o.dir) dirOutputs.add(path);
+        ix.slots.set(path, ix.slotAction.length);
+        ix.slotPath.push(path);
+        ix.slotAction.push(i);
+        ix.slotTemplate.push(o);
+        if (o.dir) ix.dirOutputs.add(path);
       }
-      outputsOf.push(rec);
+      ix.outputsOf.push(rec);
     });
   }
-  // An output inside another action's directory output is a second writer of that tree.
-  if (dirOutputs.size > 0) {
-    for (const [path, s] of slots) {
-      const d = dirAncestor(path, dirOutputs);
-      if (d !== undefined) {
-        const ds = slots.get(d)!;
-        reportDup(path, slotAction[ds]!, slotTemplate[ds]!, slotAction[s]!, slotTemplate[s]!, d);
-      }
+  reportNestedOutputs(ix, reportDup);
+  return ix;
+}
+
+/** The partition record of one action (shared frozen `{}` for unpartitioned targets). */
+function partitionRecord(axes: readonly Axis[], idx: ArrayLike<number>): Readonly<Record<string, string>> {
+  if (axes.length === 0) return EMPTY_PARTITION;
+  const p: Record<string, string> = {};
+  for (let k = 0; k < axes.length; k++) p[axes[k]!.name] = axes[k]!.ids[idx[k]!]!;
+  return p;
+}
+
+type DupReporter = (path: string, a: number, ta: LocatedTemplate, b: number, tb: LocatedTemplate, inside?: string) => void;
+
+/** Reports a second writer of a path once per pair of templates (not once per partition). */
+function duplicateReporter(ix: OutputIndex, diags: Diagnostic[]): DupReporter {
+  const reported = new Set<string>();
+  return (path, a, ta, b, tb, inside) => {
+    const key = `${ix.owner[a]!.name}.${ta.name}\0${ix.owner[b]!.name}.${tb.name}`;
+    if (reported.has(key)) return;
+    reported.add(key);
+    const msg = inside
+      ? `output \`${path}\` of \`${ix.ids[b]}\` is inside directory output \`${inside}\` of \`${ix.ids[a]}\``
+      : `\`${ix.ids[a]}\` and \`${ix.ids[b]}\` both write \`${path}\``;
+    diags.push(diag("duplicate-output", msg, tb.loc, [{ message: `\`${ix.ids[a]}\` declares it here`, loc: ta.loc }]));
+  };
+}
+
+/** An output inside another action's directory output is a second writer of that tree. */
+function reportNestedOutputs(ix: OutputIndex, reportDup: DupReporter): void {
+  if (ix.dirOutputs.size === 0) return;
+  for (const [path, s] of ix.slots) {
+    const d = dirAncestor(path, ix.dirOutputs);
+    if (d !== undefined) {
+      const ds = ix.slots.get(d)!;
+      reportDup(path, ix.slotAction[ds]!, ix.slotTemplate[ds]!, ix.slotAction[s]!, ix.slotTemplate[s]!, d);
     }
   }
-  if (diags.length > before) return undefined;
+}
 
-  // 2. Deps and action nodes.
-  const n = ids.length;
-  const sources = new Map<string, DepRef | null>(); // path → source ref (null: missing)
-  const globCache = new Map<string, DepRef[]>();
-  let sortedOutputs: string[] | undefined;
-  const missing = new Map<LocatedTemplate, { first: string; action: string; count: number }>();
-  const emptyGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
-  const intoDir = new Set<string>(); // glob patterns rooted inside a directory output
-  const intoDirGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
-  const badTimes = new Map<LocatedTemplate, { first: string; action: string; count: number }>();
-  const escaped = new Map<LocatedTemplate, string>();
-  const edgeFrom: number[] = [];
-  const edgeTo: number[] = [];
-  const stamp = new Int32Array(n).fill(-1); // last consumer that added an edge from producer
-  const aligned = alignDeps(targets, firstAction);
-  const actions = new Map<string, ActionNode>();
-  const targetIds = new Map<string, string[]>();
+/** First occurrence of a per-template problem, and how many partitions share it. */
+interface Counted {
+  readonly first: string;
+  readonly action: string;
+  count: number;
+}
+
+/** Counts one more occurrence of a per-template problem. */
+function countProblem(m: Map<LocatedTemplate, Counted>, d: LocatedTemplate, first: string, action: string): void {
+  const c = m.get(d);
+  if (c) c.count++;
+  else m.set(d, { first, action, count: 1 });
+}
+
+/**
+ * 2a. Resolves evaluated dep paths of action i to DepRefs (outputs, sources, glob matches),
+ * records each producer → consumer edge once, and collects the problems (one per template).
+ */
+class DepResolver {
+  readonly edgeFrom: number[] = [];
+  readonly edgeTo: number[] = [];
+  private readonly sources = new Map<string, DepRef | null>(); // path → source ref (null: missing)
+  private readonly globCache = new Map<string, DepRef[]>();
+  private sortedOutputs: string[] | undefined;
+  private readonly missing = new Map<LocatedTemplate, Counted>();
+  private readonly emptyGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
+  private readonly intoDir = new Set<string>(); // glob patterns rooted inside a directory output
+  private readonly intoDirGlobs = new Map<LocatedTemplate, { pattern: string; action: string }>();
+  private readonly escaped = new Map<LocatedTemplate, string>();
+  private readonly stamp: Int32Array; // last consumer that added an edge from producer
+
+  constructor(
+    private readonly ix: OutputIndex,
+    private readonly absRoot: string,
+    private readonly io: LoadIO,
+  ) {
+    this.stamp = new Int32Array(ix.ids.length).fill(-1);
+  }
+
+  /** The DepRef of an output slot (one object shared by every consumer). */
+  private slotRef(s: number): DepRef {
+    const ix = this.ix;
+    return (ix.slotRefs[s] ??= { kind: "output", path: ix.slotPath[s]!, producer: ix.ids[ix.slotAction[s]!]! });
+  }
 
   /** Slot of a path inside a directory output, or -1. */
-  const dirSlot = (path: string): number => {
-    if (dirOutputs.size === 0) return -1;
-    const d = dirAncestor(path, dirOutputs);
-    return d === undefined ? -1 : slots.get(d)!;
-  };
-  const resolveOther = (path: string): DepRef | null => {
-    let r = sources.get(path);
+  private dirSlot(path: string): number {
+    if (this.ix.dirOutputs.size === 0) return -1;
+    const d = dirAncestor(path, this.ix.dirOutputs);
+    return d === undefined ? -1 : this.ix.slots.get(d)!;
+  }
+
+  /** A path that is no output: inside a directory output, a source file, or missing (null). */
+  private resolveOther(path: string): DepRef | null {
+    let r = this.sources.get(path);
     if (r !== undefined) return r;
-    const ds = dirSlot(path);
-    if (ds >= 0) r = { kind: "output", path, producer: ids[slotAction[ds]!]! };
-    else r = io.stat(joinAbs(absRoot, path)) !== undefined ? { kind: "source", path } : null;
-    sources.set(path, r);
+    const ds = this.dirSlot(path);
+    if (ds >= 0) r = { kind: "output", path, producer: this.ix.ids[this.ix.slotAction[ds]!]! };
+    else r = this.io.stat(joinAbs(this.absRoot, path)) !== undefined ? { kind: "source", path } : null;
+    this.sources.set(path, r);
     return r;
-  };
-  const resolveGlob = (pattern: string): DepRef[] => {
-    let r = globCache.get(pattern);
+  }
+
+  /** The outputs and files a glob matches, sorted by path (memoized per pattern). */
+  private resolveGlob(pattern: string): DepRef[] {
+    let r = this.globCache.get(pattern);
     if (r) return r;
+    const { slots, dirOutputs } = this.ix;
     const g: Glob = compileGlob(pattern);
     // A glob rooted inside a directory output would list that output's files as the previous
     // build left them (globs expand at load): refused (see intoDirGlobs); one that merely
     // passes over a directory output does not look inside it (every load agrees).
     const base = g.prefix.replace(/\/$/, "");
-    if (base !== "" && (dirOutputs.has(base) || dirSlot(base) >= 0)) {
-      globCache.set(pattern, (r = []));
-      intoDir.add(pattern);
+    if (base !== "" && (dirOutputs.has(base) || this.dirSlot(base) >= 0)) {
+      this.globCache.set(pattern, (r = []));
+      this.intoDir.add(pattern);
       return r;
     }
-    sortedOutputs ??= [...slots.keys()].sort();
     const found = new Map<string, DepRef>();
-    // Only outputs under the literal prefix can match: binary-search that range.
-    let lo = 0;
-    let hi = sortedOutputs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (sortedOutputs[mid]! < g.prefix) lo = mid + 1;
-      else hi = mid;
+    for (const p of this.outputsUnder(g.prefix)) {
+      if (g.test(p)) found.set(p, this.slotRef(slots.get(p)!));
     }
-    for (let k = lo; k < sortedOutputs.length && sortedOutputs[k]!.startsWith(g.prefix); k++) {
-      const p = sortedOutputs[k]!;
-      if (g.test(p)) found.set(p, slotRef(slots.get(p)!));
-    }
-    for (const p of globFiles(absRoot, g, io, (dir) => dirOutputs.has(dir))) {
-      if (!found.has(p)) found.set(p, slots.has(p) ? slotRef(slots.get(p)!) : resolveOther(p)!);
+    for (const p of globFiles(this.absRoot, g, this.io, (dir) => dirOutputs.has(dir))) {
+      if (!found.has(p)) found.set(p, slots.has(p) ? this.slotRef(slots.get(p)!) : this.resolveOther(p)!);
     }
     r = [...found.values()].sort(byPath);
-    globCache.set(pattern, r);
+    this.globCache.set(pattern, r);
     return r;
-  };
-  /** Records the edge producer → consumer once per pair. */
-  const edge = (from: number, i: number) => {
-    if (stamp[from] !== i) {
-      stamp[from] = i;
-      edgeFrom.push(from);
-      edgeTo.push(i);
+  }
+
+  /** Output paths starting with `prefix` (only those can match a glob): a binary-searched range. */
+  private *outputsUnder(prefix: string): Generator<string> {
+    const sorted = (this.sortedOutputs ??= [...this.ix.slots.keys()].sort());
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
     }
-  };
+    for (let k = lo; k < sorted.length && sorted[k]!.startsWith(prefix); k++) yield sorted[k]!;
+  }
+
+  /** Records the edge producer → consumer once per pair. */
+  private edge(from: number, i: number): void {
+    if (this.stamp[from] !== i) {
+      this.stamp[from] = i;
+      this.edgeFrom.push(from);
+      this.edgeTo.push(i);
+    }
+  }
+
   /** Adds the output an aligned dep names for index vector `vec` (none when shifted out). */
-  const addAligned = (i: number, al: Aligned, vec: ArrayLike<number>, list: DepRef[]) => {
+  addAligned(i: number, al: Aligned, vec: ArrayLike<number>, list: DepRef[]): void {
     let p = al.first;
     for (let k = 0; k < al.picks.length; k++) {
       const pick = al.picks[k]!;
@@ -851,51 +955,148 @@ function expand(
       if (v < 0 || v >= pick.len) return;
       p += v * pick.stride;
     }
-    list.push(slotRef(firstSlot[p]! + al.output));
-    edge(p, i);
-  };
+    list.push(this.slotRef(this.ix.firstSlot[p]! + al.output));
+    this.edge(p, i);
+  }
+
   /** Adds one evaluated dep path of action i to `list` (and its edge); records problems. */
-  const addDep = (i: number, d: LocatedTemplate, raw: string | undefined, isClean: boolean, isGlobT: boolean, list: DepRef[]) => {
+  addDep(i: number, d: LocatedTemplate, raw: string | undefined, isClean: boolean, isGlobT: boolean, list: DepRef[]): void {
     if (raw === undefined) return; // a shift left the axis range: no such dependency
     const path = isClean ? raw : normalizeRel(raw);
     if (path === undefined) {
-      if (!escaped.has(d)) escaped.set(d, raw);
+      if (!this.escaped.has(d)) this.escaped.set(d, raw);
       return;
     }
-    if (isGlobT) {
-      const refs = resolveGlob(path);
-      if (intoDir.has(path)) {
-        if (!intoDirGlobs.has(d)) intoDirGlobs.set(d, { pattern: path, action: ids[i]! });
-        return;
-      }
-      if (refs.length === 0 && !emptyGlobs.has(d)) emptyGlobs.set(d, { pattern: path, action: ids[i]! });
-      for (const r of refs) {
-        list.push(r);
-        if (r.kind === "output") edge(slotAction[slots.get(r.path) ?? dirSlot(r.path)]!, i);
-      }
-      return;
-    }
+    if (isGlobT) return this.addGlob(i, d, path, list);
+    const { slots, slotAction, ids } = this.ix;
     const s = slots.get(path);
     if (s !== undefined) {
-      list.push(slotRef(s));
-      edge(slotAction[s]!, i);
+      list.push(this.slotRef(s));
+      this.edge(slotAction[s]!, i);
       return;
     }
-    const r = resolveOther(path);
-    if (r !== null && r.kind === "output") edge(slotAction[dirSlot(path)]!, i);
-    if (r === null) {
-      const m = missing.get(d);
-      if (m) m.count++;
-      else missing.set(d, { first: path, action: ids[i]!, count: 1 });
-      return;
-    }
+    const r = this.resolveOther(path);
+    if (r === null) return countProblem(this.missing, d, path, ids[i]!);
+    if (r.kind === "output") this.edge(slotAction[this.dirSlot(path)]!, i);
     list.push(r);
-  };
+  }
 
+  /** Adds every match of a glob dep of action i (and their edges); records refused and empty globs. */
+  private addGlob(i: number, d: LocatedTemplate, pattern: string, list: DepRef[]): void {
+    const { slots, slotAction, ids } = this.ix;
+    const refs = this.resolveGlob(pattern);
+    if (this.intoDir.has(pattern)) {
+      if (!this.intoDirGlobs.has(d)) this.intoDirGlobs.set(d, { pattern, action: ids[i]! });
+      return;
+    }
+    if (refs.length === 0 && !this.emptyGlobs.has(d)) this.emptyGlobs.set(d, { pattern, action: ids[i]! });
+    for (const r of refs) {
+      list.push(r);
+      if (r.kind === "output") this.edge(slotAction[slots.get(r.path) ?? this.dirSlot(r.path)]!, i);
+    }
+  }
+
+  /** Pushes the collected dep problems (missing sources, refused and empty globs, escapes). */
+  report(diags: Diagnostic[]): void {
+    for (const [d, m] of this.missing) {
+      const more = m.count > 1 ? ` (and ${m.count - 1} more like it)` : "";
+      diags.push(diag("missing-source", `\`${m.first}\` (dep \`${d.name}\` of \`${m.action}\`) is no target's output and does not exist${more}`, d.loc));
+    }
+    for (const [d, g] of this.intoDirGlobs) {
+      const dir = dirAncestor(compileGlob(g.pattern).prefix.replace(/\/$/, "") + "/x", this.ix.dirOutputs) ?? "";
+      diags.push(diag("missing-source", `glob \`${g.pattern}\` (dep \`${d.name}\` of \`${g.action}\`) looks inside the directory output \`${dir}/\`, whose files are known only after it is built: depend on \`${dir}/\` itself`, d.loc));
+    }
+    for (const [d, g] of this.emptyGlobs) {
+      diags.push(diag("missing-source", `glob \`${g.pattern}\` (dep \`${d.name}\` of \`${g.action}\`) matches no output and no file`, d.loc));
+    }
+    for (const [d, raw] of this.escaped) {
+      diags.push(diag("missing-source", `dep \`${raw}\` is outside the workspace`, d.loc));
+    }
+  }
+}
+
+/** Pass 2's result. */
+interface BuiltActions {
+  readonly actions: Map<string, ActionNode>;
+  readonly targetIds: Map<string, string[]>;
+  /** `final_after:` values that are no date, per template. */
+  readonly badTimes: Map<LocatedTemplate, Counted>;
+}
+
+/** A dep template with its path facts and its aligned producer (if any). */
+interface DepPlan {
+  readonly d: LocatedTemplate;
+  readonly clean: boolean;
+  readonly glob: boolean;
+  readonly al: Aligned | undefined;
+}
+
+/** 2b. Resolves every action's deps and builds its ActionNode (in action index order). */
+function buildActions(
+  targets: readonly CompiledTarget[],
+  toolRecords: ReadonlyMap<CompiledTarget, Record<string, string>>,
+  ix: OutputIndex,
+  facts: TemplateFacts,
+  resolver: DepResolver,
+): BuiltActions {
+  const built: BuiltActions = { actions: new Map(), targetIds: new Map(), badTimes: new Map() };
+  const aligned = alignDeps(targets, ix.firstAction);
+  const extend = new Extender();
   let i = 0;
-  const scratch: number[] = [];
-  /** Calls `f` with `idx` extended by every combination of the `free` axes (in `scratch`). */
-  const forEachExtended = (idx: ArrayLike<number>, free: readonly Axis[], f: (x: ArrayLike<number>) => void) => {
+  for (const t of targets) {
+    const idsOfTarget: string[] = [];
+    built.targetIds.set(t.name, idsOfTarget);
+    const deps: DepPlan[] = t.deps.map((d) => ({ d, clean: facts.clean.get(d.bound)!, glob: facts.glob.get(d.bound)!, al: aligned.get(d.bound) }));
+    const tools = toolRecords.get(t)!;
+    forEachPartition(t.axes, (idx) => {
+      const rec = resolveDeps(t, i, idx, deps, resolver, extend);
+      const node = actionNode(t, i, idx, rec, tools, ix, built.badTimes);
+      built.actions.set(node.id, node);
+      idsOfTarget.push(node.id);
+      i++;
+    });
+    if (t.siblings) groupSiblings(t.siblings, idsOfTarget, built.actions);
+  }
+  return built;
+}
+
+/** The deps of action i (partition `idx` of `t`), by dep name, each list sorted and unique. */
+function resolveDeps(
+  t: CompiledTarget,
+  i: number,
+  idx: ArrayLike<number>,
+  deps: readonly DepPlan[],
+  resolver: DepResolver,
+  extend: Extender,
+): Record<string, DepRef[]> {
+  const rec: Record<string, DepRef[]> = {};
+  for (const name of t.depNames) rec[name] = [];
+  for (const { d, clean: c, glob: g, al } of deps) {
+    const list = rec[d.name]!;
+    const b = d.bound;
+    // Aligned: same shape as a producer's output template, index arithmetic, no strings.
+    if (b.free.length === 0) {
+      if (al) resolver.addAligned(i, al, idx, list);
+      else resolver.addDep(i, d, evaluate(b, idx), c, g, list);
+    } else {
+      // Aggregate: every value of the axes the target is not partitioned over.
+      extend.forEach(idx, b.free, al ? (x) => resolver.addAligned(i, al, x, list) : (x) => resolver.addDep(i, d, evaluate(b, x), c, g, list));
+    }
+  }
+  for (const name of t.depNames) {
+    const list = rec[name]!;
+    if (list.length > 1) sortUnique(list);
+  }
+  return rec;
+}
+
+/** Extends an index vector by every combination of free axes, in one reused scratch array. */
+class Extender {
+  private readonly scratch: number[] = [];
+
+  /** Calls `f` with `idx` extended by every combination of the `free` axes. */
+  forEach(idx: ArrayLike<number>, free: readonly Axis[], f: (x: ArrayLike<number>) => void): void {
+    const scratch = this.scratch;
     const p = idx.length;
     for (let k = 0; k < p; k++) scratch[k] = idx[k]!;
     scratch.length = p + free.length;
@@ -903,97 +1104,52 @@ function expand(
       for (let k = 0; k < fidx.length; k++) scratch[p + k] = fidx[k]!;
       f(scratch);
     });
+  }
+}
+
+/** The ActionNode of action i; a `final_after:` that is no date is counted in `badTimes`. */
+function actionNode(
+  t: CompiledTarget,
+  i: number,
+  idx: ArrayLike<number>,
+  deps: Record<string, DepRef[]>,
+  tools: Readonly<Record<string, string>>,
+  ix: OutputIndex,
+  badTimes: Map<LocatedTemplate, Counted>,
+): ActionNode {
+  const id = ix.ids[i]!;
+  const shell = t.rule.kind === "shell" ? (t.rule as { bound: Bound }).bound : undefined;
+  const node: { -readonly [K in keyof ActionNode]: ActionNode[K] } = {
+    id,
+    target: t.name,
+    partition: ix.partitionOf[i]!,
+    rule: shell ? { kind: "shell", command: evaluate(shell, idx)! } : (t.rule as RuleRef),
+    params: t.params(idx),
+    deps,
+    outputs: ix.outputsOf[i]!,
+    host: t.host,
+    resources: t.resources,
+    tools,
+    loc: t.loc,
   };
-  for (const t of targets) {
-    const idsOfTarget: string[] = [];
-    targetIds.set(t.name, idsOfTarget);
-    const deps = t.deps.map((d) => ({ d, clean: clean.get(d.bound)!, glob: glob.get(d.bound)!, al: aligned.get(d.bound) }));
-    const tools = toolRecords.get(t)!;
-    const shell = t.rule.kind === "shell" ? (t.rule as { bound: Bound }).bound : undefined;
-    forEachPartition(t.axes, (idx) => {
-      const rec: Record<string, DepRef[]> = {};
-      for (const name of t.depNames) rec[name] = [];
-      for (const { d, clean: c, glob: g, al } of deps) {
-        const list = rec[d.name]!;
-        const b = d.bound;
-        // Aligned: same shape as a producer's output template, index arithmetic, no strings.
-        if (b.free.length === 0) {
-          if (al) addAligned(i, al, idx, list);
-          else addDep(i, d, evaluate(b, idx), c, g, list);
-        } else {
-          // Aggregate: every value of the axes the target is not partitioned over.
-          forEachExtended(idx, b.free, al ? (x) => addAligned(i, al, x, list) : (x) => addDep(i, d, evaluate(b, x), c, g, list));
-        }
-      }
-      for (const name of t.depNames) {
-        const list = rec[name]!;
-        if (list.length > 1) sortUnique(list);
-      }
-      const id = ids[i]!;
-      const node: { -readonly [K in keyof ActionNode]: ActionNode[K] } = {
-        id,
-        target: t.name,
-        partition: partitionOf[i]!,
-        rule: shell ? { kind: "shell", command: evaluate(shell, idx)! } : (t.rule as RuleRef),
-        params: t.params(idx),
-        deps: rec,
-        outputs: outputsOf[i]!,
-        host: t.host,
-        resources: t.resources,
-        tools,
-        loc: t.loc,
-      };
-      if (t.describe) node.describe = evaluate(t.describe, idx)!;
-      if (t.verify) node.verify = t.verify;
-      if (t.retrainEvery) node.retrainEvery = t.retrainEvery;
-      if (t.finalAfter) {
-        const text = evaluate(t.finalAfter.bound, idx)!;
-        const ms = parseUtcTime(text);
-        if (ms !== undefined) node.finalAfter = ms;
-        else {
-          const b = badTimes.get(t.finalAfter);
-          if (b) b.count++;
-          else badTimes.set(t.finalAfter, { first: text, action: id, count: 1 });
-        }
-      }
-      actions.set(id, node);
-      idsOfTarget.push(id);
-      i++;
-    });
-    if (t.siblings) groupSiblings(t.siblings, idsOfTarget, actions);
+  if (t.describe) node.describe = evaluate(t.describe, idx)!;
+  if (t.verify) node.verify = t.verify;
+  if (t.retrainEvery) node.retrainEvery = t.retrainEvery;
+  if (t.finalAfter) {
+    const text = evaluate(t.finalAfter.bound, idx)!;
+    const ms = parseUtcTime(text);
+    if (ms !== undefined) node.finalAfter = ms;
+    else countProblem(badTimes, t.finalAfter, text, id);
   }
-  for (const [d, m] of missing) {
-    const more = m.count > 1 ? ` (and ${m.count - 1} more like it)` : "";
-    diags.push(diag("missing-source", `\`${m.first}\` (dep \`${d.name}\` of \`${m.action}\`) is no target's output and does not exist${more}`, d.loc));
-  }
+  return node;
+}
+
+/** Pushes one diagnostic per `final_after:` template whose value is no date. */
+function reportBadTimes(badTimes: ReadonlyMap<LocatedTemplate, Counted>, diags: Diagnostic[]): void {
   for (const [d, b] of badTimes) {
     const more = b.count > 1 ? ` (and ${b.count - 1} more partitions)` : "";
     diags.push(diag("schema", `final_after of \`${b.action}\` is \`${b.first}\`: not an ISO date (YYYY-MM-DD) or UTC date-time (YYYY-MM-DDTHH:MM[:SS]Z)${more}`, d.loc));
   }
-  for (const [d, g] of intoDirGlobs) {
-    const dir = dirAncestor(compileGlob(g.pattern).prefix.replace(/\/$/, "") + "/x", dirOutputs) ?? "";
-    diags.push(diag("missing-source", `glob \`${g.pattern}\` (dep \`${d.name}\` of \`${g.action}\`) looks inside the directory output \`${dir}/\`, whose files are known only after it is built: depend on \`${dir}/\` itself`, d.loc));
-  }
-  for (const [d, g] of emptyGlobs) {
-    diags.push(diag("missing-source", `glob \`${g.pattern}\` (dep \`${d.name}\` of \`${g.action}\`) matches no output and no file`, d.loc));
-  }
-  for (const [d, raw] of escaped) {
-    diags.push(diag("missing-source", `dep \`${raw}\` is outside the workspace`, d.loc));
-  }
-  if (diags.length > before) return undefined;
-
-  // 3. Topological order (Kahn; ready actions leave in declaration order) and cycles.
-  const order = topoOrder(n, edgeFrom, edgeTo);
-  if (order.length < n) {
-    reportCycles(n, edgeFrom, edgeTo, order, ids, owner, actions, diags);
-    return undefined;
-  }
-  return {
-    actions,
-    targets: targetIds,
-    order: order.map((k) => ids[k]!),
-    producers: new ProducerView(slots, (s) => ids[slotAction[s]!]!),
-  };
 }
 
 /** How an aligned dep template finds its producer: action = first + Σ (vec[slot]+shift)·stride. */

@@ -14,7 +14,7 @@
  * numbers with |a - b| <= atol + rtol * |a| (numpy's allclose), and differences only in the
  * ignored fields (dotted key paths, array indices skipped: `training.seconds`).
  */
-import { gunzipSync } from "node:zlib";
+import { Parser, type ReadEntry } from "tar";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -277,40 +277,40 @@ async function compareParquet(path: string, a: Buffer, b: Buffer, cfg: VerifyCon
   }
 }
 
-/** The members of a tar (optionally gzipped) archive: name → content. Supports ustar, pax and GNU long names. */
+/** tar type codes whose entries carry file content (regular, old regular, contiguous). */
+const FILE_TYPES = new Set(["0", "", "7"]);
+
+/**
+ * The members of a tar (optionally gzipped) archive: name → content, read with the `tar`
+ * package's Parser (ustar, pax and GNU long names; gzip detected by its magic). A directory is
+ * `name/` with no content; any other kind (links, devices) is `name (type T)` holding its link
+ * target, so a changed link is a changed member. A damaged archive throws.
+ */
 export function tarMembers(buf: Buffer): Map<string, Buffer> {
-  const data = buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : buf;
   const out = new Map<string, Buffer>();
-  let off = 0;
-  let longName: string | undefined;
-  const str = (o: number, n: number) => data.subarray(o, o + n).toString("utf8").replace(/\0.*$/s, "");
-  while (off + 512 <= data.length) {
-    const h = data.subarray(off, off + 512);
-    if (h.every((x) => x === 0)) break;
-    // "ustar\0" (POSIX) and "ustar " (GNU) both start so.
-    if (!str(off + 257, 6).startsWith("ustar")) throw new Error(`not a tar header at offset ${off}`);
-    const size = parseInt(str(off + 124, 12).trim() || "0", 8);
-    const type = String.fromCharCode(h[156] || 0x30);
-    const prefix = str(off + 345, 155);
-    const name = longName ?? (prefix ? `${prefix}/${str(off, 100)}` : str(off, 100));
-    longName = undefined;
-    const linkName = str(off + 157, 100);
-    const body = data.subarray(off + 512, off + 512 + size);
-    off += 512 + Math.ceil(size / 512) * 512;
-    if (type === "x") {
-      const m = /\d+ path=([^\n]*)\n/.exec(body.toString("utf8"));
-      if (m) longName = m[1];
-      continue;
-    }
-    if (type === "L") {
-      longName = body.toString("utf8").replace(/\0.*$/s, "");
-      continue;
-    }
-    if (type === "g") continue;
-    if (type === "0" || type === "\0" || type === "7") out.set(name, Buffer.from(body));
-    else if (type === "5") out.set(name.endsWith("/") ? name : `${name}/`, Buffer.alloc(0));
-    else out.set(`${name} (type ${type})`, Buffer.from(linkName));
-  }
+  let problem: string | undefined;
+  let open = 0;
+  const parser = new Parser({
+    strict: true, // every warning (bad header, truncation) is an error: nothing is skipped silently
+    onReadEntry: (e: ReadEntry) => {
+      open++;
+      const chunks: Buffer[] = [];
+      e.on("data", (c: Buffer) => chunks.push(c));
+      e.on("end", () => {
+        open--;
+        const code = e.header.typeKey ?? "0";
+        const name = e.path;
+        if (FILE_TYPES.has(code)) out.set(name, Buffer.concat(chunks));
+        else if (code === "5") out.set(name.endsWith("/") ? name : `${name}/`, Buffer.alloc(0));
+        else out.set(`${name} (type ${code})`, Buffer.from(e.linkpath ?? ""));
+      });
+    },
+  });
+  parser.on("error", (e: Error) => (problem ??= e.message));
+  // A Buffer written to the Parser is parsed synchronously (no file or stream involved).
+  parser.end(buf);
+  if (problem !== undefined) throw new Error(problem);
+  if (open !== 0) throw new Error(`${open} members not read to their end`);
   return out;
 }
 

@@ -41,8 +41,11 @@ export function candlesOf(inst: string, week: string, seed: number): Candle[] {
   return out;
 }
 
-/** Gate lines of one week over the instruments; the score (scores parquet) plants P(up). */
-export function gatesOf(week: string, candles: Map<string, Candle[]>): { lines: string; scores: { inst: string; ts: number; score: number }[] } {
+/**
+ * Gate lines of one week over the instruments; the score (scores parquet) plants P(up):
+ * 0.8 before a rise, 0.2 otherwise (`perturbed`: 0.95 and 0.35, another confidence spread).
+ */
+export function gatesOf(week: string, candles: Map<string, Candle[]>, perturbed = false): { lines: string; scores: { inst: string; ts: number; score: number }[] } {
   let lines = "";
   const scores: { inst: string; ts: number; score: number }[] = [];
   for (const inst of INSTS) {
@@ -51,20 +54,27 @@ export function gatesOf(week: string, candles: Map<string, Candle[]>): { lines: 
       const g = { admit: (i / 7) % 5 !== 4, direction: "FLAT", instrument: inst, lambda: 0.3, regime: { confidence: 0.5, label: "neutral" }, repetitions: 1, run_mode: "rolling", ts_ms: ks[i]!.t };
       lines += `${JSON.stringify(g)}\n`;
       const fwd = ks[Math.min(ks.length - 1, i + 10)]!.c - ks[i]!.c;
-      scores.push({ inst, ts: ks[i]!.t, score: fwd > 0 ? 0.8 : 0.2 });
+      scores.push({ inst, ts: ks[i]!.t, score: perturbed ? (fwd > 0 ? 0.95 : 0.35) : fwd > 0 ? 0.8 : 0.2 });
     }
   }
   return { lines, scores };
 }
 
-/** Writes every input; returns workspace-relative input lists for the backtest rule. */
-export async function writeInputs(root: string, splits: Record<string, string[]> = { train: ["2025-09-22"], validation: [VAL_WEEK], test: WEEKS, backtest: WEEKS }) {
+/**
+ * Writes every input; returns workspace-relative input lists for the backtest rule. The weeks
+ * in `perturb` get other candles (another seed) and other scores: the rest is byte-identical.
+ */
+export async function writeInputs(
+  root: string,
+  splits: Record<string, string[]> = { train: ["2025-09-22"], validation: [VAL_WEEK], test: WEEKS, backtest: WEEKS },
+  perturb: readonly string[] = [],
+) {
   const candles = new Map<string, Candle[]>();
   let seed = 1;
   const candleFiles: string[] = [];
   for (const inst of INSTS) {
     for (const w of ALL_WEEKS) {
-      const ks = candlesOf(inst, w, seed++);
+      const ks = candlesOf(inst, w, perturb.includes(w) ? 1000 + seed++ : seed++);
       candles.set(`${inst}/${w}`, ks);
       const rel = `data/candles/${inst}/${w}.parquet`;
       await writeCandles(join(root, rel), ks);
@@ -74,7 +84,7 @@ export async function writeInputs(root: string, splits: Record<string, string[]>
   const gateFiles: string[] = [];
   const allScores: { inst: string; ts: number; score: number; week: string }[] = [];
   for (const w of ALL_WEEKS) {
-    const g = gatesOf(w, candles);
+    const g = gatesOf(w, candles, perturb.includes(w));
     const rel = `output/gates/rolling/gates_${w}_${nextWeek(w)}.jsonl`;
     put(root, rel, g.lines);
     gateFiles.push(rel);

@@ -15,18 +15,19 @@ import comparison from "../../rules/backtest-comparison.js";
 import { runRule, tempRoot } from "../corpus/helpers.js";
 import { INSTS, VAL_WEEK, WEEKS, writeInputs } from "./fixtures.js";
 import { CLI, REPO, cli, parseEvents } from "../helpers/rig.js";
+import { sqlString, withDuckDb } from "../../src/io/duckdb.js";
 
 const root = tempRoot("backtest-rule");
 let inputs: Awaited<ReturnType<typeof writeInputs>>;
 const PROFILE = join(REPO, "config/open_fxday.yaml");
 
-async function variant(name: string, extra: Record<string, unknown> = {}) {
+async function variant(name: string, extra: Record<string, unknown> = {}, ws = root) {
   const base = { training: inputs.training, gates: inputs.gates, candles: inputs.candles };
   const ins = name === "heuristic" || name === "no_trade" ? base : { ...base, scores: inputs.scores, model: inputs.model };
-  mkdirSync(join(root, "config"), { recursive: true });
-  copyFileSync(PROFILE, join(root, "config/open_fxday.yaml"));
-  await runRule(backtest, root, { inputs: { ...ins, profile: ["config/open_fxday.yaml"] }, outputs: { dir: `output/ml_backtests/${name}/` }, params: { variant: name, mode: "rolling", ...extra } });
-  return JSON.parse(readFileSync(join(root, `output/ml_backtests/${name}/summary.json`), "utf8"));
+  mkdirSync(join(ws, "config"), { recursive: true });
+  copyFileSync(PROFILE, join(ws, "config/open_fxday.yaml"));
+  await runRule(backtest, ws, { inputs: { ...ins, profile: ["config/open_fxday.yaml"] }, outputs: { dir: `output/ml_backtests/${name}/` }, params: { variant: name, mode: "rolling", ...extra } });
+  return JSON.parse(readFileSync(join(ws, `output/ml_backtests/${name}/summary.json`), "utf8"));
 }
 
 test.before(async () => {
@@ -94,6 +95,28 @@ test("threshold validation_sharpe: picked on the validation week's backtest, app
   await variant("toy");
 });
 
+test("threshold validation_sharpe: other backtest-week candles and scores leave the choice identical", async () => {
+  // Same inputs except the backtest weeks (other candles, other scores and confidence spread):
+  // whatever reads a backtest week while choosing (scores for the quantiles, runs for the
+  // Sharpe) would change the candidates or their Sharpe; the choice must not move.
+  const s = await variant("toy", { threshold: "validation_sharpe" });
+  const ws = tempRoot("backtest-perturbed");
+  const same = await writeInputs(ws, undefined, WEEKS);
+  assert.equal(same, inputs, "the same input lists");
+  const p = await variant("toy", { threshold: "validation_sharpe" }, ws);
+  assert.equal(p.threshold, s.threshold, "value, method and every candidate's validation Sharpe, P&L and trades");
+  // The perturbation reaches the backtest weeks: their result moves, and so would each
+  // candidate's Sharpe there (a choice made on those weeks could not stay identical).
+  assert.is.not(p.pnl, s.pnl);
+  let moved = 0;
+  for (const c of s.threshold.candidates as { value: number }[]) {
+    const [a, b] = [await variant("toy", { threshold: c.value }), await variant("toy", { threshold: c.value }, ws)];
+    if (a.sharpe !== b.sharpe) moved++;
+  }
+  assert.is(moved, s.threshold.candidates.length, "every candidate's backtest-week Sharpe differs between the two workspaces");
+  await variant("toy");
+});
+
 test("backtest weeks overlapping the training or validation weeks: an error naming them", async () => {
   const bad = tempRoot("backtest-overlap");
   inputs = await writeInputs(bad, { train: ["2025-09-29"], validation: ["2025-10-13"], test: WEEKS, backtest: WEEKS });
@@ -116,6 +139,20 @@ test("backtest weeks overlapping the training or validation weeks: an error nami
     assert.match((e as Error).message, /overlap the training weeks of the models: 2025-09-29/);
   }
   inputs = await writeInputs(root);
+});
+
+test("a backtest week the scores do not cover is an error naming it (the guardrail would sit flat there)", async () => {
+  // Scores without the last backtest week, whose gates and candles are there: before this
+  // check the toy variant ran and silently never traded that week.
+  const last = WEEKS[WEEKS.length - 1]!;
+  await withDuckDb((c) => c.run(`COPY (SELECT * FROM read_parquet(${sqlString(join(root, inputs.scores[0]!))}) WHERE week <> ${sqlString(last)}) TO ${sqlString(join(root, "output/ml_scores/partial.parquet"))} (FORMAT parquet)`));
+  const ins = { training: inputs.training, gates: inputs.gates, candles: inputs.candles, scores: ["output/ml_scores/partial.parquet"], model: inputs.model, profile: ["config/open_fxday.yaml"] };
+  const err = await runRule(backtest, root, { inputs: ins, outputs: { dir: "output/ml_backtests/partial/" }, params: { variant: "toy" } }).then(() => null, (e: Error) => e);
+  assert.ok(err, "refused");
+  assert.is(err!.name, "RuleError");
+  assert.match(err!.message, `backtest toy: output/ml_scores/partial.parquet has no scores for backtest week(s) ${last} (it scores ${VAL_WEEK}, ${WEEKS.slice(0, -1).join(", ")}`);
+  // The heuristic needs no scores: the same weeks run.
+  assert.equal((await variant("heuristic")).weeks, WEEKS);
 });
 
 test("comparison: every variant on the same weeks, against the heuristic", async () => {

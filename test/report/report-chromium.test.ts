@@ -3,7 +3,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { RuleError } from "../../src/engine/rule.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import trainingRule from "../../rules/ml-training.js";
@@ -38,6 +39,26 @@ test("the Markdown report states the verdict, the splits and every model", () =>
   assert.match(md, /Train 2025-05-12 \.\. 2025-05-26 \(3 weeks\); validation 2025-06-02 \.\. 2025-06-02 \(1 week\)/);
   for (const m of ["lstm", "transformer"]) assert.match(md, new RegExp(`^\\| ${m} \\|`, "m"));
   assert.match(md, /fitted on training rows; early stopping, the decision threshold and the heuristic's calibrator on validation weeks/);
+});
+
+test("a features.json of another format version is a located error naming the file and the version", async () => {
+  const fj = JSON.parse(readFileSync(join(root, "output/ml_training/features.json"), "utf8"));
+  for (const [dir, body, found] of [
+    ["output/ml_training_v2", { ...fj, version: 2 }, "version 2"],
+    ["output/ml_training_nover", { splits: fj.splits }, "format undefined version undefined"],
+  ] as const) {
+    mkdirSync(join(root, dir), { recursive: true });
+    writeFileSync(join(root, dir, "features.json"), JSON.stringify(body));
+    const err = await runRule(reportRule, root, {
+      inputs: { training: [dir], models: ["output/ml_models/lstm"] },
+      outputs: { markdown: "output/bad.md", html: "output/bad_report/" },
+    }).then(() => null, (e: Error) => e);
+    assert.ok(err instanceof RuleError, `${dir}: ${String(err)}`);
+    assert.match(err.message, `${dir}/features.json: `);
+    assert.match(err.message, found);
+    assert.match(err.message, "expected dagbuild.ml_training version 1");
+    assert.not.ok(existsSync(join(root, "output/bad.md")), "no report from an unreadable summary");
+  }
 });
 
 (CHROMIUM ? test : test.skip)("headless Chromium renders the HTML page: the table, one section and two plots per model", () => {

@@ -144,6 +144,19 @@ test("a backtest span that overlaps training or validation weeks is an error nam
   }
 });
 
+test("a backtest span reaching past the test weeks (unscored weeks) is an error naming them", async () => {
+  // count split with an explicit test count: 2025-06-09 is in no split, so no model scores it.
+  const spec = { by: "count", train: 2, validation: 1, test: 1 } as const;
+  assert.equal(makeSplits(WEEKS, spec, ["2025-06-02", "2025-06-02"]).backtest, ["2025-06-02"]);
+  assert.throws(() => makeSplits(WEEKS, spec, ["2025-06-02", "2025-06-09"]), /backtest span 2025-06-02\.\.2025-06-09 has weeks outside the test split \(2025-06-02\.\.2025-06-02\): 2025-06-09; .*widen the test split or shorten backtest_span/);
+  try {
+    await build(makeRows({ weeks: WEEKS }), "bt-past", { train_weeks: 2, validation_weeks: 1, test_weeks: 1, backtest_span: ["2025-06-02", "2025-06-09"] });
+    assert.unreachable("should refuse");
+  } catch (e) {
+    assert.match((e as Error).message, /backtest span 2025-06-02\.\.2025-06-09 has weeks outside the test split .*: 2025-06-09/);
+  }
+});
+
 test("unknown and ill-typed params are refused by name", async () => {
   for (const [params, msg] of [
     [{ horizn: 60 }, /param "horizn": unknown param/],

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { writeFileSync, mkdirSync } from "node:fs";
+import { writeFileSync, mkdirSync, symlinkSync } from "node:fs";
 import { compareContent, parseCsv, tarMembers } from "../../src/verify/compare.js";
 import { sqlString, withDuckDb } from "../../src/io/duckdb.js";
 
@@ -116,6 +116,44 @@ test("tar: members one by one, each by its own format", async () => {
     assert.equal(r.members!.map((m) => `${m.path} ${m.format}`), ["bundle.tgz:m.json json", "bundle.tgz:notes.txt bytes"]);
     assert.is(r.members![1]!.firstDifferingByte, 3);
     assert.is(r.members![0]!.numeric!.absAt, "x");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("tar: long (pax/GNU) names, directories and links are members; a damaged archive is compared as bytes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "verify-tar-"));
+  try {
+    // Past ustar's 100-byte name field: pax and GNU need their long-name records, ustar its prefix field.
+    const longOf = (format: string) => `${"d".repeat(60)}/${"n".repeat(format === "ustar" ? 90 : 120)}.txt`;
+    const make = (name: string, target: string, format: string) => {
+      const long = longOf(format);
+      const src = join(dir, name);
+      mkdirSync(join(src, "d".repeat(60)), { recursive: true });
+      writeFileSync(join(src, long), "long\n");
+      symlinkSync(target, join(src, "link"));
+      execFileSync("tar", ["-cf", join(dir, `${name}.tar`), `--format=${format}`, "--sort=name", "--mtime=@0", "-C", src, "d".repeat(60), "link"]);
+      return readFileSync(join(dir, `${name}.tar`));
+    };
+    for (const format of ["pax", "gnu", "ustar"]) {
+      const long = longOf(format);
+      const a = make(`a-${format}`, "x.txt", format);
+      const m = tarMembers(a);
+      assert.equal([...m.keys()], [`${"d".repeat(60)}/`, long, "link (type 2)"], format);
+      assert.is(m.get(long)!.toString(), "long\n");
+      assert.is(m.get("link (type 2)")!.toString(), "x.txt");
+      const b = make(`b-${format}`, "y.txt", format);
+      const r = await compareContent("t.tar", a, b);
+      assert.is(r.verdict, "mismatch");
+      assert.equal(r.members!.map((x) => x.path), ["t.tar:link (type 2)"], "only the link target differs");
+    }
+    const a = make("c", "x.txt", "pax");
+    const truncated = a.subarray(0, 700);
+    assert.throws(() => tarMembers(truncated));
+    assert.throws(() => tarMembers(B("not a tar archive at all")));
+    const r = await compareContent("t.tar", a, truncated);
+    assert.is(r.verdict, "mismatch");
+    assert.match(r.summary, "not readable as tar");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,8 +4,8 @@
  * metadata): instrument, ts, ts_ms, run_mode, week, split, backtest, score (the probability
  * that the forward return is > 0; NULL where the gate has too little history for a window),
  * model, model_digest. `backtest` marks the rows of features.json's backtest weeks; only the
- * rows of the split parquets are scored, so a backtest week outside the validation and test
- * splits (a backtest_span past the test weeks) has no scores.
+ * rows of the split parquets are scored; the feature builder refuses a backtest week outside
+ * the test split (src/ml/training/splits.ts), and the backtest rule one absent from the scores.
  *
  * Sequence models are scored by ONNX Runtime from model.onnx, on windows ending at each gate.
  * A window may reach back into an earlier split's rows: those are past features, not labels,

@@ -44,8 +44,9 @@ export async function readSummary(dir: string): Promise<TrainingSummary> {
   } catch (e) {
     throw new TrainingSetError(`${file}: cannot read (${(e as Error).message})`);
   }
-  if (s.format !== "dagbuild.ml_training" || s.version !== FEATURES_FORMAT_VERSION)
-    throw new TrainingSetError(`${file}: format ${s.format} version ${s.version}, expected dagbuild.ml_training version ${FEATURES_FORMAT_VERSION}`);
+  const head = s as Partial<TrainingSummary> | null; // any JSON: null and arrays included
+  if (head?.format !== "dagbuild.ml_training" || head.version !== FEATURES_FORMAT_VERSION)
+    throw new TrainingSetError(`${file}: format ${JSON.stringify(head?.format)} version ${JSON.stringify(head?.version)}, expected dagbuild.ml_training version ${FEATURES_FORMAT_VERSION}`);
   return s;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Walk-forward splits by week for the Stage 2 training data: train, then validation, then
  * test, in time order, never by random rows (neighbouring gates share 48 of their 64 candles).
- * A backtest span may be named; it must lie outside the training and validation weeks.
+ * A backtest span may be named; it must lie inside the test weeks (outside the training and
+ * validation weeks, and scored: the models score the validation and test weeks only).
  */
 
 /** The three model splits, in time order. */
@@ -74,6 +75,12 @@ export function makeSplits(weeks: readonly string[], spec: SplitSpec, backtest?:
   const fitted = new Set([...train, ...validation]);
   const overlap = bt.filter((x) => fitted.has(x));
   if (overlap.length) throw new SplitError(`backtest span ${backtest?.join("..")} overlaps the training or validation weeks: ${overlap.join(", ")}`);
+  // Only the split rows are written and scored (ml-scores): a backtest week in no split would
+  // have no scores, and every model variant would sit flat through it while the heuristic trades.
+  const tested = new Set(test);
+  const unscored = bt.filter((x) => !tested.has(x));
+  if (unscored.length)
+    throw new SplitError(`backtest span ${backtest?.join("..")} has weeks outside the test split (${test[0]}..${test[test.length - 1]}): ${unscored.join(", ")}; the models score only validation and test weeks, so widen the test split or shorten backtest_span`);
   return { train, validation, test, backtest: bt };
 }
 
