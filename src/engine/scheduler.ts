@@ -21,6 +21,7 @@ import { hashFile } from "./hash.js";
 import { treeSignature } from "./cache/tree-signature.js";
 import { fsyncPath, fsyncTree } from "./durable.js";
 import { DeviceTokens } from "./device-tokens.js";
+import { commitResident, leftOnHost, residentFile, type ResidencyPolicy } from "./residency.js";
 
 /** Options of one build. */
 export interface BuildOptions {
@@ -41,6 +42,8 @@ export interface BuildOptions {
    * starts; problems returned stop the build before it runs anything (`invalid` in the summary).
    */
   readonly preflight?: (nodes: readonly ActionNode[]) => Promise<readonly string[]>;
+  /** Outputs to leave on their ssh host (resident, src/engine/residency.ts); absent: all come back. */
+  readonly resident?: ResidencyPolicy;
 }
 
 export interface BuildSummary {
@@ -331,7 +334,8 @@ export async function runBuild(
           fail(id, "host-unavailable", msg, logFile, tail);
           return;
         }
-        const result = await host.run(spec, staging, { log, progress: (line) => sink.emit({ type: "action-progress", id, message: line }), signal: opts.signal, verified: (o) => (verified = o) });
+        const keep = opts.resident?.(node);
+        const result = await host.run(spec, staging, { log, progress: (line) => sink.emit({ type: "action-progress", id, message: line }), signal: opts.signal, verified: (o) => (verified = o), ...(keep ? { keep } : {}) });
         if (!result.ok) {
           if (result.kind === "cancelled" || opts.signal.aborted) {
             settled.set(id, { kind: "failed" });
@@ -362,7 +366,8 @@ export async function runBuild(
       }
       // A restore brings back outputs as old as the run that made them (final_after compares that).
       const startedAt = restored && decision.restorable ? runStart(decision.restorable) : t0;
-      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt, verified);
+      const left = restored ? undefined : leftOnHost(opts.resident?.(node), node.outputs, staging, verified);
+      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt, verified, left);
       (restored ? summary.restored : summary.built).push(id);
       sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
       finishOk(id);
@@ -470,7 +475,7 @@ function changedInput(node: ActionNode, checker: Checker): string | undefined {
         continue;
       }
       const out = recordedOutputState(checker, dep.producer, dep.path);
-      if (!out) continue; // not recorded (cannot be: the producer settled before this ran)
+      if (!out || out.h !== undefined) continue; // not recorded (cannot be: the producer settled before this ran), or resident: not here
       const abs = join(root, out.p);
       if (out.t) {
         let g: string | undefined;
@@ -507,7 +512,7 @@ export function toSpec(node: ActionNode, decision: Decision & { status: "stale" 
       if (d.kind === "output" && checker.graph.producers.get(d.path) === undefined) {
         // A file inside a directory output: the key used the directory's digest; an executor
         // (a remote CAS) needs the file's own.
-        const own = hashFile(join(checker.graph.root, d.path));
+        const own = residentFile(checker, d.producer, d.path) ?? hashFile(join(checker.graph.root, d.path));
         return { path: d.path, digest: own.digest, size: own.size };
       }
       const digest = decision.material.inputs[name]![i]![1];
@@ -567,10 +572,13 @@ function commit(
   restored: boolean,
   startedAt: number,
   verified: Readonly<Record<string, Artifact>> | undefined,
+  left?: ReadonlySet<string>,
 ): { changed: boolean } {
   const root = checker.graph.root;
   const prev = checker.state.actions.get(node.id);
-  const entries = Object.entries(node.outputs);
+  // Outputs its host kept (resident) are recorded by digest only: nothing of them is here to check or move.
+  const entries = Object.entries(node.outputs).filter(([name]) => !left?.has(name));
+  const resident = left?.size ? commitResident(node, left, verified!, checker) : undefined;
   const realRoot = realpathSync(root); // once per commit, not once per output
   for (const [, decl] of entries) {
     const final = join(root, decl.path);
@@ -600,6 +608,12 @@ function commit(
     if (prev?.o[name]?.d !== art.digest) changed = true;
     outputs.set(decl.path, { digest: art.digest, size: art.size });
   });
+  if (resident) {
+    Object.assign(recorded, resident.recorded);
+    Object.assign(states, resident.states);
+    changed ||= resident.changed;
+    for (const o of Object.values(resident.states)) outputs.set(o.p, { digest: o.d, size: o.z });
+  }
   if (!restored) {
     checker.ac.put({
       version: ACTION_RECORD_VERSION,
