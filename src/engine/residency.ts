@@ -264,6 +264,38 @@ async function fetchInto(checker: Checker, r: ResidentOutput, art: ResidentArtif
   fetched.push(r.state.p);
 }
 
+/**
+ * For a run of `node` on `onHost` outside a build (`verify --rebuild --on`): every input left
+ * resident on another host is fetched into the local CAS only (the workspace and the state index
+ * are not touched), so the host's upload finds it there. Returns the paths fetched.
+ */
+export async function cacheResidentInputs(checker: Checker, node: ActionNode, onHost: string, host: (name: string) => Promise<Host>, tmp: string): Promise<string[]> {
+  const done: string[] = [];
+  const seen = new Set<string>();
+  for (const deps of Object.values(node.deps))
+    for (const d of deps) {
+      if (d.kind !== "output") continue;
+      const st = checker.state.actions.get(d.producer);
+      for (const [name, o] of Object.entries(st?.o ?? {})) {
+        if (o.h === undefined || o.h === onHost || seen.has(o.p) || !(o.p === d.path || d.path.startsWith(`${o.p}/`))) continue;
+        seen.add(o.p);
+        const r: ResidentOutput = { id: d.producer, name, state: o as OutputState & { h: string }, needed: true };
+        const art = artifactOf(checker, r);
+        const h = await host(o.h);
+        if (!art || !h.fetch) throw new Error(`input ${o.p} is resident on ${o.h} and cannot be fetched from there: build it first (dagbuild ${o.p})`);
+        const staged = join(tmp, `fetch.${safeName(o.p)}.${process.pid}.${fetchCounter++}`);
+        try {
+          await h.fetch(o.p, art, staged);
+          checker.cas.putPath(staged, art.dir ? undefined : { digest: art.digest, size: art.size });
+        } finally {
+          rmSync(staged, { recursive: true, force: true });
+        }
+        done.push(o.p);
+      }
+    }
+  return done;
+}
+
 /** A line per resident output for `dagbuild -n` and `status`: where it lives, and whether this build fetches it. */
 export function describeResident(list: readonly ResidentOutput[]): string[] {
   return list.map((r) => `${r.needed ? "fetch  " : "on host"} ${r.state.p}  @${r.state.h}  (${r.state.z} B${r.state.t ? ", directory" : ""}${r.needed ? ": needed here by this build" : ": resident"})`);

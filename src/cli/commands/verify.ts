@@ -26,6 +26,7 @@ import { hashFile } from "../../engine/hash.js";
 import { describePath } from "../../engine/cache/cas.js";
 import { createHost } from "../../engine/hosts/index.js";
 import { toSpec } from "../../engine/scheduler.js";
+import { cacheResidentInputs } from "../../engine/residency.js";
 import { dirAware } from "../../engine/plan.js";
 import { safeName } from "../../engine/workspace.js";
 import type { Host, TreeEntry } from "../../engine/hosts/host.js";
@@ -206,6 +207,7 @@ async function verify(s: Session, targets: string[], rebuild: boolean, on: strin
     const recorded = (name: string): RecordedOutput => rec?.outputs[name] ?? { path: st.o[name]!.p, digest: st.o[name]!.d, size: st.o[name]!.z, dir: st.o[name]!.t === 1 };
     if (!rebuild) {
       for (const [name, out] of Object.entries(st.o)) {
+        if (out.h !== undefined) continue; // resident on its host (docs/hosts.md): no workspace copy to compare
         const now = digestOf(join(s.graph.root, out.p));
         if (now !== out.d) add(findingOf(id, "MISMATCH", recorded(name), await classify(s, recorded(name), s.graph.root, cfg), now));
       }
@@ -226,11 +228,22 @@ async function verify(s: Session, targets: string[], rebuild: boolean, on: strin
       continue;
     }
     const hostName = on ?? node.host;
-    let host = hosts.get(hostName);
-    if (!host) {
-      host = await createHost(hostName, s.graph.hosts[hostName] ?? { transport: "local" }, { root: s.graph.root, casDir: s.paths.cas, logTransfer: () => {}, note: () => {} });
-      await host.prepare(controller.signal);
-      hosts.set(hostName, host);
+    const hostFor = async (name: string): Promise<Host> => {
+      let h = hosts.get(name);
+      if (!h) {
+        h = await createHost(name, s.graph.hosts[name] ?? { transport: "local" }, { root: s.graph.root, casDir: s.paths.cas, logTransfer: () => {}, note: () => {} });
+        await h.prepare(controller.signal);
+        hosts.set(name, h);
+      }
+      return h;
+    };
+    const host = await hostFor(hostName);
+    // Inputs left on another host (resident) reach this one through the local CAS.
+    try {
+      await cacheResidentInputs(s.checker, node, hostName, hostFor, s.paths.tmp);
+    } catch (e) {
+      add({ id, kind: "FAILED", message: `on ${hostName}: ${(e as Error).message}` });
+      continue;
     }
     const staging = join(s.paths.tmp, `verify.${safeName(id)}.${process.pid}`);
     mkdirSync(staging, { recursive: true });
