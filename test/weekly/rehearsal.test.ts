@@ -5,7 +5,14 @@
  * targets/stage2.yaml, as test/pipeline/stage2-pipeline.test.ts does).
  *
  * Round 1: Stage 1 runs on droplet, the bundle and its manifest cross to gpu, ml_ingest +
- * ml_training + model_lstm run on gpu, the model comes back. Round 2: `refresh` adds one week;
+ * ml_training + model_lstm run on gpu, the model comes back. Intermediates that only their own
+ * host reads stay there (resident, docs/hosts.md): only goals and what another host reads come
+ * back here. Step 4 (`dagbuild deploy`): the model's scores, the backtests (heuristic, no-trade,
+ * lstm), their comparison and the ml_guardrail profile are made on gpu; only the profile goes
+ * gpu -> droplet, where `deploy` installs it and pushes it to a real Valkey (redis-server on
+ * 127.0.0.1, when installed). The backtests read the rolling gates and candles of their weeks
+ * (targets/backtest.yaml), so those cross droplet -> gpu in step 4 besides the bundle: the test
+ * asserts exactly that set. Round 2: `refresh` adds one week;
  * `refresh -n` names exactly the actions that then run: the new week's partitions and the
  * aggregates over the span (and the Stage 2 chain downstream of the bundle). Both rounds count
  * actions per host and bytes moved per direction and assert them; verify and lineage are
@@ -26,18 +33,22 @@ import { parse, stringify } from "yaml";
 import { PROJECT_ROOT, sshdMissing, startSshd, stopAll, type Sshd } from "../helpers/sshd.js";
 import { readTransfers, type TransferRecord } from "../../src/engine/transfer-log.js";
 import { LIBXGBOOST_PATH } from "../../src/ml/xgboost.js";
+import { startRedis, type RedisHandle } from "../market/redis-server.js";
+import { RespClient } from "../../src/market/resp.js";
+import { createHash } from "node:crypto";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const skip = process.env.DAGBUILD_REHEARSAL === "0" ? "SKIP rehearsal: DAGBUILD_REHEARSAL=0" : sshdMissing() ?? (!existsSync(LIBXGBOOST_PATH) ? `SKIP rehearsal: ${LIBXGBOOST_PATH} missing` : undefined);
 const servers: Sshd[] = [];
 let base = "";
+let redis: RedisHandle | null = null;
 
 /** Stage 2 reduced to the chain the rehearsal needs, with a tiny LSTM. */
 function stage2Targets(): string {
   const doc = parse(readFileSync(join(PROJECT_ROOT, "targets/stage2.yaml"), "utf8")) as { targets: Record<string, Json> };
   const t = doc.targets;
-  for (const k of Object.keys(t)) if (!["ml_ingest", "ml_training", "model_lstm"].includes(k)) delete t[k];
+  for (const k of Object.keys(t)) if (!["ml_ingest", "ml_training", "model_lstm", "ml_scores"].includes(k)) delete t[k];
   t.ml_training.params.seq_lengths = [32];
   Object.assign(t.model_lstm.params, { units: 8, seq_len: 32, epochs: 1, patience: 1, bootstrap: 50 });
   // The lead's Stage 2 model targets carry the same block (wall-clock fields differ between runs).
@@ -54,7 +65,7 @@ function workspace(droplet: Sshd, gpu: Sshd): string {
   mkdirSync(join(ws, "targets"), { recursive: true });
   mkdirSync(join(ws, "docs"));
   for (const f of ["rules", "src", "dist", "config", "node_modules", "package.json", "schema", "native"]) symlinkSync(join(PROJECT_ROOT, f), join(ws, f));
-  for (const f of ["market", "replay", "corpus", "stage1"]) copyFileSync(join(PROJECT_ROOT, `targets/${f}.yaml`), join(ws, `targets/${f}.yaml`));
+  for (const f of ["market", "replay", "corpus", "stage1", "backtest", "promotion"]) copyFileSync(join(PROJECT_ROOT, `targets/${f}.yaml`), join(ws, `targets/${f}.yaml`));
   writeFileSync(join(ws, "targets/stage2.yaml"), stage2Targets());
   writeFileSync(
     join(ws, "pipeline.yaml"),
@@ -67,6 +78,7 @@ axes:
   mode: [rolling, isolation]
   week: { span: [2025-05-12, 2025-06-09], step: week }
   candle_week: { span: [2025-05-12, 2025-06-16], step: week }
+  model: [lstm]
 hosts:
   droplet: ${hostYaml(droplet)}
   gpu: ${hostYaml(gpu, ", resources: { gpu: 1 }")}
@@ -129,8 +141,10 @@ test.before(async () => {
   if (skip) return;
   base = mkdtempSync(join(tmpdir(), "dagbuild-rehearsal-"));
   servers.push(await startSshd(), await startSshd());
+  redis = await startRedis();
 });
 test.after(async () => {
+  await redis?.stop();
   await stopAll(servers);
   if (base && !process.env.DAGBUILD_TEST_KEEP) rmSync(base, { recursive: true, force: true });
 });
@@ -139,7 +153,7 @@ if (skip) {
   console.log(skip);
   test.skip("rehearsal: droplet -> gpu -> back, then one more week", () => undefined);
 } else {
-  test("rehearsal: droplet -> gpu -> back, then one more week", () => {
+  test("rehearsal: droplet -> gpu -> back, then one more week", async () => {
     const [droplet, gpu] = servers as [Sshd, Sshd];
     const ws = workspace(droplet, gpu);
 
@@ -164,13 +178,56 @@ if (skip) {
     assert.ok(m1.paths["get gpu->local"]!.some((p) => p.startsWith("output/ml_models/lstm/")), JSON.stringify(m1.paths["get gpu->local"]));
     const metrics = JSON.parse(readFileSync(join(ws, "output/ml_models/lstm/metrics.json"), "utf8"));
     assert.ok(metrics.test.model.auc > 0 && metrics.test.model.auc < 1);
-    console.log(`round 1: ${round1Ms} ms; actions droplet ${ran1.droplet!.length}, gpu ${ran1.gpu!.length}; bytes ${JSON.stringify(m1.bytes)}`);
+    // Back here: only goals (stage1_status, the model) and what another host reads (the bundle
+    // for gpu; the rolling gates and candles the backtests on gpu read). Every other intermediate
+    // stayed on the host that made it, and is not in the workspace.
+    const back1 = [...(m1.paths["get droplet->local"] ?? []), ...(m1.paths["get gpu->local"] ?? [])];
+    const goalOrCrossing = (p: string) => /^output\/(ml_corpus_|Stage1_status_|ml_models\/lstm\/|gates\/rolling\/gates_)|^data\/candles\//.test(p);
+    assert.equal(back1.filter((p) => !goalOrCrossing(p)), [], "nothing else came back");
+    for (const p of ["output/ml_corpus/parts", "output/gates/isolation", "output/ml_corpus/lead_lag_model.json", "data/ml_corpus", "output/ml_training"]) assert.not.ok(existsSync(join(ws, p)), `${p} stayed on its host`);
+    const bytesBack1 = m1.rows.filter((r) => r.direction === "get").reduce((s, r) => s + r.size, 0);
+    console.log(`round 1: ${round1Ms} ms; actions droplet ${ran1.droplet!.length}, gpu ${ran1.gpu!.length}; bytes ${JSON.stringify(m1.bytes)}; back here ${bytesBack1} B in ${back1.length} files`);
 
     // Nothing changed: nothing runs, nothing moves.
     const again = dagbuild(ws, "--json");
     assert.is(again.code, 0, again.stderr);
     assert.is(started(again.stdout).size, 0);
     assert.is(moved(ws, m1.rows.length).rows.length, 0);
+
+    // Step 4: the guardrail profile, made on gpu (scores, backtests, comparison, ml_guardrail),
+    // goes to droplet, where `deploy` installs it and pushes it to Valkey.
+    const n4 = moved(ws, 0).rows.length;
+    t0 = Date.now();
+    const r4 = dagbuild(ws, "--json", "-j", "2", ...(redis ? ["--set", `deploy_valkey_url=${redis.url}`] : []), "deploy");
+    const step4Ms = Date.now() - t0;
+    assert.is(r4.code, 0, `${r4.stdout.slice(-3000)}\n${r4.stderr.slice(-3000)}`);
+    const ran4 = perHost(started(r4.stdout));
+    assert.equal(ran4, { gpu: ["backtest[model=lstm]", "backtest_comparison", "backtest_heuristic", "backtest_no_trade", "ml_guardrail", "ml_scores[model=lstm]"], droplet: ["deploy"] });
+    const m4 = moved(ws, n4);
+    // gpu -> droplet: the profile only (through this machine, the hub); the scores, backtests and
+    // comparison stay on gpu.
+    assert.equal(m4.paths["get gpu->local"], ["output/profiles/ml_guardrail.yaml"]);
+    assert.equal(m4.paths["put local->droplet"], ["output/profiles/ml_guardrail.yaml"]);
+    for (const p of ["output/ml_scores", "output/ml_backtests"]) assert.not.ok(existsSync(join(ws, p)), `${p} stayed on gpu`);
+    // droplet -> gpu: besides round 1's bundle, only what targets/backtest.yaml declares: the
+    // rolling gates and the candles of the backtest weeks.
+    const up4 = m4.paths["put local->gpu"] ?? [];
+    assert.ok(up4.length > 0 && up4.every((p) => /^output\/gates\/rolling\/gates_[-0-9_]+\.jsonl$|^data\/candles\/[A-Z]{3}_[A-Z]{3}\/2025-[-0-9]+\.parquet$/.test(p)), JSON.stringify(up4));
+    assert.equal(m4.paths["get droplet->local"], ["output/deploy/ml_guardrail.deploy.json", "output/deploy/ml_guardrail.yaml"], "deploy is the goal");
+    const profile = readFileSync(join(ws, "output/profiles/ml_guardrail.yaml"), "utf8");
+    assert.is(readFileSync(join(ws, "output/deploy/ml_guardrail.yaml"), "utf8"), profile, "droplet's copy is the profile");
+    const rec = JSON.parse(readFileSync(join(ws, "output/deploy/ml_guardrail.deploy.json"), "utf8")) as Json;
+    assert.is(rec.sha256, createHash("sha256").update(profile).digest("hex"));
+    if (redis) {
+      const c = await RespClient.connect(redis.url, { timeoutMs: 2000 });
+      const live = await c.command("GET", "profile:ml_guardrail");
+      const byDigest = await c.command("GET", `profile:ml_guardrail:${rec.sha256}`);
+      c.close();
+      assert.ok(typeof live === "string" && live === byDigest, "Valkey holds the profile under its key and its digest");
+      assert.is((JSON.parse(live as string) as Json).enabled, rec.enabled);
+      assert.ok(rec.valkey.keys.includes("profile:ml_guardrail"));
+    } else console.log("step 4: redis-server not installed: the Valkey push is not rehearsed");
+    console.log(`step 4 (deploy): ${step4Ms} ms; actions gpu ${ran4.gpu!.length}, droplet ${ran4.droplet!.length}; bytes ${JSON.stringify(m4.bytes)}; valkey ${redis ? "pushed" : "skipped"}`);
 
     // Lineage of the model joins gpu's chain to droplet's.
     const lin = JSON.parse(dagbuild(ws, "lineage", "output/ml_models/lstm/metrics.json", "--json").stdout) as Json;
@@ -186,6 +243,15 @@ if (skip) {
     const vOn = dagbuild(ws, "verify", "--rebuild", "--no-deps", "--on", "gpu", "--json", "bundle");
     assert.is(vOn.code, 0, vOn.stdout.slice(-3000));
     console.log(`verify --rebuild model_lstm + bundle --on gpu: ${Date.now() - t0} ms; model: ${JSON.stringify((JSON.parse(v.stdout) as Json).findings.map((f: Json) => f.kind))}`);
+    // The ingested corpus stayed on gpu: naming it fetches it (checked), without running ml_ingest.
+    const nf = moved(ws, 0).rows.length;
+    const fetched = dagbuild(ws, "--json", "data/ml_corpus");
+    assert.is(fetched.code, 0, fetched.stderr.slice(-2000));
+    assert.is(started(fetched.stdout).size, 0, "fetched, not rebuilt");
+    const mf = moved(ws, nf);
+    assert.equal(Object.keys(mf.bytes), ["get gpu->local"]);
+    assert.ok(mf.paths["get gpu->local"]!.every((p) => p.startsWith("data/ml_corpus/")));
+    console.log(`fetch data/ml_corpus: ${mf.bytes["get gpu->local"]} B in ${mf.rows.length} files`);
     const part = readdirSync(join(ws, "data/ml_corpus"), { recursive: true, encoding: "utf8" }).map((p) => `data/ml_corpus/${p}`).filter((p) => p.endsWith(".parquet")).sort()[0]!;
     assert.ok(part, "the ingested corpus has parquet files");
     const file = join(ws, part);
@@ -245,7 +311,11 @@ if (skip) {
     // Back from droplet: the new week's candles, gates, parts and the aggregates; none of the
     // earlier weeks' partitions.
     assert.ok(!m2.paths["get droplet->local"]!.some((p) => /2025-05-(12|19|26)|2025-06-0[29]/.test(p.replace(/_2025-05-12_2025-06-23/, "")) && !p.includes("ml_corpus_")), JSON.stringify(m2.paths["get droplet->local"]));
-    console.log(`round 2 (refresh +1 week): ${round2Ms} ms; actions droplet ${ran2.droplet!.length}, gpu ${ran2.gpu!.length}; bytes ${JSON.stringify(m2.bytes)}`);
+    // ml_ingest reran with the new bundle and its output is resident again: the copy fetched
+    // above (the old version, recorded as ours) is gone from the workspace.
+    assert.not.ok(existsSync(join(ws, "data/ml_corpus")), "no stale copy of the old corpus");
+    const bytesBack2 = m2.rows.filter((r) => r.direction === "get").reduce((s, r) => s + r.size, 0);
+    console.log(`round 2 (refresh +1 week): ${round2Ms} ms; actions droplet ${ran2.droplet!.length}, gpu ${ran2.gpu!.length}; bytes ${JSON.stringify(m2.bytes)}; back here ${bytesBack2} B`);
     assert.ok(readFileSync(join(ws, "pipeline.yaml"), "utf8").includes("week: { span: [2025-05-12, 2025-06-16], step: week }"));
   });
 }
