@@ -4,7 +4,8 @@
  * in gpu's CAS: not downloaded (transfer log), absent from the workspace; the consumer still gets
  * every file. Then: a second build is a no-op; naming a's output fetches it without running a; a
  * new local consumer of b fetches b; a resident blob deleted on gpu makes its producer rerun with
- * `output-missing ... (not on gpu)` in the next build that needs it.
+ * `output-missing ... (not on gpu)` in the next build that needs it; a rerun output that is
+ * resident again removes the workspace copy the engine recorded, never a file it did not.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -160,6 +161,19 @@ if (missing) {
     assert.not.ok(existsSync(join(ws, "data/gen")), "gen is still resident");
     const r6 = dagbuild(ws, "--json");
     assert.equal(startedIds(r6.events), [], r6.out);
+
+    // 6. A new input: a reruns and stays resident, so the copy fetched in 3 (recorded as a's
+    // output: the old version) is removed; b comes back (d reads it here); a file the engine never
+    // recorded, at the path of the resident directory, is left alone.
+    writeFileSync(join(ws, "data/gen"), "mine\n");
+    writeFileSync(join(ws, "raw/in.txt"), "charlie\n");
+    const r7 = dagbuild(ws, "--json");
+    assert.is(r7.code, 0, r7.out);
+    assert.equal(startedIds(r7.events), ["a", "b", "c", "gen"]);
+    assert.not.ok(existsSync(join(ws, "data/a.txt")), "no stale copy of a");
+    assert.is(readFileSync(join(ws, "data/b.txt"), "utf8"), "CHARLIE\nCHARLIE\n");
+    assert.is(readFileSync(join(ws, "data/gen"), "utf8"), "mine\n", "the user's file is untouched");
+    assert.is(readFileSync(join(ws, "output/c.txt"), "utf8"), `CHARLIE\nCHARLIE\ncharlie\n${numbers}note v2\n`);
   });
 }
 

@@ -210,8 +210,8 @@ if (skip) {
     assert.equal(m4.paths["put local->droplet"], ["output/profiles/ml_guardrail.yaml"]);
     for (const p of ["output/ml_scores", "output/ml_backtests"]) assert.not.ok(existsSync(join(ws, p)), `${p} stayed on gpu`);
     // droplet -> gpu: besides round 1's bundle, only what targets/backtest.yaml declares: the
-    // rolling gates and the candles of the backtest weeks.
-    const up4 = m4.paths["put local->gpu"] ?? [];
+    // rolling gates and the candles of the backtest weeks (and, from here, its source config).
+    const up4 = (m4.paths["put local->gpu"] ?? []).filter((p) => p !== "config/open_fxday.yaml");
     assert.ok(up4.length > 0 && up4.every((p) => /^output\/gates\/rolling\/gates_[-0-9_]+\.jsonl$|^data\/candles\/[A-Z]{3}_[A-Z]{3}\/2025-[-0-9]+\.parquet$/.test(p)), JSON.stringify(up4));
     assert.equal(m4.paths["get droplet->local"], ["output/deploy/ml_guardrail.deploy.json", "output/deploy/ml_guardrail.yaml"], "deploy is the goal");
     const profile = readFileSync(join(ws, "output/profiles/ml_guardrail.yaml"), "utf8");
