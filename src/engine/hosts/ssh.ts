@@ -379,7 +379,8 @@ class SshHost implements Host {
       const now = await sha256File(wsPath).catch((e: NodeJS.ErrnoException) => `unreadable (${e.code ?? e.message})`);
       throw new InputChangedError(
         `input ${b.what} changed since it was hashed (expected sha256 ${b.digest}, now ${now}) and the local CAS ` +
-          `has no copy: rerun the build so it is hashed again`,
+          `has no copy: rerun the build so it is hashed again (an output left resident on ${this.name} that its CAS ` +
+          `lost meanwhile is rebuilt by that next build)`,
       );
     }
     await uploadBlob(conn.sftp, source, this.remoteBlob(b.digest), b.size, this.tag);
