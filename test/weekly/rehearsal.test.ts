@@ -186,7 +186,11 @@ if (skip) {
     assert.equal(back1.filter((p) => !goalOrCrossing(p)), [], "nothing else came back");
     for (const p of ["output/ml_corpus/parts", "output/gates/isolation", "output/ml_corpus/lead_lag_model.json", "data/ml_corpus", "output/ml_training"]) assert.not.ok(existsSync(join(ws, p)), `${p} stayed on its host`);
     const bytesBack1 = m1.rows.filter((r) => r.direction === "get").reduce((s, r) => s + r.size, 0);
-    console.log(`round 1: ${round1Ms} ms; actions droplet ${ran1.droplet!.length}, gpu ${ran1.gpu!.length}; bytes ${JSON.stringify(m1.bytes)}; back here ${bytesBack1} B in ${back1.length} files`);
+    // `status` says where they are: resident on the host that made them.
+    const stayed = (JSON.parse(dagbuild(ws, "status", "--json").stdout) as Json).resident as { path: string; host: string; size: number }[];
+    assert.ok(stayed.some((r) => r.path === "data/ml_corpus" && r.host === "gpu") && stayed.some((r) => r.path.startsWith("output/ml_corpus/parts/") && r.host === "droplet"), JSON.stringify(stayed.map((r) => r.path)));
+    const stayedBytes = (h: string) => stayed.filter((r) => r.host === h).reduce((s, r) => s + r.size, 0);
+    console.log(`round 1: ${round1Ms} ms; actions droplet ${ran1.droplet!.length}, gpu ${ran1.gpu!.length}; bytes ${JSON.stringify(m1.bytes)}; back here ${bytesBack1} B in ${back1.length} files; stayed on droplet ${stayedBytes("droplet")} B, on gpu ${stayedBytes("gpu")} B (${stayed.length} outputs)`);
 
     // Nothing changed: nothing runs, nothing moves.
     const again = dagbuild(ws, "--json");
