@@ -96,9 +96,10 @@ export function formatFinding(f: VerifyFinding): string {
  * Re-hashes every blob of `rec` (one action's current record); repairs a bad or missing one
  * from the workspace file when that still has the blob's content.
  */
-function checkBlobs(s: Session, id: string, rec: ActionRecord): VerifyFinding[] {
+function checkBlobs(s: Session, id: string, rec: ActionRecord, resident: ReadonlySet<string>): VerifyFinding[] {
   const found: VerifyFinding[] = [];
   for (const out of Object.values(rec.outputs)) {
+    if (resident.has(out.path)) continue; // its blobs are in its host's CAS, not here (docs/hosts.md)
     const blobs = out.tree ? out.tree.map((e) => ({ digest: e.digest, file: join(s.graph.root, out.path, e.rel), what: `${out.path}/${e.rel}` })) : [{ digest: out.digest, file: join(s.graph.root, out.path), what: out.path }];
     for (const b of blobs) {
       const got = s.checker.cas.check(b.digest);
@@ -203,7 +204,8 @@ async function verify(s: Session, targets: string[], rebuild: boolean, on: strin
     }
     checked++;
     const rec = s.checker.ac.get(st.k);
-    if (rec) for (const f of checkBlobs(s, id, rec)) add(f);
+    const resident = new Set(Object.values(st.o).flatMap((o) => (o.h !== undefined ? [o.p] : [])));
+    if (rec) for (const f of checkBlobs(s, id, rec, resident)) add(f);
     const recorded = (name: string): RecordedOutput => rec?.outputs[name] ?? { path: st.o[name]!.p, digest: st.o[name]!.d, size: st.o[name]!.z, dir: st.o[name]!.t === 1 };
     if (!rebuild) {
       for (const [name, out] of Object.entries(st.o)) {
