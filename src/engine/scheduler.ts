@@ -578,7 +578,6 @@ function commit(
   const prev = checker.state.actions.get(node.id);
   // Outputs its host kept (resident) are recorded by digest only: nothing of them is here to check or move.
   const entries = Object.entries(node.outputs).filter(([name]) => !left?.has(name));
-  const resident = left?.size ? commitResident(node, left, verified!, checker) : undefined;
   const realRoot = realpathSync(root); // once per commit, not once per output
   for (const [, decl] of entries) {
     const final = join(root, decl.path);
@@ -608,6 +607,8 @@ function commit(
     if (prev?.o[name]?.d !== art.digest) changed = true;
     outputs.set(decl.path, { digest: art.digest, size: art.size });
   });
+  // After the swap: an old workspace copy of a resident output goes only once the rest is in place.
+  const resident = left?.size ? commitResident(node, left, verified!, checker) : undefined;
   if (resident) {
     Object.assign(recorded, resident.recorded);
     Object.assign(states, resident.states);

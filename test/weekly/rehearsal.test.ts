@@ -19,7 +19,7 @@
  * checked on the result (a byte changed in a corpus file is caught and classified; the bundle
  * rebuilt on gpu matches the droplet's).
  *
- * About 2 minutes on 2 shared cores (each remote action pays an SSH round and a node start):
+ * About 3 minutes on 2 shared cores (each remote action pays an SSH round and a node start):
  *   node dist/test/weekly/rehearsal.test.js        (DAGBUILD_REHEARSAL=0 skips it)
  * The timings, action counts and bytes per direction are printed.
  */
