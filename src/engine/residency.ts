@@ -183,9 +183,10 @@ const blobsOf = (a: ResidentArtifact): { digest: string; size: number }[] => (a.
 /**
  * Before a build (never in a dry run): checks that the hosts still hold the resident outputs of
  * the selection and fetches those this build needs here. `check: false` (everything selected is
- * known fresh) checks only what must be fetched. A host that cannot be reached, or that has no
- * CAS of its own now (`--host gpu=local`), counts as not holding them: their producers rerun,
- * and say why. The checker is told what is gone (`residentGone`).
+ * known fresh) checks only what must be fetched. When a host cannot be reached, or has no CAS
+ * of its own now (`--host gpu=local`), the outputs this build needs from it count as gone (their
+ * producers rerun, and say why); the others stay known by their records. The checker is told
+ * what is gone (`residentGone`).
  */
 export async function prepareResidency(
   checker: Checker,
@@ -217,8 +218,11 @@ export async function prepareResidency(
         }
       }
     } catch (e) {
-      opts.note(`dagbuild: resident outputs on ${hostName} cannot be checked or fetched (${(e as Error).message}); their producers run again`);
-      for (const r of list) if (!fetched.includes(r.state.p)) gone.set(r.state.p, hostName);
+      // What must come here cannot: its producers run again (and say so if the host is down).
+      // The rest stays known by its record: a build that needs nothing from this host still works.
+      const lost = list.filter((r) => r.needed && !fetched.includes(r.state.p));
+      opts.note(`dagbuild: resident outputs on ${hostName} cannot be checked or fetched (${(e as Error).message})${lost.length ? `; the producers of the ${lost.length} needed here run again` : ""}`);
+      for (const r of lost) gone.set(r.state.p, hostName);
     } finally {
       await host?.close();
     }
