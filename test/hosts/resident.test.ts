@@ -5,7 +5,8 @@
  * every file. Then: a second build is a no-op; naming a's output fetches it without running a; a
  * new local consumer of b fetches b; a resident blob deleted on gpu makes its producer rerun with
  * `output-missing ... (not on gpu)` in the next build that needs it; a rerun output that is
- * resident again removes the workspace copy the engine recorded, never a file it did not.
+ * resident again removes the workspace copy the engine recorded, never a file it did not; with
+ * the host down, a build that needs nothing from it still runs.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -51,8 +52,8 @@ targets:
 
 const LOCAL_D = `  d:
     outputs: { d: output/d.txt }
-    deps: { b: data/b.txt }
-    run: "wc -c < {deps} > {out}"
+    deps: { b: data/b.txt, extra: raw/d.txt }
+    run: "wc -c < {deps.b} > {out}"
 `;
 
 function dagbuild(ws: string, ...args: string[]): { code: number | null; out: string; events: Json[] } {
@@ -90,7 +91,7 @@ if (missing) {
   console.log(missing);
   test.skip("resident artifacts", () => undefined);
 } else {
-  test("outputs only gpu reads stay on gpu; fetched when needed here; rebuilt when gone", () => {
+  test("outputs only gpu reads stay on gpu; fetched when needed here; rebuilt when gone", async () => {
     const gpu = servers[0]!;
     const ws = join(base, "ws");
     mkdirSync(join(ws, "raw"), { recursive: true });
@@ -99,6 +100,7 @@ if (missing) {
     writeFileSync(join(ws, "hosts.yaml"), `hosts:\n  gpu: ${host}\n`);
     writeFileSync(join(ws, "raw/in.txt"), "alpha\nbravo\n");
     writeFileSync(join(ws, "raw/note.txt"), "note v1\n");
+    writeFileSync(join(ws, "raw/d.txt"), "d v1\n");
     const numbers = Array.from({ length: 300 }, (_, i) => `${i + 1}\n`).join("");
 
     // 1. Build c: only the goal comes back; a, b and gen stay on gpu.
@@ -174,6 +176,15 @@ if (missing) {
     assert.is(readFileSync(join(ws, "data/b.txt"), "utf8"), "CHARLIE\nCHARLIE\n");
     assert.is(readFileSync(join(ws, "data/gen"), "utf8"), "mine\n", "the user's file is untouched");
     assert.is(readFileSync(join(ws, "output/c.txt"), "utf8"), `CHARLIE\nCHARLIE\ncharlie\n${numbers}note v2\n`);
+
+    // 7. gpu is down and a build needs nothing from it (d is local, b is here): a stays known
+    // by its record (not rebuilt, which would fail), d runs.
+    await gpu.stop();
+    writeFileSync(join(ws, "raw/d.txt"), "d v2\n");
+    const r8 = dagbuild(ws, "--json", "d");
+    assert.is(r8.code, 0, r8.out);
+    assert.equal(startedIds(r8.events), ["d"]);
+    assert.match(r8.out, "resident outputs on gpu cannot be checked or fetched");
   });
 }
 
