@@ -98,7 +98,8 @@ export type Reason =
   | { readonly kind: "param-changed"; readonly key: string; readonly old?: unknown; readonly new?: unknown }
   | { readonly kind: "rule-changed"; readonly detail?: string }
   | { readonly kind: "tool-changed"; readonly tool: string; readonly old?: string; readonly new?: string }
-  | { readonly kind: "output-missing"; readonly path: string }
+  /** `on`: a resident output (docs/hosts.md) whose blob its host no longer has. */
+  | { readonly kind: "output-missing"; readonly path: string; readonly on?: string }
   | { readonly kind: "output-modified"; readonly path: string; readonly old?: string; readonly new?: string }
   | { readonly kind: "forced" }
   /**
@@ -122,7 +123,7 @@ export function formatReason(r: Reason): string {
     case "tool-changed":
       return `tool-changed ${r.tool}`;
     case "output-missing":
-      return `output-missing ${r.path}`;
+      return `output-missing ${r.path}${r.on ? ` (not on ${r.on})` : ""}`;
     case "output-modified":
       return `output-modified ${r.path}`;
     case "not-final":

@@ -82,6 +82,11 @@ export class Checker {
    * counts; none unless the session sets it (then nothing is ever held).
    */
   refreshHistory: () => readonly RefreshMark[] = () => [];
+  /**
+   * Resident outputs (src/engine/residency.ts) whose host was found not to hold them before
+   * this build: path → host. Every other resident output is present by its record.
+   */
+  readonly residentGone = new Map<string, string>();
 
   /** Digest of a source file through the stat cache (hash only when size/mtime/inode moved). */
   sourceDigest(path: string): FileDigest | undefined {
@@ -279,6 +284,7 @@ export class Checker {
    * stamps, so the caller can record them and the next check matches by stats again.
    */
   checkOutput(out: OutputState, unchanged?: (now: OutputState) => void): Reason | undefined {
+    if (out.h !== undefined) return this.residentGone.has(out.p) ? { kind: "output-missing", path: out.p, on: out.h } : undefined;
     const abs = this.graph.root + "/" + out.p; // workspace-relative, normalized: no join() needed
     // No exception for a missing file: this runs once per output on every build.
     const st = statSync(abs, { throwIfNoEntry: false });
@@ -440,7 +446,7 @@ export function plan(checker: Checker, ids: readonly string[], knownFresh?: Read
           if (known && sent.get(dep.path) === known.digest) continue; // already in the host's CAS
           up += (known ?? (dep.kind === "output" ? checker.recordedOutput(dep.producer, dep.path) : undefined))?.size ?? 0;
         }
-      for (const o of Object.values(prev?.o ?? {})) down += o.z;
+      for (const o of Object.values(prev?.o ?? {})) if (o.h === undefined) down += o.z; // a resident output stays there
     }
     items.push({
       id,

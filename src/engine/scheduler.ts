@@ -22,6 +22,7 @@ import { treeSignature } from "./cache/tree-signature.js";
 import { fsyncPath, fsyncTree } from "./durable.js";
 import { DeviceTokens } from "./device-tokens.js";
 import { withSiblings } from "./sibling-inputs.js";
+import { commitResident, leftOnHost, residentFile, type ResidencyPolicy } from "./residency.js";
 
 /** Options of one build. */
 export interface BuildOptions {
@@ -42,6 +43,8 @@ export interface BuildOptions {
    * starts; problems returned stop the build before it runs anything (`invalid` in the summary).
    */
   readonly preflight?: (nodes: readonly ActionNode[]) => Promise<readonly string[]>;
+  /** Outputs to leave on their ssh host (resident, src/engine/residency.ts); absent: all come back. */
+  readonly resident?: ResidencyPolicy;
 }
 
 export interface BuildSummary {
@@ -345,7 +348,8 @@ export async function runBuild(
           fail(id, "host-unavailable", msg, logFile, tail);
           return;
         }
-        const result = await host.run(spec, staging, { log, progress: (line) => sink.emit({ type: "action-progress", id, message: line }), signal: opts.signal, verified: (o) => (verified = o) });
+        const keep = opts.resident?.(node);
+        const result = await host.run(spec, staging, { log, progress: (line) => sink.emit({ type: "action-progress", id, message: line }), signal: opts.signal, verified: (o) => (verified = o), ...(keep ? { keep } : {}) });
         if (!result.ok) {
           if (result.kind === "cancelled" || opts.signal.aborted) {
             settled.set(id, { kind: "failed" });
@@ -377,7 +381,8 @@ export async function runBuild(
       }
       // A restore brings back outputs as old as the run that made them (final_after compares that).
       const startedAt = restored && decision.restorable ? runStart(decision.restorable) : t0;
-      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt, verified, notFinal);
+      const left = restored ? undefined : leftOnHost(opts.resident?.(node), node.outputs, staging, verified);
+      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt, verified, notFinal, left);
       if (notFinal !== undefined) sink.emit({ type: "note", message: `${id}: provisional, runs again next build (${notFinal})` });
       (restored ? summary.restored : summary.built).push(id);
       sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
@@ -487,7 +492,7 @@ function changedInput(node: ActionNode, checker: Checker): string | undefined {
         continue;
       }
       const out = recordedOutputState(checker, dep.producer, dep.path);
-      if (!out) continue; // not recorded (cannot be: the producer settled before this ran)
+      if (!out || out.h !== undefined) continue; // not recorded (cannot be: the producer settled before this ran), or resident: not here
       const abs = join(root, out.p);
       if (out.t) {
         let g: string | undefined;
@@ -524,7 +529,7 @@ export function toSpec(node: ActionNode, decision: Decision & { status: "stale" 
       if (d.kind === "output" && checker.graph.producers.get(d.path) === undefined) {
         // A file inside a directory output: the key used the directory's digest; an executor
         // (a remote CAS) needs the file's own.
-        const own = hashFile(join(checker.graph.root, d.path));
+        const own = residentFile(checker, d.producer, d.path) ?? hashFile(join(checker.graph.root, d.path));
         return { path: d.path, digest: own.digest, size: own.size };
       }
       const digest = decision.material.inputs[name]![i]![1];
@@ -585,10 +590,12 @@ function commit(
   startedAt: number,
   verified: Readonly<Record<string, Artifact>> | undefined,
   notFinal?: string,
+  left?: ReadonlySet<string>,
 ): { changed: boolean } {
   const root = checker.graph.root;
   const prev = checker.state.actions.get(node.id);
-  const entries = Object.entries(node.outputs);
+  // Outputs its host kept (resident) are recorded by digest only: nothing of them is here to check or move.
+  const entries = Object.entries(node.outputs).filter(([name]) => !left?.has(name));
   const realRoot = realpathSync(root); // once per commit, not once per output
   for (const [, decl] of entries) {
     const final = join(root, decl.path);
@@ -618,6 +625,14 @@ function commit(
     if (prev?.o[name]?.d !== art.digest) changed = true;
     outputs.set(decl.path, { digest: art.digest, size: art.size });
   });
+  // After the swap: an old workspace copy of a resident output goes only once the rest is in place.
+  const resident = left?.size ? commitResident(node, left, verified!, checker) : undefined;
+  if (resident) {
+    Object.assign(recorded, resident.recorded);
+    Object.assign(states, resident.states);
+    changed ||= resident.changed;
+    for (const o of Object.values(resident.states)) outputs.set(o.p, { digest: o.d, size: o.z });
+  }
   if (!restored) {
     checker.ac.put({
       version: ACTION_RECORD_VERSION,

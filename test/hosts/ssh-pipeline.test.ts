@@ -1,7 +1,7 @@
 /**
  * End to end through the CLI: a small shell-rule pipeline split across two real sshd servers
  * (`droplet`, `gpu`), built with `node bin/dagbuild` in a temp workspace. Outputs must equal a
- * local build's; a second build moves nothing; a changed input moves only what changed.
+ * local build's (data/stats.txt, read only on gpu, stays there); a second build moves nothing; a changed input moves only what changed.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -104,9 +104,11 @@ if (missing || !builtCli) {
     assert.is(l.code, 0, l.out);
     const r1 = dagbuild(remote);
     assert.is(r1.code, 0, r1.out);
-    for (const f of ["data/clean.txt", "data/stats.txt", "output/report.txt"]) {
+    for (const f of ["data/clean.txt", "output/report.txt"]) {
       assert.is(readFileSync(join(remote, f), "utf8"), readFileSync(join(local, f), "utf8"), f);
     }
+    // stats is read only on gpu, where it was made, and is not a goal: it stays there (resident).
+    assert.not.ok(existsSync(join(remote, "data/stats.txt")), "data/stats.txt stayed on gpu");
     assert.is(readFileSync(join(remote, "output/report.txt"), "utf8"), "ALPHA\nBRAVO\nCHARLIE\n3\nnotes v1\n");
     assert.equal(transfers(local), [], "a local build moves nothing");
     const first = transfers(remote);
@@ -117,6 +119,7 @@ if (missing || !builtCli) {
     ]);
     assert.ok(first.includes("get output/report.txt gpu -> local"), first.join("\n"));
     assert.ok(first.includes("get data/clean.txt droplet -> local"), first.join("\n"));
+    assert.not.ok(first.some((t) => t.includes("data/stats.txt")), first.join("\n"));
     // The blobs really are in each host's CAS.
     assert.ok(existsSync(join(droplet.workdir, "cache/cas")));
 

@@ -22,8 +22,12 @@ import { noopRequest, type BuildHint } from "../fast-noop.js";
 import type { CommonOptions } from "../args.js";
 import type { Session } from "../session.js";
 import type { StatEntry } from "../../engine/cache/state-index.js";
+import type { TransferEntry } from "../../engine/hosts/host.js";
+import { appendTransfer } from "../../engine/transfer-log.js";
 import { varsOf, writeVarsRecord } from "../vars-record.js";
 import { workspaceMasker } from "../../engine/secrets.js";
+import { describeResident, goalsOf, prepareResidency, residencyPolicy, residentOutputs, type ResidencyPolicy } from "../../engine/residency.js";
+import { createHost } from "../../engine/hosts/index.js";
 
 export async function run(argv: string[], hint?: BuildHint): Promise<number> {
   const o = parseArgs(argv); // a UsageError is reported by main
@@ -42,9 +46,12 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
   // provided this load read what the manifest stamped (nothing moved since the fast path looked).
   const sameLoad = hint?.manifest ? loadMatches(log, hint.manifest) : undefined;
   if (sameLoad !== undefined && sameLoad !== true && process.env.DAGBUILD_TRACE_NOOP === "1") process.stderr.write(`dagbuild: incremental hint dropped: ${sameLoad}\n`);
-  const knownFresh = hint?.dirty && sameLoad === true ? untouchedBy(session.graph, sel.ids, hint.dirty) : undefined;
+  let knownFresh = hint?.dirty && sameLoad === true ? untouchedBy(session.graph, sel.ids, hint.dirty) : undefined;
+  // Which outputs stay on the ssh host that made them (docs/hosts.md, "Resident artifacts").
+  const policy = residencyPolicy(session.graph, goalsOf(session.graph, sel.roots));
   if (o.dryRun) {
     const p = plan(session.checker, sel.ids, knownFresh);
+    const resident = residentOutputs(session.checker, sel.ids, policy);
     if (o.json) {
       process.stdout.write(JSON.stringify({
         version: 1,
@@ -52,8 +59,10 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
         fresh: p.fresh,
         actions: p.items.map((i) => ({ ...i, reason_text: formatReason(i.reason) })),
         held: p.held.map(heldJson),
+        resident: resident.map((r) => ({ path: r.state.p, host: r.state.h, digest: r.state.d, size: r.state.z, fetch: r.needed })),
       }, null, 2) + "\n");
     } else {
+      for (const line of describeResident(resident)) process.stdout.write(`${line}\n`);
       for (const i of p.items) {
         const how = i.restore ? "restore" : i.pending ? "run*" : "run";
         const moved = i.uploadBytes + i.downloadBytes;
@@ -84,7 +93,10 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
   process.on("SIGTERM", onSig);
   process.on("SIGHUP", onSig);
   try {
-    const summary = await runBuild(session.checker, sel.ids, session.paths, makeLogger(o.json, o.progress), {
+    const logger = makeLogger(o.json, o.progress);
+    if (await residencyGone(session, sel.ids, policy, knownFresh, (message) => logger.emit({ type: "note", message }))) knownFresh = undefined;
+    const summary = await runBuild(session.checker, sel.ids, session.paths, logger, {
+      resident: policy,
       jobs: o.jobs,
       keepGoing: o.keepGoing,
       signal: controller.signal,
@@ -120,6 +132,20 @@ export async function run(argv: string[], hint?: BuildHint): Promise<number> {
     process.off("SIGHUP", onSig);
     session.release();
   }
+}
+
+/**
+ * Checks and fetches the resident outputs of the selection before the build (src/engine/residency.ts).
+ * True when one is gone from its host: its producer must be decided again, so the no-op hint
+ * (which would settle it from its record) is dropped.
+ */
+async function residencyGone(session: Session, ids: readonly string[], policy: ResidencyPolicy, knownFresh: ReadonlySet<string> | undefined, note: (m: string) => void): Promise<boolean> {
+  const { graph, paths } = session;
+  const env = { root: graph.root, casDir: paths.cas, logTransfer: (entry: TransferEntry) => appendTransfer(paths.transferLog, { ...entry, when: new Date().toISOString() }), note };
+  // (fetch rows go to the transfer log like the scheduler's; `note` carries what was fetched or is gone)
+  const check = !knownFresh || ids.some((id) => !knownFresh.has(id));
+  const r = await prepareResidency(session.checker, ids, policy, { check, tmp: paths.tmp, note, host: (name) => createHost(name, graph.hosts[name] ?? { transport: "local" }, env) });
+  return r.gone.size > 0;
 }
 
 /**
@@ -179,7 +205,7 @@ function recordNoop(session: Session, ids: readonly string[], o: CommonOptions, 
         if (!rec || rec.material.rule.hash !== now) return refuse(`rule ${node.rule.module} changed during the build (${id} was built with another version)`);
       }
     }
-    outputs.push(...Object.values(s.o));
+    outputs.push(...Object.values(s.o).filter((x) => x.h === undefined)); // a resident output is vouched for by its record
     for (const deps of Object.values(node.deps))
       for (const d of deps) if (d.kind === "source") sources.set(d.path, checker.state.stats.get(d.path));
   }

@@ -22,7 +22,7 @@ function details(r: Reason): string[] {
     case "output-modified":
       return [`output ${r.path} was modified after the build: ${short(r.old)} -> ${short(r.new)}`];
     case "output-missing":
-      return [`output ${r.path} is missing`];
+      return [r.on ? `output ${r.path} was left on ${r.on} (resident), and ${r.on} no longer has it` : `output ${r.path} is missing`];
     case "rule-changed":
       return [`the rule changed${r.detail ? ` (${r.detail})` : ""}`];
     case "new":

@@ -7,6 +7,7 @@ import { readRefreshLog } from "../../refresh/span.js";
 import type { Graph } from "../../engine/graph-types.js";
 import { formatHold } from "../../engine/retrain-hold.js";
 import { heldJson } from "./build.js";
+import { describeResident, goalsOf, residencyPolicy, residentOutputs } from "../../engine/residency.js";
 
 /** The week axes' spans as the graph expanded them: axis → first, last, count (date-valued axes only). */
 export function spansOf(graph: Graph): Record<string, { first: string; last: string; weeks: number }> {
@@ -55,8 +56,12 @@ export async function run(argv: string[]): Promise<number> {
   const last = readVarsRecord(s.paths.cache);
   const spans = spansOf(s.graph);
   const refreshed = readRefreshLog(s.paths.cache).at(-1);
+  // Outputs left on the ssh host that made them (docs/hosts.md): where they live, and whether a
+  // build of these targets (the defaults when none are named) would fetch them.
+  const resident = residentOutputs(s.checker, sel.ids, residencyPolicy(s.graph, goalsOf(s.graph, o.positional.length ? sel.roots : [])));
   if (o.json) {
-    process.stdout.write(JSON.stringify({ version: 1, targets: rows, ...(p.held.length ? { held: p.held.map(heldJson) } : {}), vars: now.vars, set: now.set, spans, ...(refreshed ? { last_refresh: refreshed } : {}), ...(last ? { last_build: last } : {}) }, null, 2) + "\n");
+    const res = resident.map((r) => ({ path: r.state.p, host: r.state.h, digest: r.state.d, size: r.state.z, fetch: r.needed }));
+    process.stdout.write(JSON.stringify({ version: 1, targets: rows, ...(p.held.length ? { held: p.held.map(heldJson) } : {}), vars: now.vars, set: now.set, spans, resident: res, ...(refreshed ? { last_refresh: refreshed } : {}), ...(last ? { last_build: last } : {}) }, null, 2) + "\n");
     return 0;
   }
   // The span (moved by `dagbuild refresh`), and the last refresh of this workspace.
@@ -78,5 +83,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${r.target.padEnd(w)}  ${String(r.fresh).padStart(5)}  ${String(r.stale).padStart(5)}  ${String(r.missing).padStart(7)}  ${state}${r.held ? ` (${r.held} held by retrain_every)` : ""}\n`);
   }
   for (const h of p.held) process.stdout.write(`held    ${h.id}  (${formatHold(h.reason, h.hold)})\n`);
+  if (resident.length) process.stdout.write(`resident (left on the host that made them; not in the workspace):\n${describeResident(resident).map((l) => `  ${l}\n`).join("")}`);
   return 0;
 }

@@ -26,6 +26,7 @@ import { hashFile } from "../../engine/hash.js";
 import { describePath } from "../../engine/cache/cas.js";
 import { createHost } from "../../engine/hosts/index.js";
 import { toSpec } from "../../engine/scheduler.js";
+import { cacheResidentInputs } from "../../engine/residency.js";
 import { dirAware } from "../../engine/plan.js";
 import { formatHold } from "../../engine/retrain-hold.js";
 import { safeName } from "../../engine/workspace.js";
@@ -96,9 +97,10 @@ export function formatFinding(f: VerifyFinding): string {
  * Re-hashes every blob of `rec` (one action's current record); repairs a bad or missing one
  * from the workspace file when that still has the blob's content.
  */
-function checkBlobs(s: Session, id: string, rec: ActionRecord): VerifyFinding[] {
+function checkBlobs(s: Session, id: string, rec: ActionRecord, resident: ReadonlySet<string>): VerifyFinding[] {
   const found: VerifyFinding[] = [];
   for (const out of Object.values(rec.outputs)) {
+    if (resident.has(out.path)) continue; // its blobs are in its host's CAS, not here (docs/hosts.md)
     const blobs = out.tree ? out.tree.map((e) => ({ digest: e.digest, file: join(s.graph.root, out.path, e.rel), what: `${out.path}/${e.rel}` })) : [{ digest: out.digest, file: join(s.graph.root, out.path), what: out.path }];
     for (const b of blobs) {
       const got = s.checker.cas.check(b.digest);
@@ -203,10 +205,12 @@ async function verify(s: Session, targets: string[], rebuild: boolean, on: strin
     }
     checked++;
     const rec = s.checker.ac.get(st.k);
-    if (rec) for (const f of checkBlobs(s, id, rec)) add(f);
+    const resident = new Set(Object.values(st.o).flatMap((o) => (o.h !== undefined ? [o.p] : [])));
+    if (rec) for (const f of checkBlobs(s, id, rec, resident)) add(f);
     const recorded = (name: string): RecordedOutput => rec?.outputs[name] ?? { path: st.o[name]!.p, digest: st.o[name]!.d, size: st.o[name]!.z, dir: st.o[name]!.t === 1 };
     if (!rebuild) {
       for (const [name, out] of Object.entries(st.o)) {
+        if (out.h !== undefined) continue; // resident on its host (docs/hosts.md): no workspace copy to compare
         const now = digestOf(join(s.graph.root, out.p));
         if (now !== out.d) add(findingOf(id, "MISMATCH", recorded(name), await classify(s, recorded(name), s.graph.root, cfg), now));
       }
@@ -233,11 +237,22 @@ async function verify(s: Session, targets: string[], rebuild: boolean, on: strin
       continue;
     }
     const hostName = on ?? node.host;
-    let host = hosts.get(hostName);
-    if (!host) {
-      host = await createHost(hostName, s.graph.hosts[hostName] ?? { transport: "local" }, { root: s.graph.root, casDir: s.paths.cas, logTransfer: () => {}, note: () => {} });
-      await host.prepare(controller.signal);
-      hosts.set(hostName, host);
+    const hostFor = async (name: string): Promise<Host> => {
+      let h = hosts.get(name);
+      if (!h) {
+        h = await createHost(name, s.graph.hosts[name] ?? { transport: "local" }, { root: s.graph.root, casDir: s.paths.cas, logTransfer: () => {}, note: () => {} });
+        await h.prepare(controller.signal);
+        hosts.set(name, h);
+      }
+      return h;
+    };
+    const host = await hostFor(hostName);
+    // Inputs left on another host (resident) reach this one through the local CAS.
+    try {
+      await cacheResidentInputs(s.checker, node, hostName, hostFor, s.paths.tmp);
+    } catch (e) {
+      add({ id, kind: "FAILED", message: `on ${hostName}: ${(e as Error).message}` });
+      continue;
     }
     const staging = join(s.paths.tmp, `verify.${safeName(id)}.${process.pid}`);
     mkdirSync(staging, { recursive: true });

@@ -22,6 +22,8 @@ export interface RecordedOutput {
   readonly dirs?: readonly string[];
   /** File outputs: restored with mode 755. */
   readonly executable?: boolean;
+  /** Left on this ssh host when recorded (resident, docs/hosts.md); absent: brought back. */
+  readonly resident?: string;
 }
 
 /** The on-disk action record. */

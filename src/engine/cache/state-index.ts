@@ -11,7 +11,8 @@
  *   {"x":"<action id>"}                                              action forgotten (clean)
  *   {"s":"<path>","d":"<sha256>","z":size,"m":mtimeMs,"i":ino,"c":ctimeMs}   stat cache of a source file
  * with Out = {"p":path,"d":digest,"z":size,"m":mtimeMs,"i":ino,"c":ctimeMs,"x":1 if executable,
- * "t":1 if directory,"g":stat signature}. An entry without "c" (written before the ctime was
+ * "t":1 if directory,"g":stat signature,"h":host name if the output was left on that ssh host (resident,
+ * docs/hosts.md: not in the workspace; "m","i","c" are then 0; absent: in the workspace)}. An entry without "c" (written before the ctime was
  * recorded) never matches a stat: it is re-hashed once and re-recorded.
  * Later lines win. A torn last line (kill -9 during an append) is ignored, and terminated
  * with a newline before this process appends, so the next entry is never glued onto it; an
@@ -46,6 +47,11 @@ export interface OutputState {
   readonly t?: 1;
   /** Directory outputs: signature of the stats of every file inside. */
   readonly g?: string;
+  /**
+   * Resident outputs: the ssh host whose CAS holds it (it is not in the workspace; docs/hosts.md).
+   * Absent (every entry of older engines): the output is in the workspace.
+   */
+  readonly h?: string;
 }
 
 /** Latest recorded result of an action. */

@@ -61,6 +61,12 @@ export interface ActionIO {
    * them while staging (a remote host hashes every file it fetches): commit does not hash again.
    */
   verified?(outputs: Readonly<Record<string, Artifact>>): void;
+  /**
+   * Outputs (by name) to leave in the host's own CAS instead of staging them here (resident
+   * artifacts, docs/hosts.md). A host that cannot (local) ignores it and stages every output;
+   * one that honours it reports their digests through `verified` all the same.
+   */
+  keep?: ReadonlySet<string>;
 }
 
 /** Outcome of running an action on a host; expected failures are values, not throws. */
@@ -84,6 +90,25 @@ export interface Host {
   run(spec: ActionSpec, staging: string, io: ActionIO): Promise<HostResult>;
   /** Releases connections. */
   close(): Promise<void>;
+  /**
+   * Hosts with a CAS of their own (ssh): the digests among `blobs` that it does not hold (or
+   * holds with another size). Connection failures throw.
+   */
+  missing?(blobs: readonly { readonly digest: string; readonly size: number }[]): Promise<string[]>;
+  /**
+   * Hosts with a CAS of their own (ssh): downloads a resident artifact (a file, or a directory
+   * tree file by file) to `dest` on this machine, every blob checked against its digest and
+   * logged as a transfer of `what`. Throws when a blob is missing or corrupt there.
+   */
+  fetch?(what: string, art: ResidentArtifact, dest: string): Promise<void>;
+}
+
+/** What is known of an artifact left on a host: enough to fetch and check it. */
+export interface ResidentArtifact {
+  readonly digest: string;
+  readonly size: number;
+  readonly dir: boolean;
+  readonly tree?: readonly TreeEntry[];
 }
 
 /** A host that cannot be used at all (unreachable, wrong version): message says how to fix. */

@@ -27,7 +27,7 @@ import { shq } from "../shell-quote.js";
 import { expandPath } from "./host-paths.js";
 import type { HostConfig } from "../graph-types.js";
 import { shippedInputs } from "../siblings.js";
-import { HostError, type ActionIO, type ActionSpec, type Host, type HostEnv, type HostResult } from "./host.js";
+import { HostError, type ActionIO, type ActionSpec, type Host, type HostEnv, type HostResult, type ResidentArtifact } from "./host.js";
 import { checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, lookupName, parseKnownHosts } from "./known-hosts.js";
 import {
   ConnectionLostError,
@@ -274,7 +274,7 @@ class SshHost implements Host {
           }
           result = ex;
         }
-        await this.fetchOutputs(conn, spec, result, staging, placed);
+        await this.fetchOutputs(conn, spec, result, staging, placed, io.keep);
         void this.removeRemote(runDir);
         // fetchOutputs checked every staged file against these digests.
         if (result.outputs) io.verified?.(result.outputs);
@@ -382,7 +382,8 @@ class SshHost implements Host {
       const now = await sha256File(wsPath).catch((e: NodeJS.ErrnoException) => `unreadable (${e.code ?? e.message})`);
       throw new InputChangedError(
         `input ${b.what} changed since it was hashed (expected sha256 ${b.digest}, now ${now}) and the local CAS ` +
-          `has no copy: rerun the build so it is hashed again`,
+          `has no copy: rerun the build so it is hashed again (an output left resident on ${this.name} that its CAS ` +
+          `lost meanwhile is rebuilt by that next build)`,
       );
     }
     await uploadBlob(conn.sftp, source, this.remoteBlob(b.digest), b.size, this.tag);
@@ -443,12 +444,15 @@ class SshHost implements Host {
   }
 
   /** Step 4: bring every declared output home, verified, under `staging`. */
-  private async fetchOutputs(conn: Conn, spec: ActionSpec, result: RemoteResult, staging: string, placed: string[]): Promise<void> {
+  private async fetchOutputs(conn: Conn, spec: ActionSpec, result: RemoteResult, staging: string, placed: string[], keep?: ReadonlySet<string>): Promise<void> {
     for (const [name, decl] of Object.entries(spec.outputs)) {
       const out = result.outputs?.[name];
       if (!out) {
         throw new RuleFailure("rule-failed", `${spec.id} on ${this.name}: the rule did not produce declared output ${name} (${decl.path})`);
       }
+      // A resident output stays in the remote CAS (`dagbuild exec --cas` stored it there, tree
+      // files included): only its digest, reported in the result, comes back.
+      if (keep?.has(name)) continue;
       const dest = join(staging, decl.path);
       if (!placed.includes(dest)) placed.push(dest);
       if (decl.dir) {
@@ -483,6 +487,38 @@ class SshHost implements Host {
     await unlink(temp).catch(() => undefined);
     await downloadBlob(conn.sftp, this.remoteBlob(digest), dest, digest, what);
     this.env.logTransfer({ what, digest, size, from: this.name, to: "local", direction: "get" });
+  }
+
+  // ---------------------------------------------------------------- resident artifacts
+
+  /** The digests among `blobs` the remote CAS lacks (one remote command). */
+  async missing(blobs: readonly { readonly digest: string; readonly size: number }[]): Promise<string[]> {
+    if (blobs.length === 0) return [];
+    await this.prepare(new AbortController().signal);
+    const conn = await this.connection();
+    const query = JSON.stringify({ cas: this.casDir, mkdirs: [], blobs: blobs.map((b) => [b.digest, b.size]) });
+    const r = await this.exec(conn, `${shq(this.node)} -e ${shq(MISSING_SCRIPT)}`, { stdin: query });
+    if (r.code !== 0) throw new Error(`listing the remote CAS ${this.casDir} failed (exit ${r.code ?? r.signal}): ${tailLines(r.stderr, 5)}`);
+    return JSON.parse(r.stdout.trim().split("\n").pop() ?? "[]") as string[];
+  }
+
+  /** Downloads a resident artifact to `dest`, each blob hash-checked (fetchBlob), logged as `what`. */
+  async fetch(what: string, art: ResidentArtifact, dest: string): Promise<void> {
+    await this.prepare(new AbortController().signal);
+    const conn = await this.connection();
+    if (!art.dir) {
+      await mkdir(dirname(dest), { recursive: true });
+      await this.fetchBlob(conn, art.digest, art.size, dest, what);
+      return;
+    }
+    await mkdir(dest, { recursive: true });
+    for (const t of art.tree ?? []) {
+      if (!isSafeRel(t.rel)) throw new Error(`${what}: resident tree lists an unsafe path ${JSON.stringify(t.rel)}`);
+      const file = join(dest, t.rel);
+      await mkdir(dirname(file), { recursive: true });
+      await this.fetchBlob(conn, t.digest, t.size, file, `${what}/${t.rel}`);
+      if (t.executable) await chmod(file, 0o755);
+    }
   }
 
   private async removeRemote(runDir: string): Promise<void> {
