@@ -44,6 +44,9 @@ test("metrics table: --sort, --asc, --columns with a dotted metrics.json path, -
   assert.is(lines.length, 7);
   const units = lines.slice(1).map((l) => Number(l.trim().split(/\s+/)[2]));
   assert.equal(units, [1, 1, 2, 2, 3, 3]);
+  // status (and the model id) are always the first columns: naming them again adds no column.
+  const again = cli(ws, ["metrics", "--columns", "status,units,id"]).stdout.split("\n")[0]!;
+  assert.match(again, /^model\s+status\s+units$/);
   const only = metricsJson(ws, ["--only-changed"]);
   assert.equal(only.columns, ["lr", "units", "val_auc", "val_log_loss", "test_auc"], "constant metrics (epoch, seconds, backend) dropped");
   const bad = cli(ws, ["metrics", "--sortt", "x"]);

@@ -167,7 +167,8 @@ export const DEFAULT_METRICS = ["val_auc", "val_log_loss", "test_auc", "best_epo
  */
 export function chooseColumns(rows: readonly MetricsRow[], columns: readonly string[] | undefined, onlyChanged: boolean): string[] {
   let cols: string[];
-  if (columns?.length) cols = [...columns];
+  // model and status are always the first two columns: asking for them again adds nothing.
+  if (columns?.length) cols = [...new Set(columns)].filter((c) => c !== "status" && c !== "id");
   else {
     const params = [...new Set(rows.flatMap((r) => Object.keys(r.params)))].sort();
     // Varying among the rows that have it: a param only one kind of model takes is not swept.
