@@ -1,6 +1,8 @@
 // Directory outputs and deps on files inside them; sources edited while their action runs.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { buildInProcess, buildOk, dryRun, makeWs, read, write, spawnCli, waitFor, exists } from "../helpers/rig.js";
 import { loadGraph } from "../../src/engine/graph.js";
 import { Checker, dirAware } from "../../src/engine/plan.js";
@@ -41,13 +43,15 @@ targets:
   slow:
     outputs: [out/a.txt]
     deps: [src.txt]
-    run: "touch started; sleep 1.5; cat {deps} > {out}"
+    run: "touch started; while [ -f hold ]; do sleep 0.02; done; cat {deps} > {out}"
 `,
-    { fake: false, files: { "src.txt": "aaa\n" } },
+    { fake: false, files: { "src.txt": "aaa\n", hold: "" } },
   );
+  // The action waits for the edit (removing \`hold\`), not a fixed sleep the edit could miss under load.
   const bg = spawnCli(ws, ["--json"]);
   await waitFor(() => exists(ws, "started"), "the action started");
   write(ws, "src.txt", "bbb\n");
+  rmSync(join(ws, "hold"));
   const r = await bg.exited;
   assert.is.not(r.code, 0, "the build reports the changed input");
   assert.match(bg.stdout() + bg.stderr(), "changed during the build");

@@ -6,7 +6,11 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { buildOk, cli, dryRun, editPipeline, makeWs } from "../helpers/rig.js";
+import { buildOk, cli, dryRun, editPipeline, makeWs, waitFor } from "../helpers/rig.js";
+import { StateIndex } from "../../src/engine/cache/state-index.js";
+import { workspacePaths } from "../../src/engine/workspace.js";
+import { ActionCache } from "../../src/engine/cache/action-cache.js";
+import { runStart } from "../../src/engine/plan.js";
 import { parseUtcTime } from "../../src/engine/partitions.js";
 
 const pipeline = (finalAfter: string, weeks: [string, string] = ["2025-01-06", "2025-01-13"]) => `version: 1
@@ -54,8 +58,12 @@ test("a time in the future: runs on every build as not-final, and unchanged outp
   assert.match(plain.stderr, ": 2 built, 0 restored, 2 up to date", "a plain build reruns them too (no no-op manifest)");
 });
 
-test("templated per partition: only the week still open is provisional", () => {
+test("templated per partition: only the week still open is provisional", async () => {
   const day = 86_400_000;
+  const weekEnd = (t: number) => t - ((new Date(t).getUTCDay() + 6) % 7) * day - (t % day) + 7 * day;
+  // The weeks are this clock's: a week that closes between two builds would change the answer.
+  const end = weekEnd(Date.now());
+  if (end - Date.now() < 120_000) await waitFor(() => Date.now() >= end, "this week to close", 180_000);
   const now = Date.now();
   const monday = now - ((new Date(now).getUTCDay() + 6) % 7) * day; // this week's Monday
   const thisWeek = new Date(monday).toISOString().slice(0, 10);
@@ -65,13 +73,33 @@ test("templated per partition: only the week still open is provisional", () => {
   assert.equal(buildOk(ws).executed, [`fetch[week=${thisWeek}]`]);
 });
 
+/**
+ * When the last run of `id` started, as both records tell it: the state index's `b` and the
+ * action record's `built_at - duration_ms` (what a restore would be judged by); the later one.
+ */
+function runStartOf(ws: string, id: string): number {
+  const paths = workspacePaths(ws);
+  const state = StateIndex.load(paths.state).actions.get(id);
+  const rec = state ? new ActionCache(paths.ac).get(state.k) : undefined;
+  if (state?.b === undefined || !rec) throw new Error(`no recorded run of ${id}`);
+  return Math.max(state.b, runStart(rec));
+}
+
 test("a run that started before the time reruns once after it, then is final", async () => {
-  const at = new Date(Date.now() + 1500).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-  const ws = makeWs(pipeline(at), { files: files(W) });
+  // No real-time race: the time is placed just after the recorded run starts, not at a deadline a
+  // little in the future (that failed whenever two builds outlasted the margin under load).
+  // final_after is not key material: editing it changes nothing but finality.
+  const ws = makeWs(pipeline("2999-01-01T00:00Z"), { files: files(W) });
   buildOk(ws);
   assert.equal(buildOk(ws).executed, fetchIds, "still open: rerun");
-  await new Promise((r) => setTimeout(r, Date.parse(at) - Date.now() + 50));
-  assert.equal(buildOk(ws).executed, fetchIds, "the first run after the time makes them final");
+  const at = Math.max(...fetchIds.map((id) => runStartOf(ws, id))) + 1;
+  editPipeline(ws, "2999-01-01T00:00Z", new Date(at).toISOString());
+  await waitFor(() => Date.now() > at, "the clock to pass final_after", 5_000);
+  const after = buildOk(ws);
+  assert.equal(after.executed, fetchIds, "the first run after the time makes them final");
+  assert.equal(after.restored, [], "a run that started before the time is not restored");
+  assert.match(after.starts.get(fetchIds[0]!)!.reason_text ?? "", `final after ${new Date(at).toISOString()}`);
+  assert.ok(fetchIds.every((id) => runStartOf(ws, id) >= at), "that run started after the time");
   assert.equal(buildOk(ws).executed, []);
 });
 

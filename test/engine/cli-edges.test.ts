@@ -73,7 +73,7 @@ targets:
     } catch {
       return true;
     }
-  }, "the child to be gone", 5000);
+  }, "the child to be gone");
   const tmp = join(ws, "cache/tmp");
   assert.equal(existsSync(tmp) ? readdirSync(tmp) : [], [], "staging removed");
 });
