@@ -25,7 +25,7 @@ export const BUNDLE_INDEX_VERSION = 2;
 export interface BundledFile {
   /** Input name it came from (e.g. "corpus", "reports"). */
   readonly input: string;
-  /** Workspace-relative path (POSIX separators): also its path in the archive under NAME/. */
+  /** Its path in the archive under NAME/ (POSIX): the workspace-relative path, or for a placed file (the backtest members) its own. */
   readonly path: string;
   readonly source: string;
   readonly sha256: string;

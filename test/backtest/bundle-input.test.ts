@@ -14,6 +14,7 @@ import backtest from "../../rules/backtest.js";
 import { runRule, tempRoot } from "../corpus/helpers.js";
 import { INSTS, VAL_WEEK, WEEKS, writeIngestedInputs, writeInputs } from "./fixtures.js";
 import { REPO } from "../helpers/rig.js";
+import { selectBacktestMembers } from "../../src/bundle/backtest-members.js";
 
 const root = tempRoot("backtest-bundle");
 let inputs: Awaited<ReturnType<typeof writeInputs>>;
@@ -91,6 +92,19 @@ test("a carried file changed after the ingest is refused", async () => {
   } finally {
     writeFileSync(f, good);
   }
+});
+
+test("the bundle's selection: the last weeks, clamped to a short span; a missing candle file or two run modes are refused", () => {
+  const g = (w: string, e: string, m = "rolling") => `/ws/output/gates/${m}/gates_${w}_${e}.jsonl`;
+  const gates = [g("2025-05-12", "2025-05-19"), g("2025-05-19", "2025-05-26"), g("2025-05-26", "2025-06-02")];
+  const candles = ["2025-05-12", "2025-05-19", "2025-05-26"].map((w) => `/ws/data/candles/EUR_USD/${w}.parquet`);
+  const a = selectBacktestMembers(gates, candles, 1, 1);
+  assert.equal([a.index.validation_weeks, a.index.weeks], [["2025-05-19"], ["2025-05-26"]]);
+  assert.equal(a.files.map((f) => f.path), ["backtest/candles/EUR_USD/2025-05-19.parquet", "backtest/candles/EUR_USD/2025-05-26.parquet", "backtest/gates/rolling/gates_2025-05-19_2025-05-26.jsonl", "backtest/gates/rolling/gates_2025-05-26_2025-06-02.jsonl"]);
+  const b = selectBacktestMembers(gates, candles, 2, 5);
+  assert.equal([b.index.validation_weeks, b.index.weeks, b.index.requested], [["2025-05-12"], ["2025-05-19", "2025-05-26"], { backtest_weeks: 2, validation_weeks: 5 }]);
+  assert.throws(() => selectBacktestMembers(gates, candles.slice(1), 3, 0), /input "backtest_candles": no data\/candles\/EUR_USD\/2025-05-12\.parquet for the carried week 2025-05-12/);
+  assert.throws(() => selectBacktestMembers([...gates, g("2025-06-02", "2025-06-09", "isolation")], candles, 1, 0), /expected the gates of one run mode, got isolation, rolling/);
 });
 
 test.run();
