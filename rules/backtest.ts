@@ -4,10 +4,15 @@
  *
  * Inputs:  training  `output/ml_training/` (features.json `splits`: the backtest weeks, default
  *                    the test weeks, and the train/validation weeks they must not overlap)
+ *          corpus    `data/ml_corpus/` (the default, targets/backtest.yaml): the ingested Stage-1
+ *                    bundle, whose INGEST.json `backtest` names the gates and candles of the
+ *                    backtest and validation weeks it carries (src/bundle/ingest-backtest.ts,
+ *                    re-hashed here), so only the bundle crosses droplet -> gpu; or, instead:
  *          gates     `output/gates/{mode}/gates_{week}_{week.end}.jsonl`, every week (the rule
  *                    picks the backtest weeks: the pipeline format cannot name a data-dependent
  *                    subset of an axis)
  *          candles   `data/candles/{instrument}/{week}.parquet`, every instrument and week (same)
+ *                    Both give byte-identical outputs for the same files.
  *          profile   the simulator profile (config/open_fxday.yaml; config/echo_strategy.yaml
  *                    reproduces the legacy runs, which never trade)
  *          scores    `output/ml_scores/{model}.parquet` (model variants only)
@@ -41,6 +46,27 @@ import { attachScores, readScores, type ScoreTable } from "../src/backtest/score
 import { MissingUsdRateError } from "../src/backtest/simulator.js";
 import { runVariant, type RunInput } from "../src/backtest/variant.js";
 import { checkNoOverlap, readSplits } from "../src/backtest/weeks.js";
+import { findIngestedBacktest } from "../src/bundle/ingest-backtest.js";
+import { IngestError } from "../src/bundle/ingest-error.js";
+
+/** Where the gate and candle files come from, and how a missing week is explained. */
+interface WeekSources {
+  readonly gates: readonly string[];
+  readonly candles: readonly string[];
+  /** "among the ... inputs" or the ingest record's path. */
+  readonly where: (what: string) => string;
+}
+
+/** The gate and candle files: the ingested bundle's (input "corpus") or the per-week inputs. */
+async function weekSources(ctx: RuleContext, mode: string): Promise<WeekSources> {
+  if (!ctx.inputs["corpus"]?.length) return { gates: ctx.inputs["gates"] ?? [], candles: ctx.inputs["candles"] ?? [], where: (what) => `among the "${what}" inputs` };
+  if (ctx.inputs["gates"]?.length || ctx.inputs["candles"]?.length) throw new RuleError('backtest: give the input "corpus" (the ingested bundle) or "gates" and "candles", not both');
+  const s = await findIngestedBacktest(oneInput(ctx, "corpus"));
+  const rec = relative(ctx.root, s.record);
+  if (s.backtest.mode !== mode) throw new RuleError(`backtest: ${rec} field "backtest.mode" is ${s.backtest.mode}, the param "mode" is ${mode}`);
+  const carried = [...s.backtest.validation_weeks, ...s.backtest.weeks].join(", ");
+  return { gates: [...s.gates.values()], candles: s.candles, where: (what) => `in the bundle (${rec} field "backtest" carries the ${what} of ${carried || "no week"}: the last backtest_weeks + validation_weeks weeks of the span, targets/stage1.yaml)` };
+}
 
 function num(ctx: RuleContext, name: string, dflt: number): number {
   const v = ctx.params[name];
@@ -124,14 +150,14 @@ async function validationSharpeThreshold(
 }
 
 /** Candles and gates (with scores when `table` is given) of `weeks`, one input per instrument-week. */
-async function loadWeeks(ctx: RuleContext, weeks: readonly string[], mode: string, noGates: boolean, table: ScoreTable | undefined): Promise<{ inputs: RunInput[]; gateCount: number; scored: number }> {
+async function loadWeeks(ctx: RuleContext, src: WeekSources, weeks: readonly string[], mode: string, noGates: boolean, table: ScoreTable | undefined): Promise<{ inputs: RunInput[]; gateCount: number; scored: number }> {
   const rel = (p: string) => relative(ctx.root, p);
-  const gateFiles = new Map((ctx.inputs["gates"] ?? []).filter((p) => p.includes(`/gates/${mode}/`)).map((p) => [basename(p).slice(6, 16), p]));
-  const candleFiles = (ctx.inputs["candles"] ?? []).filter((p) => weeks.includes(basename(p, ".parquet")));
+  const gateFiles = new Map(src.gates.filter((p) => p.includes(`/gates/${mode}/`)).map((p) => [basename(p).slice(6, 16), p]));
+  const candleFiles = src.candles.filter((p) => weeks.includes(basename(p, ".parquet")));
   const missing = weeks.filter((w) => !gateFiles.has(w));
-  if (missing.length) throw new RuleError(`backtest: no ${mode} gates for week(s) ${missing.join(", ")} among the "gates" inputs`);
+  if (missing.length) throw new RuleError(`backtest: no ${mode} gates for week(s) ${missing.join(", ")} ${src.where("gates")}`);
   const noCandles = weeks.filter((w) => !candleFiles.some((p) => basename(p, ".parquet") === w));
-  if (noCandles.length) throw new RuleError(`backtest: no candles for week(s) ${noCandles.join(", ")} among the "candles" inputs`);
+  if (noCandles.length) throw new RuleError(`backtest: no candles for week(s) ${noCandles.join(", ")} ${src.where("candles")}`);
   let candles;
   try {
     candles = await readCandleFiles(candleFiles);
@@ -198,7 +224,8 @@ export default defineRule({
 
       const profilePath = oneInput(ctx, "profile");
       const profile = await loadSimProfile(profilePath);
-      const load = (ws: readonly string[]) => loadWeeks(ctx, ws, mode, kind === "no_trade", table);
+      const sources = await weekSources(ctx, mode);
+      const load = (ws: readonly string[]) => loadWeeks(ctx, sources, ws, mode, kind === "no_trade", table);
       if (threshold === undefined && kind === "model") threshold = await validationSharpeThreshold(ctx, splits.validation, load, profile, params);
       const { inputs, gateCount, scored } = await load(weeks);
       if (table && scored === 0) throw new RuleError(`backtest ${variant}: none of the ${gateCount} gates of weeks ${weeks.join(", ")} has a score in ${rel(oneInput(ctx, "scores"))}`);
@@ -231,7 +258,7 @@ export default defineRule({
       await writeFile(join(out, "nav.svg"), await navSvg(`Backtest NAV: ${variant} (${weeks[0]} to ${weeks[weeks.length - 1]})`, [{ name: variant, curve: r.curve }]));
       ctx.log(`backtest ${variant}: ${weeks.length} weeks x ${Object.keys(r.perInstrument).length} instruments, ${gateCount} gates, ${r.totals.trades} trades, pnl ${r.totals.pnl.toFixed(2)}, sharpe ${r.totals.sharpe.toFixed(3)}`);
     } catch (e) {
-      if (e instanceof BacktestInputError || e instanceof ProfileError || e instanceof MissingUsdRateError) throw new RuleError(`backtest ${variant}: ${e.message}`);
+      if (e instanceof BacktestInputError || e instanceof ProfileError || e instanceof MissingUsdRateError || e instanceof IngestError) throw new RuleError(`backtest ${variant}: ${e.message}`);
       throw e;
     }
   },

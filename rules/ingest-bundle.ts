@@ -6,7 +6,9 @@
  *          (the only files that cross from droplet to gpu: the engine ships declared deps)
  * Outputs: one directory output (named `dir` when there are several), e.g. `data/ml_corpus/`:
  *          the bundle's members without its top directory, SHA256SUMS (sha256sum -c format)
- *          and INGEST.json (names, digests, member count and bytes, the corpus parquet).
+ *          and INGEST.json (names, digests, member count and bytes, the corpus parquet, and
+ *          `backtest`: the backtest weeks' rolling gates and candles the bundle carries under
+ *          backtest/, which the backtests read, src/bundle/ingest-backtest.ts).
  * Fails (RuleError, nothing kept) on any digest mismatch, missing or extra member, malformed
  * manifest line, unsafe path, link, device, FIFO, duplicate, truncated or non-gzip bundle.
  */

@@ -16,8 +16,11 @@
  * Layout of `outDir` afterwards: the members without the `NAME/` top directory, plus
  *   SHA256SUMS   format version 1: `#` header lines, then `<sha256>  <relative path>` for every
  *                member, sorted; `cd outDir && sha256sum -c SHA256SUMS` checks the tree;
- *   INGEST.json  format "dagbuild.ingest", version 1 (IngestRecord, sorted keys): the bundle and
- *                manifest names and digests, member count and bytes, and the corpus parquet.
+ *   INGEST.json  format "dagbuild.ingest" (IngestRecord, sorted keys): the bundle and manifest
+ *                names and digests, member count and bytes, and the corpus parquet; version 2
+ *                adds `backtest` (./ingest-backtest.ts: the gates and candles of the backtest
+ *                weeks under backtest/, from BUNDLE_INDEX.json, with their digests; null when
+ *                the bundle carries none). Version 1 records are still read (no `backtest`).
  * Both are deterministic (no times), so the same bundle gives the same tree.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -31,13 +34,15 @@ import { sha256, stableStringify } from "../engine/hash.js";
 import { sha256File } from "./manifest.js";
 import { IngestError, type IngestFailure } from "./ingest-error.js";
 import { parseManifest, unsafePathReason, type ManifestLine, type ParsedManifest } from "./read-manifest.js";
+import { backtestOfIndex, type IngestedBacktest } from "./ingest-backtest.js";
 
 export { IngestError, type IngestFailure } from "./ingest-error.js";
 
 /** `format` of INGEST.json. */
 export const INGEST_FORMAT = "dagbuild.ingest";
-/** Version of INGEST.json and of the SHA256SUMS layout. */
-export const INGEST_VERSION = 1;
+/** Version of INGEST.json (2: the `backtest` field); SHA256SUMS keeps its layout (version 1). */
+export const INGEST_VERSION = 2;
+const SUMS_VERSION = 1;
 /** File names the ingest writes at the top of its output. */
 export const INGEST_FILE = "INGEST.json";
 export const SUMS_FILE = "SHA256SUMS";
@@ -52,7 +57,7 @@ export interface IngestedFile {
 /** The content of INGEST.json. */
 export interface IngestRecord {
   readonly format: typeof INGEST_FORMAT;
-  readonly version: typeof INGEST_VERSION;
+  readonly version: typeof INGEST_VERSION | 1;
   /** The bundle's top directory name, e.g. "ml_corpus_2025-05-12_2025-11-10". */
   readonly stem: string;
   readonly bundle: { readonly name: string; readonly sha256: string; readonly bytes: number };
@@ -63,6 +68,8 @@ export interface IngestRecord {
   readonly bytes: number;
   /** The corpus parquet (`output/ml_corpus/gates_*.parquet`), or null when the bundle has none. */
   readonly corpus: IngestedFile | null;
+  /** The backtest weeks' gates and candles (version 2), or null when the bundle carries none. */
+  readonly backtest?: IngestedBacktest | null;
 }
 
 /** What ingestBundle returns: the record it wrote, and where. */
@@ -128,6 +135,7 @@ export async function ingestBundle(opts: IngestOptions): Promise<IngestSummary> 
       members: files.length,
       bytes: files.reduce((s, f) => s + f.bytes, 0),
       corpus: pickCorpus(manifest.stem, files),
+      backtest: await backtestOfIndex(staging, files, bundleName),
     };
     await writeFile(join(staging, SUMS_FILE), renderSums(record, files));
     await writeFile(join(staging, INGEST_FILE), stableStringify(record));
@@ -181,8 +189,8 @@ export async function readIngestRecord(dir: string): Promise<IngestRecord> {
   } catch (e) {
     throw new IngestError(`${file}: not a readable ingest record (${(e as Error).message})`, { kind: "bad-record", member: INGEST_FILE });
   }
-  if (rec.format !== INGEST_FORMAT || rec.version !== INGEST_VERSION) {
-    throw new IngestError(`${file}: format ${JSON.stringify(rec.format)} version ${JSON.stringify(rec.version)}, expected ${INGEST_FORMAT} version ${INGEST_VERSION}`, {
+  if (rec.format !== INGEST_FORMAT || (rec.version !== INGEST_VERSION && rec.version !== 1)) {
+    throw new IngestError(`${file}: format ${JSON.stringify(rec.format)} version ${JSON.stringify(rec.version)}, expected ${INGEST_FORMAT} version 1 or ${INGEST_VERSION}`, {
       kind: "bad-record",
       member: INGEST_FILE,
     });
@@ -231,7 +239,7 @@ function pickCorpus(stem: string, files: readonly IngestedFile[]): IngestedFile 
 
 function renderSums(record: IngestRecord, files: readonly IngestedFile[]): string {
   const lines = [
-    `# dagbuild ingested bundle checksums, format version ${INGEST_VERSION}`,
+    `# dagbuild ingested bundle checksums, format version ${SUMS_VERSION}`,
     `# from ${record.bundle.name} (sha256 ${record.bundle.sha256}) and ${record.manifest.name}`,
     `# check: cd <this directory> && sha256sum -c ${SUMS_FILE}`,
     ...files.map((f) => `${f.sha256}  ${f.path}`),

@@ -101,3 +101,26 @@ export async function writeInputs(
   });
   return { candles: candleFiles, gates: gateFiles, training: ["output/ml_training/"], scores: ["output/ml_scores/toy.parquet"], model: ["output/ml_models/toy/"] };
 }
+
+/**
+ * The same inputs as the gpu host has them: packed by the bundle rule (rules/bundle.ts, the
+ * last `backtestWeeks` weeks and the `validationWeeks` before them) and unpacked by the ingest
+ * rule (rules/ingest-bundle.ts) into `data/ml_corpus/`. Returns the backtest rule's "corpus" input.
+ */
+export async function writeIngestedInputs(
+  root: string,
+  inputs: { gates: string[]; candles: string[] },
+  counts: { backtestWeeks: number; validationWeeks: number } = { backtestWeeks: WEEKS.length, validationWeeks: 1 },
+): Promise<string[]> {
+  const { default: bundle } = await import("../../rules/bundle.js");
+  const { default: ingest } = await import("../../rules/ingest-bundle.js");
+  const { runRule } = await import("../corpus/helpers.js");
+  const out = { bundle: "output/ml_corpus_test.tgz", manifest: "output/ml_corpus_test.sha256" };
+  await runRule(bundle, root, {
+    inputs: { reports: ["output/ml_training/features.json"], backtest_gates: inputs.gates, backtest_candles: inputs.candles },
+    outputs: out,
+    params: { backtest_weeks: String(counts.backtestWeeks), validation_weeks: String(counts.validationWeeks) },
+  });
+  await runRule(ingest, root, { inputs: { bundle: [out.bundle], manifest: [out.manifest] }, outputs: { dir: "data/ml_corpus/" } });
+  return ["data/ml_corpus/"];
+}

@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import backtest from "../../rules/backtest.js";
 import comparison from "../../rules/backtest-comparison.js";
 import { runRule, tempRoot } from "../corpus/helpers.js";
-import { INSTS, VAL_WEEK, WEEKS, writeInputs } from "./fixtures.js";
+import { INSTS, VAL_WEEK, WEEKS, writeIngestedInputs, writeInputs } from "./fixtures.js";
 import { CLI, REPO, cli, parseEvents } from "../helpers/rig.js";
 import { sqlString, withDuckDb } from "../../src/io/duckdb.js";
 
@@ -181,7 +181,7 @@ test("pipeline: targets/backtest.yaml builds the comparison from hand-made sourc
     join(ws, "pipeline.yaml"),
     `version: 1\ninclude: [targets/*.yaml]\naxes:\n  instrument: [${INSTS.join(", ")}]\n  week: { span: [${VAL_WEEK}, ${WEEKS[1]}], step: week }\n  model: [toy]\nhosts:\n  gpu: { transport: local, resources: { gpu: 1 } }\n`,
   );
-  await writeInputs(ws);
+  await writeIngestedInputs(ws, await writeInputs(ws)); // the backtests read the ingested bundle (data/ml_corpus/)
   const r = cli(ws, ["--json", "output/ml_backtests/comparison.json"], 120_000);
   assert.is(r.code, 0, `${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   const ran = parseEvents(r.stdout).filter((e) => e.type === "action-start").map((e) => (e as { id: string }).id).sort();

@@ -75,7 +75,8 @@ test("GNU tar lists the bundle sorted, mtime 1970, root/root, fixed modes", () =
     assert.match(l, /^(-rw-r--r--|drwxr-xr-x) root\/root\s+\d+ 1970-01-01 00:00 /, l);
   }
   const index = JSON.parse(readFileSync(join(root, "out-a", STEM, "BUNDLE_INDEX.json"), "utf8"));
-  assert.is(index.version, 1);
+  assert.is(index.version, 2);
+  assert.is(index.backtest, null, "no backtest members asked for (param backtest_weeks)");
   assert.equal(
     index.files.map((f: { path: string; input: string }) => `${f.input}:${f.path}`),
     [

@@ -37,6 +37,10 @@ function workspace(signal: string, big = false): string {
   // Every target file as it is, but Stage 2's with smaller models.
   for (const f of readdirSync(join(REPO, "targets"))) if (f.endsWith(".yaml") && f !== "stage2.yaml") copyFileSync(join(REPO, "targets", f), join(ws, "targets", f));
   writeFileSync(join(ws, "targets/stage2.yaml"), stage2Targets());
+  // The split of these short spans (14 weeks: 8/3/3; 18 weeks: 11/3/4), which the bundle's
+  // backtest weeks follow (targets/stage1.yaml vars).
+  const stage1 = readFileSync(join(REPO, "targets/stage1.yaml"), "utf8");
+  writeFileSync(join(ws, "targets/stage1.yaml"), stage1.replace(/backtest_weeks: "\d+"/, `backtest_weeks: "${big ? 4 : 3}"`).replace(/validation_weeks: "\d+"/, 'validation_weeks: "3"'));
   writeFileSync(
     join(ws, "pipeline.yaml"),
     `version: 1

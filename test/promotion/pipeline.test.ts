@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { readTransfers } from "../../src/engine/transfer-log.js";
 import { parseGuardrailProfile } from "../../src/promotion/guardrail-profile.js";
 import { tempRoot } from "../corpus/helpers.js";
-import { INSTS, VAL_WEEK, WEEKS, writeInputs } from "../backtest/fixtures.js";
+import { INSTS, VAL_WEEK, WEEKS, writeIngestedInputs, writeInputs } from "../backtest/fixtures.js";
 import { REPO, cli, parseEvents } from "../helpers/rig.js";
 
 test("backtests -> comparison (sweep trials in N) -> ml_guardrail -> deploy", async () => {
@@ -23,7 +23,7 @@ test("backtests -> comparison (sweep trials in N) -> ml_guardrail -> deploy", as
     join(ws, "pipeline.yaml"),
     `version: 1\ndefault: [ml_guardrail]\ninclude: [targets/*.yaml]\naxes:\n  instrument: [${INSTS.join(", ")}]\n  week: { span: [${VAL_WEEK}, ${WEEKS[1]}], step: week }\n  model: [toy]\nhosts:\n  gpu: { transport: local, resources: { gpu: 1 } }\n  droplet: { transport: local }\n`,
   );
-  await writeInputs(ws);
+  await writeIngestedInputs(ws, await writeInputs(ws)); // the backtests read the ingested bundle (data/ml_corpus/)
   mkdirSync(join(ws, "sweeps/lstm"), { recursive: true });
   writeFileSync(join(ws, "sweeps/lstm/ledger.jsonl"), `${JSON.stringify({ kind: "header", format: "dagbuild.sweep_ledger", version: 1, model: "lstm", trials_tried: 12, ok: 12, failed: 0, pruned: 0, selection: { metric: "validation.model.auc", best: null } })}\n`);
   const ids = (r: { stdout: string }) => parseEvents(r.stdout).filter((e) => e.type === "action-start").map((e) => (e as { id: string }).id).sort();

@@ -132,6 +132,14 @@ async function refused(c: ReturnType<typeof caseDir>, kind: IngestFailure, patte
 
 // ---- the good bundle -------------------------------------------------------------------------
 
+test("a backtest section of BUNDLE_INDEX.json naming a file that is no member is refused", async () => {
+  const index = Buffer.from(JSON.stringify({ format: "dagbuild.bundle_index", version: 2, files: [], backtest: { mode: "rolling", weeks: ["2025-05-19"], validation_weeks: ["2025-05-12"], instruments: ["EUR_USD"], gates: { "2025-05-19": "backtest/gates/rolling/gates_2025-05-19_2025-05-26.jsonl" }, candles: [], requested: { backtest_weeks: 1, validation_weeks: 1 } } }) + "\n");
+  const files = { ...FILES, "BUNDLE_INDEX.json": index };
+  const entries = goodEntries().map((e) => (e.path === `${STEM}/BUNDLE_INDEX.json` ? { ...e, body: index } : e));
+  const c = bundleOf("bt-not-member", gzipSync(rawTar(entries)), innerEntries(files));
+  await refused(c, "missing-member", ["BUNDLE_INDEX.json field \"backtest\" names backtest/gates/rolling/gates_2025-05-19_2025-05-26.jsonl, which is no member"]);
+});
+
 test("a good bundle ingests: files equal the originals, SHA256SUMS checks, INGEST.json and the corpus locator agree", async () => {
   const c = await goodBundle("good");
   mkdirSync(c.outDir); // the engine pre-creates directory outputs: an empty one is fine
@@ -144,7 +152,8 @@ test("a good bundle ingests: files equal the originals, SHA256SUMS checks, INGES
   assert.equal(readdirSync(c.outParent), ["ml_corpus"], "no staging directory left beside the output");
   const rec = JSON.parse(readFileSync(join(c.outDir, "INGEST.json"), "utf8"));
   assert.is(rec.format, "dagbuild.ingest");
-  assert.is(rec.version, 1);
+  assert.is(rec.version, 2);
+  assert.is(rec.backtest, null, "an index without a backtest section carries none");
   assert.equal(rec.bundle, { bytes: readFileSync(c.bundle).length, name: TGZ, sha256: sha(readFileSync(c.bundle)) });
   assert.equal(rec.manifest, { name: SUMS, sha256: sha(readFileSync(c.manifest)) });
   assert.is(rec.members, s.members);

@@ -242,5 +242,41 @@ test("an ingested bundle directory: the corpus named by INGEST.json, re-hashed a
   );
 });
 
+test("the split follows the weeks the bundle carries for the backtests (INGEST.json backtest), else a located error", async () => {
+  const dir = join(root, "ingested-bt");
+  const rel = "output/ml_corpus/gates_2025-05-12_2025-06-09.parquet";
+  mkdirSync(join(dir, "output", "ml_corpus"), { recursive: true });
+  await writeCorpus(join(dir, rel), makeRows({ weeks: WEEKS }));
+  const bytes = readFileSync(join(dir, rel));
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const record = (weeks: string[], validation: string[]) => ({
+    format: "dagbuild.ingest", version: 2, stem: "ml_corpus_2025-05-12_2025-06-09",
+    bundle: { name: "ml_corpus_2025-05-12_2025-06-09.tgz", sha256: "ab".repeat(32), bytes: 1 },
+    manifest: { name: "ml_corpus_2025-05-12_2025-06-09.sha256", sha256: "cd".repeat(32) },
+    members: 1, bytes: bytes.length, corpus: { path: rel, sha256, bytes: bytes.length },
+    backtest: { mode: "rolling", weeks, validation_weeks: validation, instruments: [], gates: {}, candles: [], requested: { backtest_weeks: weeks.length, validation_weeks: validation.length }, files: [] },
+  });
+  // The pipeline's vars are strings: validation_weeks "1", test_weeks "1", the rest trains.
+  const params = { seq_lengths: [8], validation_weeks: "1", test_weeks: "1" };
+  writeFileSync(join(dir, "INGEST.json"), JSON.stringify(record([WEEKS[4]!], [WEEKS[3]!])));
+  await runRule(rule, root, { inputs: { corpus: ["ingested-bt/"] }, outputs: { data: "out/bt-ok/" }, params });
+  const fj = JSON.parse(readFileSync(join(root, "out/bt-ok/features.json"), "utf8"));
+  assert.equal([fj.splits.train, fj.splits.validation, fj.splits.backtest], [WEEKS.slice(0, 3), [WEEKS[3]], [WEEKS[4]]]);
+  writeFileSync(join(dir, "INGEST.json"), JSON.stringify(record([WEEKS[3]!, WEEKS[4]!], [WEEKS[2]!])));
+  await runRule(rule, root, { inputs: { corpus: ["ingested-bt/"] }, outputs: { data: "out/bt-weeks/" }, params }).then(
+    () => assert.unreachable("a split backtesting fewer weeks than the bundle carries"),
+    (e: Error) => assert.match(e.message, /^ml-training: ingested-bt\/INGEST\.json: field "backtest\.weeks": the bundle carries the gates and candles of 2025-06-02, 2025-06-09 for the backtests, the split's backtest weeks .* are 2025-06-09;/),
+  );
+  writeFileSync(join(dir, "INGEST.json"), JSON.stringify(record([WEEKS[4]!], [])));
+  await runRule(rule, root, { inputs: { corpus: ["ingested-bt/"] }, outputs: { data: "out/bt-val/" }, params }).then(
+    () => assert.unreachable("validation weeks the bundle does not carry"),
+    (e: Error) => assert.match(e.message, /field "backtest\.validation_weeks": the bundle carries none, the split's validation weeks 2025-06-02 .* include 2025-06-02/),
+  );
+  await runRule(rule, root, { inputs: { corpus: ["ingested-bt/"] }, outputs: { data: "out/bt-short/" }, params: { seq_lengths: [8], validation_weeks: "3", test_weeks: "2" } }).then(
+    () => assert.unreachable("no training week left"),
+    (e: Error) => assert.match(e.message, /split asks for 3 validation and 2 test weeks, the data has 5: no week left to train on/),
+  );
+});
+
 test.after(() => rmSync(root, { recursive: true, force: true }));
 test.run();

@@ -11,8 +11,10 @@
  * lstm), their comparison and the ml_guardrail profile are made on gpu; only the profile goes
  * gpu -> droplet, where `deploy` installs it and pushes it to a real Valkey (redis-server on
  * 127.0.0.1, when installed). The backtests read the rolling gates and candles of their weeks
- * (targets/backtest.yaml), so those cross droplet -> gpu in step 4 besides the bundle: the test
- * asserts exactly that set. Round 2: `refresh` adds one week;
+ * from the ingested bundle (targets/stage1.yaml carries them, targets/backtest.yaml reads
+ * data/ml_corpus/), so in every round only the bundle and its manifest go up to gpu (step 4
+ * adds the checkout's own simulator profile, config/open_fxday.yaml, a source file no host
+ * makes) and only the guardrail profile goes to droplet. Round 2: `refresh` adds one week;
  * `refresh -n` names exactly the actions that then run, through `deploy`: the new week's
  * partitions and the aggregates over the span, and on gpu the Stage 2 chain downstream of the
  * bundle but the model, which its `retrain_every: 4w` holds (the scores, backtests and profile
@@ -67,7 +69,9 @@ function workspace(droplet: Sshd, gpu: Sshd): string {
   mkdirSync(join(ws, "targets"), { recursive: true });
   mkdirSync(join(ws, "docs"));
   for (const f of ["rules", "src", "dist", "config", "node_modules", "package.json", "schema", "native"]) symlinkSync(join(PROJECT_ROOT, f), join(ws, f));
-  for (const f of ["market", "replay", "corpus", "stage1", "backtest", "promotion"]) copyFileSync(join(PROJECT_ROOT, `targets/${f}.yaml`), join(ws, `targets/${f}.yaml`));
+  for (const f of ["market", "replay", "corpus", "backtest", "promotion"]) copyFileSync(join(PROJECT_ROOT, `targets/${f}.yaml`), join(ws, `targets/${f}.yaml`));
+  // Five (then six) weeks: one backtest week and one validation week before it (the split 3/1/1).
+  writeFileSync(join(ws, "targets/stage1.yaml"), readFileSync(join(PROJECT_ROOT, "targets/stage1.yaml"), "utf8").replace(/backtest_weeks: "\d+"/, 'backtest_weeks: "1"').replace(/validation_weeks: "\d+"/, 'validation_weeks: "1"'));
   writeFileSync(join(ws, "targets/stage2.yaml"), stage2Targets());
   writeFileSync(
     join(ws, "pipeline.yaml"),
@@ -181,10 +185,10 @@ if (skip) {
     const metrics = JSON.parse(readFileSync(join(ws, "output/ml_models/lstm/metrics.json"), "utf8"));
     assert.ok(metrics.test.model.auc > 0 && metrics.test.model.auc < 1);
     // Back here: only goals (stage1_status, the model) and what another host reads (the bundle
-    // for gpu; the rolling gates and candles the backtests on gpu read). Every other intermediate
-    // stayed on the host that made it, and is not in the workspace.
+    // for gpu: the backtests' gates and candles are inside it). Every other intermediate stayed
+    // on the host that made it, and is not in the workspace.
     const back1 = [...(m1.paths["get droplet->local"] ?? []), ...(m1.paths["get gpu->local"] ?? [])];
-    const goalOrCrossing = (p: string) => /^output\/(ml_corpus_|Stage1_status_|ml_models\/lstm\/|gates\/rolling\/gates_)|^data\/candles\//.test(p);
+    const goalOrCrossing = (p: string) => /^output\/(ml_corpus_|Stage1_status_|ml_models\/lstm\/)/.test(p);
     assert.equal(back1.filter((p) => !goalOrCrossing(p)), [], "nothing else came back");
     for (const p of ["output/ml_corpus/parts", "output/gates/isolation", "output/ml_corpus/lead_lag_model.json", "data/ml_corpus", "output/ml_training"]) assert.not.ok(existsSync(join(ws, p)), `${p} stayed on its host`);
     const bytesBack1 = m1.rows.filter((r) => r.direction === "get").reduce((s, r) => s + r.size, 0);
@@ -215,10 +219,18 @@ if (skip) {
     assert.equal(m4.paths["get gpu->local"], ["output/profiles/ml_guardrail.yaml"]);
     assert.equal(m4.paths["put local->droplet"], ["output/profiles/ml_guardrail.yaml"]);
     for (const p of ["output/ml_scores", "output/ml_backtests"]) assert.not.ok(existsSync(join(ws, p)), `${p} stayed on gpu`);
-    // droplet -> gpu: besides round 1's bundle, only what targets/backtest.yaml declares: the
-    // rolling gates and the candles of the backtest weeks (and, from here, its source config).
-    const up4 = (m4.paths["put local->gpu"] ?? []).filter((p) => p !== "config/open_fxday.yaml");
-    assert.ok(up4.length > 0 && up4.every((p) => /^output\/gates\/rolling\/gates_[-0-9_]+\.jsonl$|^data\/candles\/[A-Z]{3}_[A-Z]{3}\/2025-[-0-9]+\.parquet$/.test(p)), JSON.stringify(up4));
+    // Up to gpu: nothing any host made (the backtests read their gates and candles from round
+    // 1's ingested bundle, already there); only the checkout's simulator profile, a source file.
+    assert.equal(m4.paths["put local->gpu"] ?? [], ["config/open_fxday.yaml"]);
+    assert.ok(existsSync(join(PROJECT_ROOT, "config/open_fxday.yaml")), "a file of the checkout");
+    for (const p of ["output/gates/rolling", "data/candles"]) assert.not.ok(existsSync(join(ws, p)), `${p}: never came back from droplet`);
+    // What they read instead: the bundle's backtest members, the last week (backtest) and the
+    // one before it (validation), every instrument, and no earlier week.
+    const carried = readFileSync(join(ws, "output/ml_corpus_2025-05-12_2025-06-16.sha256"), "utf8").split("\n").map((l) => l.split("  ")[1] ?? "").filter((p) => p.includes("/backtest/")).map((p) => p.replace(/^[^/]+\//, "")).sort();
+    assert.equal(carried, [
+      "backtest/candles/EUR_USD/2025-06-02.parquet", "backtest/candles/EUR_USD/2025-06-09.parquet", "backtest/candles/USD_JPY/2025-06-02.parquet", "backtest/candles/USD_JPY/2025-06-09.parquet",
+      "backtest/gates/rolling/gates_2025-06-02_2025-06-09.jsonl", "backtest/gates/rolling/gates_2025-06-09_2025-06-16.jsonl",
+    ]);
     // deploy is the goal: its outputs come back; its copy of the profile is byte for byte the
     // profile, already in the local CAS, so only the record is downloaded.
     assert.equal(m4.paths["get droplet->local"], ["output/deploy/ml_guardrail.deploy.json"], "deploy is the goal");
@@ -322,14 +334,20 @@ if (skip) {
     assert.equal(held2, ["model_lstm"]);
     assert.ok(readFileSync(join(ws, "output/ml_models/lstm/weights.safetensors")).equals(modelBefore), "the model was not retrained");
     const m2 = moved(ws, before);
-    // Up to gpu: the new bundle and its manifest, and what targets/backtest.yaml declares of the
-    // new backtest weeks (rolling gates, candles); the earlier weeks' are in gpu's CAS.
-    const up2 = m2.paths["put local->gpu"] ?? [];
-    assert.ok(up2.includes("output/ml_corpus_2025-05-12_2025-06-23.tgz") && up2.includes("output/ml_corpus_2025-05-12_2025-06-23.sha256"), JSON.stringify(up2));
-    assert.ok(up2.every((p) => p.startsWith("output/ml_corpus_2025-05-12_2025-06-23.") || /^output\/gates\/rolling\/gates_[-0-9_]+\.jsonl$|^data\/candles\/[A-Z]{3}_[A-Z]{3}\/2025-[-0-9]+\.parquet$/.test(p)), JSON.stringify(up2));
+    // Up to gpu: the new bundle and its manifest, nothing else (the new backtest week's gates
+    // and candles are inside the bundle).
+    assert.equal(m2.paths["put local->gpu"], ["output/ml_corpus_2025-05-12_2025-06-23.sha256", "output/ml_corpus_2025-05-12_2025-06-23.tgz"]);
     // Up to droplet: at most the new profile (the new candles are made there, and every other
     // input of the new week's actions is in its CAS from round 1).
     assert.ok((m2.paths["put local->droplet"] ?? []).every((p) => p === "output/profiles/ml_guardrail.yaml"), JSON.stringify(m2.paths["put local->droplet"]));
+    // Over every round: up to gpu only bundles, manifests and the checkout's simulator profile;
+    // up to droplet only the guardrail profile (and, in round 1, the checkout's replay profile,
+    // config/echo_strategy.yaml: source files, which no host makes, cross once into each CAS).
+    const all = moved(ws, 0);
+    assert.equal(all.paths["put local->gpu"], ["config/open_fxday.yaml", ...["06-16", "06-23"].flatMap((d) => [`output/ml_corpus_2025-05-12_2025-${d}.sha256`, `output/ml_corpus_2025-05-12_2025-${d}.tgz`])]);
+    assert.equal(all.paths["put local->droplet"], ["config/echo_strategy.yaml", "output/profiles/ml_guardrail.yaml"]);
+    assert.equal(m1.paths["put local->droplet"], ["config/echo_strategy.yaml"], "round 1: only the checkout's replay profile");
+    console.log(`all rounds: bytes per direction ${JSON.stringify(all.bytes)}; bundles ${bundleSize} B (5 weeks), ${readFileSync(join(ws, "output/ml_corpus_2025-05-12_2025-06-23.tgz")).length} B (6 weeks)`);
     // Back from droplet: the new week's candles, gates, parts and the aggregates; none of the
     // earlier weeks' partitions.
     assert.ok(!m2.paths["get droplet->local"]!.some((p) => /2025-05-(12|19|26)|2025-06-0[29]/.test(p.replace(/_2025-05-12_2025-06-23/, "")) && !p.includes("ml_corpus_")), JSON.stringify(m2.paths["get droplet->local"]));

@@ -100,6 +100,8 @@ export async function buildTrainingData(opts: {
   params: TrainingParams;
   inputs: InputDigests;
   log?: BuildLog;
+  /** Called with the splits before anything is written; throws to refuse them (rules/ml-training.ts). */
+  checkSplits?: (splits: WeekSplits) => void;
   /** Wall time per phase (benchmarks); never written into the outputs. */
   onPhase?: (phase: "select" | "fit" | "parquet" | "read" | "windows", ms: number) => void;
 }): Promise<TrainingSummary> {
@@ -114,6 +116,7 @@ export async function buildTrainingData(opts: {
   return withDuckDb(async (conn) => {
     const base = await loadBase(conn, opts.corpus, p);
     const splits = makeSplits(await baseWeeks(conn), p.split, p.backtest_span ?? undefined);
+    opts.checkSplits?.(splits);
     const counts = await assignSplits(conn, splits, purgeLimits(splits), (p.horizon + p.embargo_min) * 60_000);
     phase("select");
     const chosen = await chooseFeatures(conn, base.cols, p);

@@ -91,9 +91,11 @@ function splitSpec(p: Raw): SplitSpec {
     return { by: "span", train: spans[0]!, validation: spans[1]!, test: spans[2]! };
   }
   if (counts.length) {
-    const int = (k: string) => num(p, k, NaN, (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-    if (p.train_weeks === undefined || p.validation_weeks === undefined) throw new TrainingParamError("train_weeks", "train_weeks and validation_weeks go together");
-    return { by: "count", train: int("train_weeks"), validation: int("validation_weeks"), ...(p.test_weeks !== undefined ? { test: int("test_weeks") } : {}) };
+    // A decimal string counts too: the pipeline's vars (backtest_weeks, validation_weeks) are strings.
+    const int = (k: string) => num(typeof p[k] === "string" && /^\d+$/.test(p[k] as string) ? { [k]: Number(p[k]) } : p, k, NaN, (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+    if (p.validation_weeks === undefined || (p.train_weeks === undefined && p.test_weeks === undefined)) throw new TrainingParamError("train_weeks", "give validation_weeks with train_weeks, test_weeks or both");
+    // Without train_weeks, training takes the weeks before the last validation + test weeks.
+    return { by: "count", ...(p.train_weeks !== undefined ? { train: int("train_weeks") } : {}), validation: int("validation_weeks"), ...(p.test_weeks !== undefined ? { test: int("test_weeks") } : {}) };
   }
   const frac = (k: string, d: number) => num(p, k, d, (v) => v > 0 && v < 1, "a fraction in (0, 1)");
   return { by: "fraction", train: frac("split_train", 0.6), validation: frac("split_validation", 0.2) };

@@ -25,7 +25,7 @@ export interface WeekSplits {
 /** How the user asked for the split (exactly one way). */
 export type SplitSpec =
   | { readonly by: "fraction"; readonly train: number; readonly validation: number }
-  | { readonly by: "count"; readonly train: number; readonly validation: number; readonly test?: number }
+  | { readonly by: "count"; readonly train?: number; readonly validation: number; readonly test?: number }
   | { readonly by: "span"; readonly train: readonly [string, string]; readonly validation: readonly [string, string]; readonly test: readonly [string, string] };
 
 /** A split that cannot be made from these weeks, or a backtest span that overlaps. */
@@ -59,9 +59,11 @@ export function makeSplits(weeks: readonly string[], spec: SplitSpec, backtest?:
       nVal = Math.max(1, Math.min(w.length - nTrain - 1, Math.round(w.length * (spec.train + spec.validation)) - nTrain));
       nTest = w.length - nTrain - nVal;
     } else {
-      nTrain = spec.train;
+      // No train count: the last validation + test weeks are those splits, the rest trains.
       nVal = spec.validation;
+      nTrain = spec.train ?? w.length - nVal - (spec.test ?? 0);
       nTest = spec.test ?? w.length - nTrain - nVal;
+      if (nTrain < 1) throw new SplitError(`split asks for ${nVal} validation and ${spec.test} test weeks, the data has ${w.length}: no week left to train on`);
       if (nTrain + nVal + nTest > w.length) throw new SplitError(`split asks for ${nTrain}+${nVal}+${nTest} weeks, the data has ${w.length}`);
     }
     train = w.slice(0, nTrain);
