@@ -117,8 +117,8 @@ interface Attempt {
 
 /** The state of one build and the steps that move it on; `runBuild` sequences them. */
 class BuildRun {
-  readonly started = Date.now();
-  readonly graph: Graph;
+  private readonly started = Date.now();
+  private readonly graph: Graph;
   private readonly wanted: ReadonlySet<string>;
   private readonly outputs = new Map<string, FileDigest>(); // path → digest, for actions settled this build
   private readonly settled = new Map<string, Done>();
