@@ -3,15 +3,13 @@
  * parallel up to `jobs` and per-host limits, deciding each action only once its inputs are
  * known (early cutoff), committing outputs atomically, recording results last.
  */
-import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { Checker, dirAware, runStart, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
-import type { ActionSpec, Host, HostEnv, InputFile, TreeEntry } from "./hosts/host.js";
-import { appendTransfer } from "./transfer-log.js";
+import type { ActionSpec, Host, InputFile, TreeEntry } from "./hosts/host.js";
 import { HostError } from "./hosts/host.js";
-import { createHost } from "./hosts/index.js";
 import { safeName, type WorkspacePaths } from "./workspace.js";
 import { sameStamp, type ActionState, type OutputState } from "./cache/state-index.js";
 import { describePath, type Artifact } from "./cache/cas.js";
@@ -20,9 +18,12 @@ import { formatReason } from "./fingerprint.js";
 import { hashFile } from "./hash.js";
 import { treeSignature } from "./cache/tree-signature.js";
 import { fsyncPath, fsyncTree } from "./durable.js";
-import { DeviceTokens } from "./device-tokens.js";
 import { withSiblings } from "./sibling-inputs.js";
 import { commitResident, leftOnHost, residentFile, type ResidencyPolicy } from "./residency.js";
+import { ActionLog } from "./action-log.js";
+import { HostQueues, type Ready } from "./build-queue.js";
+import { HostPool, type HostFactory } from "./host-pool.js";
+import { HostSlots } from "./host-slots.js";
 
 /** Options of one build. */
 export interface BuildOptions {
@@ -30,7 +31,7 @@ export interface BuildOptions {
   readonly keepGoing: boolean;
   readonly signal: AbortSignal;
   /** Injected in tests to run actions on fakes; defaults to createHost. */
-  readonly hostFactory?: (name: string, graph: Graph, env: HostEnv) => Promise<Host>;
+  readonly hostFactory?: HostFactory;
   /** Test hook: permutes the ready queue to prove order independence. */
   readonly shuffle?: (ready: string[]) => void;
   /**
@@ -62,9 +63,16 @@ export interface BuildSummary {
 }
 
 type Done = { readonly kind: "ok" } | { readonly kind: "failed" };
+type Stale = Decision & { status: "stale" };
 
 let stagingCounter = 0;
 
+/**
+ * Builds `ids` (closed, in topological order): a first synchronous pass decides every action
+ * whose inputs are known (a no-op build ends there, without a single await), preflight checks
+ * what may run, then actions start as slots free up, and those that waited on one are decided
+ * when it finishes (early cutoff).
+ */
 export async function runBuild(
   checker: Checker,
   ids: readonly string[],
@@ -72,407 +80,416 @@ export async function runBuild(
   sink: EventSink,
   opts: BuildOptions,
 ): Promise<BuildSummary> {
-  const graph = checker.graph;
-  const started = Date.now();
-  const wanted = new Set(ids);
-  const outputs = new Map<string, FileDigest>(); // path → digest, for actions settled this build
-  const settled = new Map<string, Done>();
-  const summary = { built: [] as string[], restored: [] as string[], failed: [] as string[], skipped: [] as string[], fresh: 0, held: [] as string[] };
-  const lookup: OutputLookup = dirAware(graph, (path) => {
-    const got = outputs.get(path);
-    if (got) return got;
-    const producer = graph.producers.get(path);
-    // Outside the request, or known fresh: as recorded.
-    if (producer && (!wanted.has(producer) || opts.knownFresh?.has(producer))) return checker.recordedOutput(producer, path);
-    return undefined;
-  });
-
-  // Dependants and pending-dep counts, built after the first pass over what is not settled.
-  const dependants = new Map<string, string[]>();
-  const remaining = new Map<string, number>();
+  const run = new BuildRun(checker, ids, paths, sink, opts);
   sink.emit({ type: "build-start", actions: ids.length, targets: [] });
+  const waiting = run.firstPass();
+  run.countWaiting(waiting);
+  if (opts.preflight && (run.ready.length || waiting.length)) {
+    const problems = await run.preflight(opts.preflight, waiting);
+    if (problems.length) return run.invalid(problems);
+  }
+  run.planReady();
+  opts.signal.addEventListener("abort", run.onAbort, { once: true });
+  // Main loop: start whatever fits, wait for one to finish, repeat.
+  for (;;) {
+    if (!run.stopping) run.startWhatFits();
+    if (run.inflight.size === 0) break;
+    await Promise.race(run.inflight);
+  }
+  opts.signal.removeEventListener("abort", run.onAbort);
+  checker.state.flush();
+  if (run.hosts.used) await run.hosts.closeAll();
+  return run.done();
+}
 
-  // Fast synchronous pass: a no-op build decides everything here without a single await.
-  type Ready = { id: string; decision: Decision & { status: "stale" } };
-  const ready: Ready[] = []; // decided stale, not yet queued on a host
-  // Per-host FIFO queues with a head index: starting an action is O(1), not a scan of
-  // everything that is ready (100k ready actions must not cost 100k² steps).
-  const queues = new Map<string, { items: (Ready | undefined)[]; head: number }>();
-  let queuedCount = 0;
-  const enqueue = (batch: Ready[]) => {
-    const ids = batch.map((r) => r.id);
-    opts.shuffle?.(ids);
-    const byId = new Map(batch.map((r) => [r.id, r]));
-    for (const id of ids) {
-      const r = byId.get(id)!;
-      const host = graph.actions.get(id)!.host;
-      let q = queues.get(host);
-      if (!q) queues.set(host, (q = { items: [], head: 0 }));
-      q.items.push(r);
-      queuedCount++;
-    }
+/** One action's run: where it stages its outputs, its log, and what its host reported. */
+interface Attempt {
+  readonly node: ActionNode;
+  readonly decision: Stale;
+  readonly t0: number;
+  readonly staging: string;
+  readonly log: ActionLog;
+  /** Output digests the host checked. */
+  verified?: Readonly<Record<string, Artifact>>;
+  /** The rule's ctx.notFinal reason: a provisional outcome. */
+  notFinal?: string;
+}
+
+/** The state of one build and the steps that move it on; `runBuild` sequences them. */
+class BuildRun {
+  private readonly started = Date.now();
+  private readonly graph: Graph;
+  private readonly wanted: ReadonlySet<string>;
+  private readonly outputs = new Map<string, FileDigest>(); // path → digest, for actions settled this build
+  private readonly settled = new Map<string, Done>();
+  private readonly summary = { built: [] as string[], restored: [] as string[], failed: [] as string[], skipped: [] as string[], fresh: 0, held: [] as string[] };
+  private readonly lookup: OutputLookup;
+  // Dependants and pending-dep counts, built after the first pass over what is not settled.
+  private readonly dependants = new Map<string, string[]>();
+  private readonly remaining = new Map<string, number>();
+  /** Decided stale, not yet queued on a host. */
+  readonly ready: Ready[] = [];
+  private readonly queues: HostQueues;
+  // Released actions to decide, in order; a head index, compacted now and then.
+  private readonly decideQueue: string[] = [];
+  private decideHead = 0;
+  readonly hosts: HostPool;
+  private readonly slots: HostSlots;
+  stopping = false;
+  private cancelled = false;
+  readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly checker: Checker,
+    private readonly ids: readonly string[],
+    private readonly paths: WorkspacePaths,
+    private readonly sink: EventSink,
+    private readonly opts: BuildOptions,
+  ) {
+    this.graph = checker.graph;
+    this.wanted = new Set(ids);
+    this.lookup = this.outputLookup();
+    this.queues = new HostQueues(this.graph, opts.shuffle);
+    this.hosts = new HostPool(this.graph, paths, sink, opts.signal, opts.hostFactory);
+    this.slots = new HostSlots(this.graph.hosts, opts.jobs);
+  }
+
+  /** Cancellation: nothing more starts; what runs is told through the signal. */
+  readonly onAbort = (): void => {
+    this.cancelled = true;
+    this.stopping = true;
   };
-  const markFresh = (id: string, held?: Decision & { status: "held" }, waited = false) => {
-    const s = checker.state.actions.get(id)!;
-    for (const o of Object.values(s.o)) outputs.set(o.p, { digest: o.d, size: o.z });
-    settled.set(id, { kind: "ok" });
+
+  /** Digests of outputs settled this build; outside the request, or known fresh: as recorded. */
+  private outputLookup(): OutputLookup {
+    const { graph, checker, outputs, wanted } = this;
+    const knownFresh = this.opts.knownFresh;
+    return dirAware(graph, (path) => {
+      const got = outputs.get(path);
+      if (got) return got;
+      const producer = graph.producers.get(path);
+      if (producer && (!wanted.has(producer) || knownFresh?.has(producer))) return checker.recordedOutput(producer, path);
+      return undefined;
+    });
+  }
+
+  /**
+   * First pass, in topological order: every producer is decided before its consumers, so an
+   * action whose inputs are all known is decided at once. A no-op build ends here, without
+   * building any dependency-count structure (100k actions: that alone was ~10% of the time).
+   * Returns the actions that wait on an upstream.
+   */
+  firstPass(): string[] {
+    const { checker, lookup, ready, settled, summary } = this;
+    const actions = this.graph.actions;
+    const knownFresh = this.opts.knownFresh;
+    const waiting: string[] = [];
+    for (const id of this.ids) {
+      if (knownFresh?.has(id)) {
+        settled.set(id, { kind: "ok" }); // its outputs are looked up in its record when needed
+        summary.fresh++;
+        continue;
+      }
+      const d = checker.decide(actions.get(id)!, lookup, { quick: true });
+      if (d.status === "fresh") this.markFresh(id);
+      else if (d.status === "held") this.markFresh(id, d);
+      else if (d.status === "stale") ready.push({ id, decision: d });
+      else waiting.push(id);
+    }
+    return waiting;
+  }
+
+  /** Dependants and pending-upstream counts of the actions that wait. */
+  countWaiting(waiting: readonly string[]): void {
+    const { dependants, settled, wanted } = this;
+    for (const id of waiting) {
+      const node = this.graph.actions.get(id)!;
+      const ups = new Set<string>();
+      for (const name in node.deps) for (const d of node.deps[name]!) if (d.kind === "output" && wanted.has(d.producer) && !settled.has(d.producer)) ups.add(d.producer);
+      this.remaining.set(id, ups.size);
+      for (const u of ups) (dependants.get(u) ?? dependants.set(u, []).get(u)!).push(id);
+    }
+  }
+
+  /** Asks `check` about every action that may run. A restore runs no rule: only what will (or may) execute is checked. */
+  preflight(check: NonNullable<BuildOptions["preflight"]>, waiting: readonly string[]): Promise<readonly string[]> {
+    const actions = this.graph.actions;
+    return check([...this.ready.filter((r) => !r.decision.restorable).map((r) => actions.get(r.id)!), ...waiting.map((id) => actions.get(id)!)]);
+  }
+
+  /** The summary of a build that preflight stopped: nothing ran. */
+  invalid(problems: readonly string[]): BuildSummary {
+    this.checker.state.flush();
+    return { ok: false, ...this.summary, cancelled: false, invalid: problems };
+  }
+
+  /** Queues what the first pass found stale and says what the plan is. */
+  planReady(): void {
+    if (this.ready.length) this.queues.enqueue(this.ready.splice(0));
+    const { fresh, held } = this.summary;
+    const stale = this.queues.count;
+    this.sink.emit({ type: "plan-ready", fresh, stale, waiting: this.ids.length - fresh - held.length - stale });
+  }
+
+  /** Settles `id` from its recorded outputs: fresh, or held by its retraining cadence. */
+  private markFresh(id: string, held?: Decision & { status: "held" }, waited = false): void {
+    const s = this.checker.state.actions.get(id)!;
+    for (const o of Object.values(s.o)) this.outputs.set(o.p, { digest: o.d, size: o.z });
+    this.settled.set(id, { kind: "ok" });
     // A held action settles like a fresh one (its recorded outputs); its state is not rewritten.
-    if (!held) summary.fresh++;
+    if (!held) this.summary.fresh++;
     else {
-      summary.held.push(id);
-      sink.emit({ type: "action-held", id, reason: held.reason, hold: held.hold, waited });
+      this.summary.held.push(id);
+      this.sink.emit({ type: "action-held", id, reason: held.reason, hold: held.hold, waited });
     }
-  };
-  const release = (id: string, queue: string[]) => {
-    for (const d of dependants.get(id) ?? []) {
-      const n = remaining.get(d)! - 1;
-      remaining.set(d, n);
-      if (n === 0) queue.push(d);
+  }
+
+  /** `id` settled: its dependants with no upstream left go to the decide queue. */
+  private release(id: string): void {
+    for (const d of this.dependants.get(id) ?? []) {
+      const n = this.remaining.get(d)! - 1;
+      this.remaining.set(d, n);
+      if (n === 0) this.decideQueue.push(d);
     }
-  };
-  const skipDependants = (id: string, because: string) => {
-    const stack = [...(dependants.get(id) ?? [])];
+  }
+
+  /** Settles everything downstream of a failed `id` as skipped. */
+  private skipDependants(id: string, because: string): void {
+    const stack = [...(this.dependants.get(id) ?? [])];
     while (stack.length) {
       const d = stack.pop()!;
-      if (settled.has(d)) continue;
-      settled.set(d, { kind: "failed" });
-      summary.skipped.push(d);
-      sink.emit({ type: "action-skipped", id: d, because });
-      stack.push(...(dependants.get(d) ?? []));
-    }
-  };
-  const decideQueue: string[] = [];
-  let decideHead = 0;
-  const drainDecisions = () => {
-    const before = ready.length;
-    while (decideHead < decideQueue.length) {
-      const id = decideQueue[decideHead++]!;
-      if (settled.has(id)) continue;
-      const node = graph.actions.get(id)!;
-      const d = checker.decide(node, lookup);
-      if (d.status === "fresh") {
-        // It waited on an upstream that reran with identical outputs: early cutoff.
-        markFresh(id);
-        sink.emit({ type: "action-cutoff", id });
-        release(id, decideQueue);
-      } else if (d.status === "held") {
-        markFresh(id, d, true);
-        release(id, decideQueue);
-      } else if (d.status === "stale") ready.push({ id, decision: d });
-      else {
-        // Cannot happen while every dep resolves (dirAware); fail this action, not its producer.
-        const msg = `internal: inputs of ${id} are unknown after their producers finished (${formatReason(d.reason)})`;
-        fail(id, "internal", msg, "", msg);
-      }
-    }
-    if (decideHead > 4096) {
-      decideQueue.splice(0, decideHead);
-      decideHead = 0;
-    }
-    if (ready.length > before) enqueue(ready.splice(before));
-  };
-  // First pass, in topological order: every producer is decided before its consumers, so an
-  // action whose inputs are all known is decided at once. A no-op build ends here, without
-  // building any dependency-count structure (100k actions: that alone was ~10% of the time).
-  const waiting: string[] = [];
-  for (const id of ids) {
-    if (opts.knownFresh?.has(id)) {
-      settled.set(id, { kind: "ok" }); // its outputs are looked up in its record when needed
-      summary.fresh++;
-      continue;
-    }
-    const node = graph.actions.get(id)!;
-    const d = checker.decide(node, lookup, { quick: true });
-    if (d.status === "fresh") markFresh(id);
-    else if (d.status === "held") markFresh(id, d);
-    else if (d.status === "stale") ready.push({ id, decision: d });
-    else waiting.push(id);
-  }
-  for (const id of waiting) {
-    const node = graph.actions.get(id)!;
-    const ups = new Set<string>();
-    for (const name in node.deps) for (const d of node.deps[name]!) if (d.kind === "output" && wanted.has(d.producer) && !settled.has(d.producer)) ups.add(d.producer);
-    remaining.set(id, ups.size);
-    for (const u of ups) (dependants.get(u) ?? dependants.set(u, []).get(u)!).push(id);
-  }
-  if (opts.preflight && (ready.length || waiting.length)) {
-    // A restore runs no rule: only what will (or may) execute is checked.
-    const problems = await opts.preflight([...ready.filter((r) => !r.decision.restorable).map((r) => graph.actions.get(r.id)!), ...waiting.map((id) => graph.actions.get(id)!)]);
-    if (problems.length) {
-      checker.state.flush();
-      return { ok: false, ...summary, cancelled: false, invalid: problems };
+      if (this.settled.has(d)) continue;
+      this.settled.set(d, { kind: "failed" });
+      this.summary.skipped.push(d);
+      this.sink.emit({ type: "action-skipped", id: d, because });
+      stack.push(...(this.dependants.get(d) ?? []));
     }
   }
-  if (ready.length) enqueue(ready.splice(0));
-  sink.emit({ type: "plan-ready", fresh: summary.fresh, stale: queuedCount, waiting: ids.length - summary.fresh - summary.held.length - queuedCount });
 
-  // Hosts, created lazily on first use; `prepare` once each.
-  const hosts = new Map<string, Promise<Host>>();
-  const hostEnv: HostEnv = {
-    root: graph.root,
-    casDir: paths.cas,
-    // Appended as each transfer completes, so the log is true even if the build dies later.
-    logTransfer: (entry) => {
-      appendTransfer(paths.transferLog, { ...entry, when: new Date().toISOString() });
-      sink.emit({ type: "transfer", entry });
-    },
-    note: (message) => sink.emit({ type: "note", message }),
-  };
-  const getHost = (name: string): Promise<Host> => {
-    let h = hosts.get(name);
-    if (!h) {
-      h = (async () => {
-        const host = opts.hostFactory ? await opts.hostFactory(name, graph, hostEnv) : await createHost(name, graph.hosts[name] ?? { transport: "local" }, hostEnv);
-        await host.prepare(opts.signal);
-        return host;
-      })();
-      hosts.set(name, h);
+  /** Decides every released action (and those its cutoff releases); queues the stale ones. */
+  private drainDecisions(): void {
+    const before = this.ready.length;
+    while (this.decideHead < this.decideQueue.length) {
+      const id = this.decideQueue[this.decideHead++]!;
+      if (!this.settled.has(id)) this.decideReleased(id);
     }
-    return h;
-  };
-
-  // Slots: `jobs` overall for local hosts; `jobs` of each remote host (default 2); resources.
-  const running = new Map<string, number>(); // host → running count
-  const resUsed = new Map<string, number>(); // `${host}\0${res}` → used
-  const tokens = new DeviceTokens(); // which gpu indices each running action holds (CUDA_VISIBLE_DEVICES)
-  let localRunning = 0;
-  const hostJobs = (name: string) => {
-    const c = graph.hosts[name];
-    return c?.jobs ?? (c?.transport === "ssh" ? 2 : opts.jobs);
-  };
-  const isLocal = (host: string) => (graph.hosts[host]?.transport ?? "local") === "local";
-  /** No free slot on `host` (local hosts also share the `-j` slots). */
-  const hostFull = (host: string) => (isLocal(host) && localRunning >= opts.jobs) || (running.get(host) ?? 0) >= hostJobs(host);
-  const fits = (node: ActionNode): boolean => {
-    if (hostFull(node.host)) return false;
-    const cap = graph.hosts[node.host]?.resources ?? {};
-    for (const [r, n] of Object.entries(node.resources)) {
-      const limit = cap[r];
-      const used = resUsed.get(`${node.host}\0${r}`) ?? 0;
-      // An action that asks for more than the host has still runs, but alone.
-      if (limit !== undefined && used > 0 && used + n > limit) return false;
+    if (this.decideHead > 4096) {
+      this.decideQueue.splice(0, this.decideHead);
+      this.decideHead = 0;
     }
-    return true;
-  };
-  const take = (node: ActionNode, sign: 1 | -1) => {
-    if (isLocal(node.host)) localRunning += sign;
-    running.set(node.host, (running.get(node.host) ?? 0) + sign);
-    for (const [r, n] of Object.entries(node.resources)) resUsed.set(`${node.host}\0${r}`, (resUsed.get(`${node.host}\0${r}`) ?? 0) + sign * n);
-  };
+    if (this.ready.length > before) this.queues.enqueue(this.ready.splice(before));
+  }
 
-  let stopping = false;
-  let cancelled = false;
-  const inflight = new Set<Promise<void>>();
-  const onAbort = () => {
-    cancelled = true;
-    stopping = true;
-  };
-  opts.signal.addEventListener("abort", onAbort, { once: true });
+  /** Decides `id`, whose upstreams have all settled. */
+  private decideReleased(id: string): void {
+    const d = this.checker.decide(this.graph.actions.get(id)!, this.lookup);
+    if (d.status === "fresh") {
+      // It waited on an upstream that reran with identical outputs: early cutoff.
+      this.markFresh(id);
+      this.sink.emit({ type: "action-cutoff", id });
+      this.release(id);
+    } else if (d.status === "held") {
+      this.markFresh(id, d, true);
+      this.release(id);
+    } else if (d.status === "stale") this.ready.push({ id, decision: d });
+    else {
+      // Cannot happen while every dep resolves (dirAware); fail this action, not its producer.
+      const msg = `internal: inputs of ${id} are unknown after their producers finished (${formatReason(d.reason)})`;
+      this.fail(id, "internal", msg, "", msg);
+    }
+  }
 
-  const finishOk = (id: string) => {
-    settled.set(id, { kind: "ok" });
-    release(id, decideQueue);
-    drainDecisions();
-  };
+  private fail(id: string, kind: string, message: string, logFile: string, tail: string): void {
+    this.settled.set(id, { kind: "failed" });
+    this.summary.failed.push(id);
+    this.sink.emit({ type: "action-failed", id, kind, message, logFile, logTail: tail });
+    this.skipDependants(id, id);
+    if (!this.opts.keepGoing) this.stopping = true;
+  }
 
-  const runOne = async (id: string, decision: Decision & { status: "stale" }): Promise<void> => {
-    const node = graph.actions.get(id)!;
+  private finishOk(id: string): void {
+    this.settled.set(id, { kind: "ok" });
+    this.release(id);
+    this.drainDecisions();
+  }
+
+  /** Starts every queued action that fits its host's free slots. */
+  startWhatFits(): void {
+    this.queues.startWhatFits(this.settled, this.slots, (r) => this.start(r));
+  }
+
+  private start(r: Ready): void {
+    const node = this.graph.actions.get(r.id)!;
+    this.slots.acquire(node);
+    const p: Promise<void> = this.runOne(node, r.decision).finally(() => {
+      this.slots.release(node);
+      this.inflight.delete(p);
+    });
+    this.inflight.add(p);
+  }
+
+  /** Restores or runs one action, checks nothing moved meanwhile, commits its outputs. */
+  private async runOne(node: ActionNode, decision: Stale): Promise<void> {
+    const id = node.id;
     const t0 = Date.now();
-    const staging = join(paths.tmp, `${safeName(id)}.${process.pid}.${stagingCounter++}`);
-    const logFile = join(paths.logs, `${safeName(id)}.log`);
-    let tail = "";
-    let logOpen = false;
-    let logBroken = false;
-    // The log file is created on the first output only: most actions print nothing, and a
-    // build of 100k small actions should not write 100k empty logs. A log that cannot be
-    // written (disk full) is said once and then only kept in memory (the tail): the action's
-    // outputs do not depend on it, and this runs inside host callbacks, where a throw is uncaught.
-    const log = (chunk: string) => {
-      tail = (tail + chunk).slice(-4000);
-      if (logBroken) return;
-      try {
-        if (!logOpen) {
-          logOpen = true;
-          mkdirSync(paths.logs, { recursive: true });
-          writeFileSync(logFile, `# dagbuild log of ${id}\n# reason: ${formatReason(decision.reason)}\n`);
-        }
-        appendFileSync(logFile, chunk);
-      } catch (e) {
-        logBroken = true;
-        sink.emit({ type: "note", message: `dagbuild: cannot write the log of ${id} (${logFile}): ${(e as Error).message}; its last lines are kept in memory only` });
-      }
-    };
-    const restore = decision.restorable;
-    sink.emit({ type: "action-start", id, host: node.host, reason: decision.reason, restore: restore !== undefined });
+    const staging = join(this.paths.tmp, `${safeName(id)}.${process.pid}.${stagingCounter++}`);
+    const a: Attempt = { node, decision, t0, staging, log: new ActionLog(this.paths.logs, id, decision.reason, this.sink) };
+    this.sink.emit({ type: "action-start", id, host: node.host, reason: decision.reason, restore: decision.restorable !== undefined });
     try {
       mkdirSync(staging, { recursive: true });
-      let ok = false;
-      let verified: Readonly<Record<string, Artifact>> | undefined; // output digests the host checked
-      let notFinal: string | undefined; // the rule's ctx.notFinal reason: a provisional outcome
-      if (restore) {
-        // Every output is tried (each restore verifies its blobs and quarantines bad ones).
-        const problems: string[] = [];
-        for (const o of Object.values(restore.outputs)) {
-          const r = checker.cas.restore(o, join(staging, o.path));
-          if (!r.ok) problems.push(r.message);
-        }
-        ok = problems.length === 0;
-        if (!ok) {
-          const msg = `${id}: ${problems.join("; ")}; running instead`;
-          log(`${msg}\n`);
-          sink.emit({ type: "note", message: msg });
-          rmSync(staging, { recursive: true, force: true });
-          mkdirSync(staging, { recursive: true });
-          sink.emit({ type: "action-start", id, host: node.host, reason: decision.reason, restore: false });
-        }
-      }
-      if (!ok) {
-        if (node.rule.kind === "module" && isLocal(node.host)) {
-          const stale = checker.rules.staleCompiled(node.rule.module);
-          if (stale) {
-            const msg = `${stale} changed since it was compiled (rule ${node.rule.module}): run \`npm run build\` first`;
-            log(`${msg}\n`);
-            fail(id, "rule-failed", msg, logFile, tail);
-            return;
-          }
-        }
-        const env = tokens.env(id);
-        const base = withSiblings(toSpec(node, decision, checker, lookup), node, checker, (s) => !wanted.has(s) || settled.get(s)?.kind === "ok");
-        const spec = env ? { ...base, env } : base;
-        let host: Host;
-        try {
-          host = await getHost(node.host);
-        } catch (e) {
-          const msg = e instanceof HostError ? e.message : ((e as Error).stack ?? String(e));
-          log(`${msg}\n`);
-          fail(id, "host-unavailable", msg, logFile, tail);
-          return;
-        }
-        const keep = opts.resident?.(node);
-        const result = await host.run(spec, staging, { log, progress: (line) => sink.emit({ type: "action-progress", id, message: line }), signal: opts.signal, verified: (o) => (verified = o), ...(keep ? { keep } : {}) });
-        if (!result.ok) {
-          if (result.kind === "cancelled" || opts.signal.aborted) {
-            settled.set(id, { kind: "failed" });
-            return;
-          }
-          if (!tail.includes(result.message)) log(`${result.message}\n`);
-          fail(id, result.kind, result.message, logFile, tail);
-          return;
-        }
-        notFinal = result.notFinal;
-      }
-      if (opts.signal.aborted) {
-        settled.set(id, { kind: "failed" });
+      // True only when the outputs came from the cache (a vanished blob means it ran).
+      const restored = this.restoreOutputs(a);
+      if (!restored && !(await this.runRule(a))) return;
+      if (this.opts.signal.aborted) {
+        this.settled.set(id, { kind: "failed" });
         return;
       }
-      // The key was computed from the inputs and the rule as they were before the run: if one
-      // changed meanwhile, the outputs may come from either content and must not be cached
-      // under it. `ok` is true only when the outputs came from the cache (a vanished blob means it ran).
-      const restored = ok;
-      const moved = restored ? undefined : changedInput(node, checker);
-      const ruleMoved = restored || moved ? undefined : checker.rules.changedSince(node.rule, decision.material.rule.hash);
-      if (moved || ruleMoved) {
-        const msg = moved
-          ? `input ${moved} changed during the build; its outputs were discarded: run dagbuild again`
-          : `rule source ${ruleMoved} changed while ${id} ran (after its key was computed); its outputs were discarded: run dagbuild again`;
-        log(`${msg}\n`);
-        fail(id, moved ? "input-changed" : "rule-changed", msg, logFile, tail);
-        return;
-      }
-      // A restore brings back outputs as old as the run that made them (final_after compares that).
-      const startedAt = restored && decision.restorable ? runStart(decision.restorable) : t0;
-      const left = restored ? undefined : leftOnHost(opts.resident?.(node), node.outputs, staging, verified);
-      const { changed } = commit(node, decision, staging, checker, outputs, Date.now() - t0, restored, startedAt, verified, notFinal, left);
-      if (notFinal !== undefined) sink.emit({ type: "note", message: `${id}: provisional, runs again next build (${notFinal})` });
-      (restored ? summary.restored : summary.built).push(id);
-      sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
-      finishOk(id);
+      if (!restored && this.changedWhileRunning(a)) return;
+      this.commitAction(a, restored);
     } catch (e) {
-      if (e instanceof CommitError) {
-        log(e.message + "\n");
-        fail(id, e.kind, e.message, logFile, tail);
-        return;
-      }
-      const msg = (e as Error)?.stack ?? String(e);
-      log(msg + "\n");
-      fail(id, "internal", (e as Error)?.message ?? String(e), logFile, tail);
+      this.crashed(a, e);
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
-  };
-
-  function fail(id: string, kind: string, message: string, logFile: string, tail: string) {
-    settled.set(id, { kind: "failed" });
-    summary.failed.push(id);
-    sink.emit({ type: "action-failed", id, kind, message, logFile, logTail: tail });
-    skipDependants(id, id);
-    if (!opts.keepGoing) stopping = true;
   }
 
-  const start = (r: Ready) => {
-    const node = graph.actions.get(r.id)!;
-    take(node, 1);
-    tokens.acquire(r.id, node.host, node.resources, graph.hosts[node.host]?.resources ?? {});
-    const p: Promise<void> = runOne(r.id, r.decision).finally(() => {
-      take(node, -1);
-      tokens.release(r.id, node.host);
-      inflight.delete(p);
-    });
-    inflight.add(p);
-  };
-  const startWhatFits = () => {
-    for (const [host, q] of queues) {
-      // Actions held back by a resource limit are stepped over, but only a bounded number.
-      let blocked = 0;
-      for (let i = q.head; i < q.items.length && blocked < 256; i++) {
-        const r = q.items[i];
-        if (!r) continue;
-        if (settled.has(r.id)) {
-          q.items[i] = undefined;
-          queuedCount--;
-          continue;
-        }
-        if (hostFull(host)) break;
-        if (!fits(graph.actions.get(r.id)!)) {
-          blocked++;
-          continue;
-        }
-        q.items[i] = undefined;
-        queuedCount--;
-        start(r);
-      }
-      while (q.head < q.items.length && q.items[q.head] === undefined) q.head++;
-      if (q.head > 4096 && q.head * 2 > q.items.length) {
-        q.items = q.items.slice(q.head);
-        q.head = 0;
-      }
+  /**
+   * Restores the outputs from the cache if the decision allows it. False when there is nothing
+   * to restore, or a blob was bad: then staging is emptied and the action runs instead.
+   */
+  private restoreOutputs(a: Attempt): boolean {
+    const restore = a.decision.restorable;
+    if (!restore) return false;
+    // Every output is tried (each restore verifies its blobs and quarantines bad ones).
+    const problems: string[] = [];
+    for (const o of Object.values(restore.outputs)) {
+      const r = this.checker.cas.restore(o, join(a.staging, o.path));
+      if (!r.ok) problems.push(r.message);
     }
-  };
-
-  // Main loop: start whatever fits, wait for one to finish, repeat.
-  for (;;) {
-    if (!stopping) startWhatFits();
-    if (inflight.size === 0) break;
-    await Promise.race(inflight);
+    if (problems.length === 0) return true;
+    const { id, host } = a.node;
+    const msg = `${id}: ${problems.join("; ")}; running instead`;
+    a.log.write(`${msg}\n`);
+    this.sink.emit({ type: "note", message: msg });
+    rmSync(a.staging, { recursive: true, force: true });
+    mkdirSync(a.staging, { recursive: true });
+    this.sink.emit({ type: "action-start", id, host, reason: a.decision.reason, restore: false });
+    return false;
   }
-  opts.signal.removeEventListener("abort", onAbort);
-  checker.state.flush();
-  for (const h of hosts.values()) await h.then((x) => x.close(), () => undefined);
 
-  const ok = summary.failed.length === 0 && !cancelled && settled.size === ids.length;
-  sink.emit({
-    type: "build-done",
-    ok,
-    built: summary.built.length,
-    restored: summary.restored.length,
-    fresh: summary.fresh,
-    held: summary.held.length,
-    failed: summary.failed.length,
-    skipped: summary.skipped.length,
-    cancelled,
-    durationMs: Date.now() - started,
-  });
-  return { ok, ...summary, cancelled };
+  /** Runs the rule on its host. False when the action ended there (failed, or cancelled). */
+  private async runRule(a: Attempt): Promise<boolean> {
+    const { node } = a;
+    const id = node.id;
+    if (this.compiledStale(a)) return false;
+    const spec = this.spec(a);
+    let host: Host;
+    try {
+      host = await this.hosts.get(node.host);
+    } catch (e) {
+      const msg = e instanceof HostError ? e.message : ((e as Error).stack ?? String(e));
+      a.log.write(`${msg}\n`);
+      this.fail(id, "host-unavailable", msg, a.log.file, a.log.tail);
+      return false;
+    }
+    const keep = this.opts.resident?.(node);
+    const progress = (line: string) => this.sink.emit({ type: "action-progress", id, message: line });
+    const result = await host.run(spec, a.staging, { log: a.log.write, progress, signal: this.opts.signal, verified: (o) => (a.verified = o), ...(keep ? { keep } : {}) });
+    if (result.ok) {
+      a.notFinal = result.notFinal;
+      return true;
+    }
+    if (result.kind === "cancelled" || this.opts.signal.aborted) this.settled.set(id, { kind: "failed" });
+    else {
+      if (!a.log.tail.includes(result.message)) a.log.write(`${result.message}\n`);
+      this.fail(id, result.kind, result.message, a.log.file, a.log.tail);
+    }
+    return false;
+  }
+
+  /** A local module rule whose compiled .js is older than its source fails (it would run the old code). */
+  private compiledStale(a: Attempt): boolean {
+    const { node } = a;
+    if (node.rule.kind !== "module" || !this.slots.isLocal(node.host)) return false;
+    const stale = this.checker.rules.staleCompiled(node.rule.module);
+    if (!stale) return false;
+    const msg = `${stale} changed since it was compiled (rule ${node.rule.module}): run \`npm run build\` first`;
+    a.log.write(`${msg}\n`);
+    this.fail(node.id, "rule-failed", msg, a.log.file, a.log.tail);
+    return true;
+  }
+
+  /** What the host is sent: the action, its sibling inputs, its device environment. */
+  private spec(a: Attempt): ActionSpec {
+    const { node } = a;
+    const env = this.slots.env(node.id);
+    const base = withSiblings(toSpec(node, a.decision, this.checker, this.lookup), node, this.checker, (s) => !this.wanted.has(s) || this.settled.get(s)?.kind === "ok");
+    return env ? { ...base, env } : base;
+  }
+
+  /**
+   * The key was computed from the inputs and the rule as they were before the run: if one
+   * changed meanwhile, the outputs may come from either content and must not be cached
+   * under it. Fails the action then.
+   */
+  private changedWhileRunning(a: Attempt): boolean {
+    const { node } = a;
+    const moved = changedInput(node, this.checker);
+    const ruleMoved = moved ? undefined : this.checker.rules.changedSince(node.rule, a.decision.material.rule.hash);
+    if (!moved && !ruleMoved) return false;
+    const msg = moved
+      ? `input ${moved} changed during the build; its outputs were discarded: run dagbuild again`
+      : `rule source ${ruleMoved} changed while ${node.id} ran (after its key was computed); its outputs were discarded: run dagbuild again`;
+    a.log.write(`${msg}\n`);
+    this.fail(node.id, moved ? "input-changed" : "rule-changed", msg, a.log.file, a.log.tail);
+    return true;
+  }
+
+  /** Commits the staged outputs (what the host kept stays there: residency), then settles the action. */
+  private commitAction(a: Attempt, restored: boolean): void {
+    const { node, decision, t0, notFinal } = a;
+    const id = node.id;
+    // A restore brings back outputs as old as the run that made them (final_after compares that).
+    const startedAt = restored && decision.restorable ? runStart(decision.restorable) : t0;
+    const left = restored ? undefined : leftOnHost(this.opts.resident?.(node), node.outputs, a.staging, a.verified);
+    const { changed } = commit(node, decision, a.staging, this.checker, this.outputs, Date.now() - t0, restored, startedAt, a.verified, notFinal, left);
+    if (notFinal !== undefined) this.sink.emit({ type: "note", message: `${id}: provisional, runs again next build (${notFinal})` });
+    (restored ? this.summary.restored : this.summary.built).push(id);
+    this.sink.emit({ type: "action-done", id, outcome: restored ? "restored" : "built", durationMs: Date.now() - t0, changed });
+    this.finishOk(id);
+  }
+
+  /** An exception while running `a`: a commit refused (typed), or an internal error. */
+  private crashed(a: Attempt, e: unknown): void {
+    const id = a.node.id;
+    if (e instanceof CommitError) {
+      a.log.write(e.message + "\n");
+      this.fail(id, e.kind, e.message, a.log.file, a.log.tail);
+      return;
+    }
+    const msg = (e as Error)?.stack ?? String(e);
+    a.log.write(msg + "\n");
+    this.fail(id, "internal", (e as Error)?.message ?? String(e), a.log.file, a.log.tail);
+  }
+
+  /** Emits build-done and returns the summary. */
+  done(): BuildSummary {
+    const { summary, cancelled } = this;
+    const ok = summary.failed.length === 0 && !cancelled && this.settled.size === this.ids.length;
+    this.sink.emit({
+      type: "build-done",
+      ok,
+      built: summary.built.length,
+      restored: summary.restored.length,
+      fresh: summary.fresh,
+      held: summary.held.length,
+      failed: summary.failed.length,
+      skipped: summary.skipped.length,
+      cancelled,
+      durationMs: Date.now() - this.started,
+    });
+    return { ok, ...summary, cancelled };
+  }
 }
 
 /**
