@@ -659,7 +659,9 @@ function commit(
       outputs: recorded,
       host: node.host,
       duration_ms: durationMs,
-      built_at: new Date().toISOString(),
+      // When the run ended, not now: runStart() (built_at - duration_ms) must give the run's real
+      // start, which final_after compares for a restore; the commit's own time is not the run's.
+      built_at: new Date(startedAt + durationMs).toISOString(),
       ...(notFinal !== undefined ? { not_final: notFinal } : {}),
     });
   }

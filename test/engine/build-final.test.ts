@@ -85,6 +85,19 @@ function runStartOf(ws: string, id: string): number {
   return Math.max(state.b, runStart(rec));
 }
 
+test("the record's run start is the run's: a restore judged by final_after sees when it really started", () => {
+  // built_at - duration_ms once came out later than the run's start by the commit's own time
+  // (hashing, fsyncs): a final_after in that gap let a run that began before it be restored as final.
+  const ws = makeWs(pipeline("2999-01-01T00:00Z"), { files: files(W) });
+  buildOk(ws);
+  const paths = workspacePaths(ws);
+  const index = StateIndex.load(paths.state);
+  for (const id of fetchIds) {
+    const state = index.actions.get(id)!;
+    assert.is(runStart(new ActionCache(paths.ac).get(state.k)!), state.b, id);
+  }
+});
+
 test("a run that started before the time reruns once after it, then is final", async () => {
   // No real-time race: the time is placed just after the recorded run starts, not at a deadline a
   // little in the future (that failed whenever two builds outlasted the margin under load).
