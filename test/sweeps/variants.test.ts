@@ -8,6 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadErr, loadOk, RULES, short, type Files, workspace } from "../fixtures/pipelines/rig.js";
 import { loadGraph } from "../../src/engine/graph.js";
+import type { ActionNode, Graph } from "../../src/engine/graph-types.js";
 import { REPO } from "../helpers/rig.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -139,23 +140,38 @@ test("{trial.KEY} of another key in a projected target is refused (not in its pa
   assert.ok(d.some((x) => /axis `trial` is not in this target's partition \[trial.horizon\]/.test(x.message)), d.map((x) => x.message).join("\n"));
 });
 
-test("targets/sweeps.yaml: 12 trials over units x horizon x seq_len, 4 data variants each read by the 3 trials of its values", async () => {
-  const r = await loadGraph(REPO);
-  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${short(d)} ${d.message}`).join("\n"));
-  const trials = byTarget(r.graph, "sweep_lstm");
-  const data = byTarget(r.graph, "sweep_lstm_data");
-  assert.is(trials.length, 12);
-  assert.is(data.length, 4);
+/** Each trial's training dep: a data action of the trial's own horizon, whose lengths include its window. */
+function readersOf(graph: Graph, trials: readonly ActionNode[]): Map<string, string[]> {
   const readers = new Map<string, string[]>();
   for (const t of trials) {
     const [dep] = t.deps.training!;
     assert.is(dep!.kind, "output", t.id);
-    const producer = r.graph.actions.get((dep as { producer: string }).producer)!;
-    assert.equal([producer.params.horizon, producer.params.seq_lengths], [t.params.horizon, t.params.seq_len], `${t.id} reads the data of its own horizon and window length`);
+    const producer = graph.actions.get((dep as { producer: string }).producer)!;
+    const lengths = [producer.params.seq_lengths].flat();
+    assert.is(producer.params.horizon, t.params.horizon, `${t.id} reads the data of its own horizon`);
+    assert.ok(lengths.includes(t.params.seq_len), `${t.id}: window ${t.params.seq_len} among ${JSON.stringify(lengths)}`);
     readers.set(producer.id, [...(readers.get(producer.id) ?? []), t.id]);
   }
-  assert.equal([...readers.values()].map((x) => x.length), [3, 3, 3, 3]);
-  assert.equal(new Set(trials.map((t) => t.params.lr)).size, 1, "lr is fixed");
+  return readers;
+}
+
+test("targets/sweeps.yaml: the LSTM grid is 12 trials over units x horizon, 2 data variants each read by 6; the GRU search reads one variant per drawn (horizon, window)", async () => {
+  const r = await loadGraph(REPO);
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${short(d)} ${d.message}`).join("\n"));
+  const lstm = byTarget(r.graph, "sweep_lstm");
+  assert.is(lstm.length, 12);
+  assert.is(byTarget(r.graph, "sweep_lstm_data").length, 2);
+  assert.equal([...readersOf(r.graph, lstm).values()].map((x) => x.length), [6, 6]);
+  assert.equal(new Set(lstm.map((t) => t.params.lr)).size, 1, "lr is fixed");
+  const gru = byTarget(r.graph, "sweep_gru");
+  assert.is(gru.length, 8);
+  const pairs = new Set(gru.map((t) => `${t.params.horizon}/${t.params.seq_len}`));
+  // Two projections give the product of their values (2 x 2); a build of the search makes only
+  // the variants its trials read: one per distinct (horizon, window length) drawn.
+  assert.is(byTarget(r.graph, "sweep_gru_data").length, 4);
+  assert.is(readersOf(r.graph, gru).size, pairs.size, "one variant read per distinct (horizon, window length)");
+  for (const k of ["units", "layers", "dropout", "lr", "seq_len", "horizon"]) assert.ok(new Set(gru.map((t) => JSON.stringify(t.params[k]))).size > 1, `the GRU search varies ${k}`);
+  assert.ok(gru.every((t) => t.siblings !== undefined), "GRU trials see their siblings (pruning)");
 });
 
 test.run();
