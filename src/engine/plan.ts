@@ -155,6 +155,11 @@ export class Checker {
   // the partitions of a target whose params have no templates, so this hits on big graphs.
   private readonly staticMemo = new WeakMap<object, Map<string, string>>();
 
+  /** The static part of `node`'s key (rule, params, tools): what a rerun for its inputs alone keeps. */
+  staticDigest(node: ActionNode): string {
+    return this.staticPart(node);
+  }
+
   private staticPart(node: ActionNode): string {
     let byTarget = this.staticMemo.get(node.params);
     if (!byTarget) this.staticMemo.set(node.params, (byTarget = new Map()));

@@ -5,7 +5,8 @@
  * params, tools, declared outputs and input names are those of its record; not `--force`),
  * its recorded outputs are intact on disk, and the span grew by fewer than N weeks since that
  * record was built, counted from the refreshes of `cache/refresh.json` after the record's
- * `built_at`. At least one such refresh is required: an input change that no refresh explains
+ * `built_at`, and the producers of its inputs kept the rule, params and tools recorded in its
+ * record (`upstream`). At least one such refresh is required: an input change that no refresh explains
  * (edited training params upstream, say) rebuilds as usual. A held action keeps its recorded
  * outputs and its state-index line; its consumers read the recorded digests, so they rebuild
  * against the existing model. On the Nth week the hold lapses and the normal reason applies.
@@ -15,6 +16,7 @@
  */
 import type { ActionNode } from "./graph-types.js";
 import type { ActionState } from "./cache/state-index.js";
+import type { ActionRecord } from "./cache/action-cache.js";
 import { formatReason, type KeyMaterial, type Reason } from "./fingerprint.js";
 import { canonicalJson } from "./hash.js";
 import type { Checker, Decision, OutputLookup } from "./plan.js";
@@ -80,6 +82,38 @@ export function cadenceHold(every: number | undefined, old: { material: KeyMater
 }
 
 /**
+ * Per dep name, the sorted static digests of the producers of its output inputs (recorded in a
+ * `retrain_every` action's record as `upstream`). Source files are not here: their digests are
+ * in the key material, compared as they are.
+ */
+export function upstreamStatics(checker: Checker, node: ActionNode): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const name of Object.keys(node.deps).sort()) {
+    const set = new Set<string>();
+    for (const d of node.deps[name]!) if (d.kind === "output") set.add(checker.staticDigest(checker.graph.actions.get(d.producer)!));
+    out[name] = [...set].sort();
+  }
+  return out;
+}
+
+/**
+ * Whether the input change is one a refresh explains: every source input has its recorded
+ * digest, and every producer of an output input keeps its recorded rule, params and tools (it
+ * only reran on more weeks). An upstream whose rule or params changed (a new label horizon, a
+ * feature-builder edit) is not the cadence's to hold. A record without `upstream` holds nothing.
+ */
+export function upstreamUnchanged(checker: Checker, node: ActionNode, old: ActionRecord, cur: KeyMaterial): boolean {
+  if (!old.upstream || canonicalJson(old.upstream) !== canonicalJson(upstreamStatics(checker, node))) return false;
+  for (const name of Object.keys(node.deps)) {
+    const sources = new Set(node.deps[name]!.filter((d) => d.kind === "source").map((d) => d.path));
+    if (sources.size === 0) continue;
+    const pick = (m: KeyMaterial) => canonicalJson((m.inputs[name] ?? []).filter(([p]) => sources.has(p)));
+    if (pick(old.material) !== pick(cur)) return false;
+  }
+  return true;
+}
+
+/**
  * The Checker's hold decision for `node`, stale by `reason` against its state `prev` (not
  * forced: the caller decided that first), or undefined when it rebuilds as usual. Inputs not
  * known yet (a dry run, an upstream that will run) are input changes like any other.
@@ -91,7 +125,7 @@ export function heldDecision(checker: Checker, node: ActionNode, prev: ActionSta
   const m = checker.material(node, (p) => lookup(p) ?? { digest: "(pending)", size: 0 });
   if (!("material" in m)) return undefined; // a source vanished: running it reports that
   const hold = cadenceHold(node.retrainEvery, old, m.material, checker.refreshHistory());
-  if (!hold || !outputsIntact(checker, node, prev) || checker.notFinal(node, prev)) return undefined;
+  if (!hold || !upstreamUnchanged(checker, node, old, m.material) || !outputsIntact(checker, node, prev) || checker.notFinal(node, prev)) return undefined;
   return { status: "held", key: prev.k, reason, hold };
 }
 

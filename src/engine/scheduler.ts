@@ -19,6 +19,7 @@ import { hashFile } from "./hash.js";
 import { treeSignature } from "./cache/tree-signature.js";
 import { fsyncPath, fsyncTree } from "./durable.js";
 import { withSiblings } from "./sibling-inputs.js";
+import { upstreamStatics } from "./retrain-hold.js";
 import { commitResident, leftOnHost, residentFile, type ResidencyPolicy } from "./residency.js";
 import { ActionLog } from "./action-log.js";
 import { HostQueues, type Ready } from "./build-queue.js";
@@ -663,6 +664,7 @@ function commit(
       // start, which final_after compares for a restore; the commit's own time is not the run's.
       built_at: new Date(startedAt + durationMs).toISOString(),
       ...(notFinal !== undefined ? { not_final: notFinal } : {}),
+      ...(node.retrainEvery !== undefined ? { upstream: upstreamStatics(checker, node) } : {}),
     });
   }
   const base = node.finalAfter === undefined ? { k: decision.key, o: states } : { k: decision.key, o: states, b: startedAt };

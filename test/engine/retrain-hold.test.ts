@@ -67,15 +67,20 @@ test("cadenceHold: held after 1..N-1 refreshed weeks, never without a refresh or
 
 const PIPELINE = `version: 1
 targets:
+  features:
+    outputs: { f: out/features.txt }
+    deps: { d: data.txt }
+    rule: rules/fake.ts
+    params: { horizon: 60 }
   model:
     outputs: { m: out/model.txt }
-    deps: { d: data.txt }
+    deps: { d: out/features.txt }
     rule: rules/fake.ts
     params: { units: 8 }
     retrain_every: 2w
   scores:
     outputs: { s: out/scores.txt }
-    deps: { m: out/model.txt, d: data.txt }
+    deps: { m: out/model.txt, d: out/features.txt }
     rule: rules/fake.ts
 `;
 
@@ -91,9 +96,11 @@ async function open(ws: string, history: readonly RefreshMark[], forced: readonl
     return producer ? checker.recordedOutput(producer, p) : undefined;
   });
   const decide = (id: string) => checker.decide(graph.actions.get(id)!, lookup);
-  const sel = select(graph, []);
-  if (!sel.ok) throw new Error("select");
-  const build = () => runBuild(checker, sel.ids, paths, new MemorySink(), { jobs: 1, keepGoing: false, signal: new AbortController().signal });
+  const build = (targets: readonly string[] = []) => {
+    const sel = select(graph, targets);
+    if (!sel.ok) throw new Error("select");
+    return runBuild(checker, sel.ids, paths, new MemorySink(), { jobs: 1, keepGoing: false, signal: new AbortController().signal });
+  };
   return { checker, decide, build };
 }
 
@@ -105,6 +112,8 @@ test("the Checker holds an input-changed model after a refresh; the scheduler sc
   runsOf(ws);
   const model1 = read(ws, "out/model.txt");
   write(ws, "data.txt", "week 1\nweek 2\n");
+  // The upstream reruns on the new week first (same rule and params): the model's input changed.
+  assert.ok((await (await open(ws, [])).build(["features"])).ok);
 
   assert.is((await open(ws, [])).decide("model").status, "stale", "no refresh: rebuilds");
   assert.is((await open(ws, [soon(2)])).decide("model").status, "stale", "2 weeks of a 2w cadence: rebuilds");
@@ -118,7 +127,7 @@ test("the Checker holds an input-changed model after a refresh; the scheduler sc
 
   const summary = await s.build();
   assert.equal([summary.ok, summary.held, summary.built], [true, ["model"], ["scores"]]);
-  assert.equal([...runsOf(ws).keys()], ["scores"]);
+  assert.equal([...runsOf(ws).keys()].sort(), ["features", "scores"]);
   assert.is(read(ws, "out/model.txt"), model1);
   assert.ok(read(ws, "out/scores.txt").includes(model1) && read(ws, "out/scores.txt").includes("week 2"));
   assert.is((await open(ws, [soon()])).decide("model").status, "held", "its state line was not rewritten: still held");
@@ -131,6 +140,22 @@ test("the Checker holds an input-changed model after a refresh; the scheduler sc
   write(ws, "pipeline.yaml", PIPELINE.replace("units: 8", "units: 9"));
   const p = (await open(ws, [soon()])).decide("model");
   assert.equal([p.status, p.status === "stale" && p.reason.kind], ["stale", "param-changed"]);
+  // An upstream whose params changed (a new label horizon) is no refresh's doing: the model
+  // retrains even within the cadence, in the plan (the features will rerun) as in the build.
+  write(ws, "pipeline.yaml", PIPELINE.replace("horizon: 60", "horizon: 30"));
+  const u = await open(ws, [soon()]);
+  assert.is(u.decide("model").status !== "held", true, "an upstream param change is not held");
+  const built = await u.build();
+  assert.equal([built.ok, built.held, built.built], [true, [], ["features", "model", "scores"]]);
+});
+
+test("a model reading a source file that changed is not held: a refresh explains only its upstream's reruns", async () => {
+  const direct = PIPELINE.replace("deps: { d: out/features.txt }\n    rule: rules/fake.ts\n    params: { units: 8 }", "deps: { d: data.txt }\n    rule: rules/fake.ts\n    params: { units: 8 }");
+  assert.ok(direct !== PIPELINE);
+  const ws = makeWs(direct, { files: { "data.txt": "week 1\n" } });
+  assert.ok((await (await open(ws, [])).build()).ok);
+  write(ws, "data.txt", "week 1\nweek 2\n");
+  assert.is((await open(ws, [soon()])).decide("model").status, "stale");
 });
 
 test.run();

@@ -39,6 +39,12 @@ export interface ActionRecord {
   readonly built_at: string;
   /** The rule's not-final reason (`ctx.notFinal`): a provisional outcome, never restored. */
   readonly not_final?: string;
+  /**
+   * `retrain_every` targets only: per dep name, the static key digests (rule, params, tools) of
+   * the actions that produced its inputs, so a later hold can tell an upstream that merely
+   * reran on more weeks from one whose rule or params changed (src/engine/retrain-hold.ts).
+   */
+  readonly upstream?: Readonly<Record<string, readonly string[]>>;
 }
 
 export class ActionCache {
