@@ -105,9 +105,11 @@ function pruningBar(ctx: RuleContext, name: string): PruneBar | undefined {
   }
   if (!settings || !ctx.siblings || !ctx.notFinal) return undefined;
   const siblings = ctx.siblings.finished.flatMap((f) => (f.outputs.model ? [{ id: f.id, dir: f.outputs.model }] : []));
-  const bar = pruneBar(settings, siblings);
+  // This trial's values of the `same` keys (its params; the data's horizon is checked equal to them).
+  const group = Object.fromEntries(settings.same.map((k) => [k, ctx.params[k]]));
+  const bar = pruneBar(settings, siblings, group);
   ctx.log(bar
-    ? `ml-model ${name}: pruned after epoch ${bar.epoch} if below the median validation AUC ${bar.median.toFixed(4)} of ${bar.from.length} finished trials`
+    ? `ml-model ${name}: pruned after epoch ${bar.epoch} if below the median validation AUC ${bar.median.toFixed(4)} of ${bar.from.length} finished trials${settings.same.length ? ` with the same ${settings.same.join(", ")}` : ""}`
     : `ml-model ${name}: not pruned: fewer than min_finished = ${settings.minFinished} finished trials reached epoch ${settings.afterEpochs}`);
   return bar;
 }

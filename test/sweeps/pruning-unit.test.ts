@@ -35,8 +35,24 @@ test("median, min_finished and the bar", () => {
   assert.is(median([3, 1, 2]), 2);
   assert.is(median([4, 1, 3, 2]), 2.5);
   const sibs = ["a", "b", "c", "d"].map((id) => ({ id, dir: join(root, id) }));
-  assert.equal(pruneBar({ afterEpochs: 1, minFinished: 3 }, sibs), { epoch: 1, median: 0.6, from: ["a", "b", "d"] });
-  assert.is(pruneBar({ afterEpochs: 2, minFinished: 2 }, sibs), undefined, "only a reached epoch 2 with an AUC");
+  assert.equal(pruneBar({ afterEpochs: 1, minFinished: 3, same: [] }, sibs), { epoch: 1, median: 0.6, from: ["a", "b", "d"] });
+  assert.is(pruneBar({ afterEpochs: 2, minFinished: 2, same: [] }, sibs), undefined, "only a reached epoch 2 with an AUC");
+});
+
+test("same: only siblings of this trial's horizon (and window) count; another task's AUCs never set its bar", () => {
+  const group = (name: string, horizon: number, aucs: number[]) => {
+    const d = trial(name, aucs);
+    writeFileSync(join(d, "config.json"), JSON.stringify({ horizon, seq_len: 32 }));
+    return { id: name, dir: d };
+  };
+  const sibs = [group("h30a", 30, [0.7]), group("h30b", 30, [0.72]), group("h60a", 60, [0.5]), group("h60b", 60, [0.52]), group("h60c", 60, [0.54])];
+  const s = pruneSettings({ prune_after: 1, min_finished: 2, same: ["horizon", "seq_len"] })!;
+  assert.equal(s.same, ["horizon", "seq_len"]);
+  assert.equal(pruneBar(s, sibs, { horizon: 60, seq_len: 32 }), { epoch: 1, median: 0.52, from: ["h60a", "h60b", "h60c"] });
+  assert.equal(pruneBar(s, sibs, { horizon: 30, seq_len: 32 }), { epoch: 1, median: 0.71, from: ["h30a", "h30b"] });
+  assert.is(pruneBar(s, sibs, { horizon: 30, seq_len: 16 }), undefined, "no sibling of that window: too few to prune");
+  assert.equal(pruneBar({ ...s, same: [] }, sibs)!.from.length, 5, "without same, every finished sibling counts");
+  assert.throws(() => pruneSettings({ prune_after: 1, same: "horizon" }), /siblings\.options\.same: must be a list of param names/);
 });
 
 test("the hook throws TrialPruned below the median at epoch k only, with the epochs run", () => {
@@ -61,7 +77,7 @@ test("the hook throws TrialPruned below the median at epoch k only, with the epo
 test("settings: off without prune_after; defaults; bad values name the field", () => {
   assert.is(pruneSettings(undefined), undefined);
   assert.is(pruneSettings({}), undefined);
-  assert.equal(pruneSettings({ prune_after: 2 }), { afterEpochs: 2, minFinished: 3 });
+  assert.equal(pruneSettings({ prune_after: 2 }), { afterEpochs: 2, minFinished: 3, same: [] });
   assert.throws(() => pruneSettings({ prune_after: 1.5 }), /siblings\.options\.prune_after: must be an integer >= 1/);
   assert.throws(() => pruneSettings({ prune_after: 1, min_finished: 0 }), /siblings\.options\.min_finished/);
   assert.throws(() => pruneSettings({ after: 1 }), /siblings\.options\.after: unknown/);

@@ -9,6 +9,9 @@
  * Settings, from the target's `siblings.options`:
  *   prune_after   k: the epoch after which a trial is compared (integer >= 1; absent = no pruning)
  *   min_finished  the fewest finished siblings with an epoch k to compare against (default 3)
+ *   same          keys whose values a sibling must share to count (e.g. [horizon, seq_len]):
+ *                 AUCs on another label horizon or window are not the same task's, so a
+ *                 trial is compared only with its own group (read from the sibling's config.json)
  *
  * A sibling counts when its model directory has metrics.json (it finished training: not a
  * recorded failure, not pruned itself) and its train_log.jsonl has epoch k with a finite AUC
@@ -22,6 +25,8 @@ import type { EpochLog } from "../nn/trainer.js";
 export interface PruneSettings {
   readonly afterEpochs: number;
   readonly minFinished: number;
+  /** Keys a counted sibling shares with this trial (config.json top level: horizon, seq_len). */
+  readonly same: readonly string[];
 }
 
 /** Bad `siblings.options`: the message names the field. */
@@ -32,7 +37,7 @@ export class PruneSettingsError extends Error {
   }
 }
 
-const KNOWN = ["min_finished", "prune_after"];
+const KNOWN = ["min_finished", "prune_after", "same"];
 
 /** The settings of `siblings.options`, or undefined when they do not ask for pruning. */
 export function pruneSettings(options: Readonly<Record<string, unknown>> | undefined): PruneSettings | undefined {
@@ -44,7 +49,23 @@ export function pruneSettings(options: Readonly<Record<string, unknown>> | undef
   if (!int(after)) throw new PruneSettingsError(`siblings.options.prune_after: must be an integer >= 1 (an epoch), got ${JSON.stringify(after)}`);
   const min = options.min_finished ?? 3;
   if (!int(min)) throw new PruneSettingsError(`siblings.options.min_finished: must be an integer >= 1, got ${JSON.stringify(min)}`);
-  return { afterEpochs: after as number, minFinished: min as number };
+  const same = options.same ?? [];
+  if (!Array.isArray(same) || !same.every((k) => typeof k === "string" && k !== ""))
+    throw new PruneSettingsError(`siblings.options.same: must be a list of param names, got ${JSON.stringify(same)}`);
+  return { afterEpochs: after as number, minFinished: min as number, same: same as string[] };
+}
+
+/** Whether the sibling model in `dir` has `values` (config.json top-level keys); an unreadable config does not count. */
+export function sameGroup(dir: string, values: Readonly<Record<string, unknown>>): boolean {
+  const keys = Object.keys(values);
+  if (keys.length === 0) return true;
+  let c: Record<string, unknown>;
+  try {
+    c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  } catch {
+    return false;
+  }
+  return keys.every((k) => JSON.stringify(c[k]) === JSON.stringify(values[k]));
 }
 
 /** The median of a non-empty list (the mean of the middle two for an even count). */
@@ -80,10 +101,11 @@ export interface PruneBar {
 }
 
 /** The bar of `settings` over the finished siblings (id → model directory), or undefined: too few to prune. */
-export function pruneBar(settings: PruneSettings, siblings: readonly { id: string; dir: string }[]): PruneBar | undefined {
+export function pruneBar(settings: PruneSettings, siblings: readonly { id: string; dir: string }[], group: Readonly<Record<string, unknown>> = {}): PruneBar | undefined {
   const from: string[] = [];
   const aucs: number[] = [];
   for (const s of siblings) {
+    if (!sameGroup(s.dir, group)) continue;
     const auc = siblingAucAt(s.dir, settings.afterEpochs);
     if (auc === undefined) continue;
     from.push(s.id);
