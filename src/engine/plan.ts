@@ -12,6 +12,7 @@ import { RuleHasher } from "./fingerprint.js";
 import { sameStamp, type ActionState, type StateIndex, type OutputState } from "./cache/state-index.js";
 import type { ActionCache, ActionRecord } from "./cache/action-cache.js";
 import type { Cas } from "./cache/cas.js";
+import type { TreeEntry } from "./hosts/host.js";
 import { hashFile, sha256 } from "./hash.js";
 import { describePath } from "./cache/cas.js";
 import { treeSignature } from "./cache/tree-signature.js";
@@ -336,6 +337,20 @@ export class Checker {
     if (!s) return undefined;
     for (const o of Object.values(s.o)) if (o.p === path) return { digest: o.d, size: o.z };
     return undefined;
+  }
+
+  /**
+   * The file list of `producer`'s directory output at `path` with tree digest `digest`: from its
+   * action record, or from the directory when it still has that digest; undefined otherwise.
+   */
+  recordedTree(producer: string, path: string, digest: string): readonly TreeEntry[] | undefined {
+    const st = this.state.actions.get(producer);
+    const out = st ? Object.entries(st.o).find(([, o]) => o.p === path) : undefined;
+    if (!st || !out || !out[1].t) return undefined;
+    const rec = this.ac.get(st.k)?.outputs[out[0]];
+    if (rec?.tree && rec.digest === digest) return rec.tree;
+    const now = describePath(join(this.graph.root, path));
+    return now.digest === digest ? now.tree : undefined;
   }
 }
 

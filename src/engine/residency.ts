@@ -290,7 +290,9 @@ export async function cacheResidentInputs(checker: Checker, node: ActionNode, on
         const staged = join(tmp, `fetch.${safeName(o.p)}.${process.pid}.${fetchCounter++}`);
         try {
           await h.fetch(o.p, art, staged);
-          checker.cas.putPath(staged, art.dir ? undefined : { digest: art.digest, size: art.size });
+          // A directory is hashed as it is stored: its tree digest must be the recorded one.
+          const got = checker.cas.putPath(staged, art.dir ? undefined : { digest: art.digest, size: art.size });
+          if (got.digest !== art.digest) throw new Error(`${o.p} fetched from ${o.h} has digest ${got.digest.slice(0, 12)}, recorded ${art.digest.slice(0, 12)}: not stored`);
         } finally {
           rmSync(staged, { recursive: true, force: true });
         }

@@ -8,7 +8,7 @@ import { basename, dirname, join, sep } from "node:path";
 import type { ActionNode, Graph } from "./graph-types.js";
 import { Checker, dirAware, runStart, type Decision, type FileDigest, type OutputLookup } from "./plan.js";
 import type { EventSink } from "./events.js";
-import type { ActionSpec, Host, InputFile, TreeEntry } from "./hosts/host.js";
+import type { ActionSpec, Host, InputFile } from "./hosts/host.js";
 import { HostError } from "./hosts/host.js";
 import { safeName, type WorkspacePaths } from "./workspace.js";
 import { sameStamp, type ActionState, type OutputState } from "./cache/state-index.js";
@@ -554,22 +554,11 @@ export function toSpec(node: ActionNode, decision: Decision & { status: "stale" 
       const size = (d.kind === "output" ? lookup(d.path)?.size : checker.sourceDigest(d.path)?.size) ?? 0;
       // A whole directory output goes to an executor as its files (the tree), never as the
       // manifest blob its digest names: a remote host materializes the files one by one.
-      const tree = d.kind === "output" ? recordedTree(checker, d.producer, d.path, digest) : undefined;
+      const tree = d.kind === "output" ? checker.recordedTree(d.producer, d.path, digest) : undefined;
       return { path: d.path, digest, size, ...(tree ? { tree } : {}) };
     });
   }
   return { version: 1, id: node.id, target: node.target, partition: node.partition, rule: node.rule, params: node.params, inputs, outputs: node.outputs };
-}
-
-/** The file list of the directory output `path` of `producer` as recorded with `digest` (undefined for a file output). */
-function recordedTree(checker: Checker, producer: string, path: string, digest: string): readonly TreeEntry[] | undefined {
-  const st = checker.state.actions.get(producer);
-  const out = st ? Object.entries(st.o).find(([, o]) => o.p === path) : undefined;
-  if (!st || !out || !out[1].t) return undefined;
-  const rec = checker.ac.get(st.k)?.outputs[out[0]];
-  if (rec?.tree && rec.digest === digest) return rec.tree;
-  const now = describePath(join(checker.graph.root, path));
-  return now.digest === digest ? now.tree : undefined;
 }
 
 /**

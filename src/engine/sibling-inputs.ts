@@ -7,12 +7,10 @@
  * outputs are on disk as recorded. A provisional sibling (a pruned trial, or a `final_after`
  * one still open) is not finished: its result is itself a guess.
  */
-import { join } from "node:path";
 import type { ActionNode } from "./graph-types.js";
-import type { ActionSpec, InputFile, TreeEntry } from "./hosts/host.js";
+import type { ActionSpec, InputFile } from "./hosts/host.js";
 import type { Checker } from "./plan.js";
 import type { ActionState, OutputState } from "./cache/state-index.js";
-import { describePath } from "./cache/cas.js";
 import type { SiblingFiles } from "./siblings.js";
 
 /**
@@ -53,17 +51,10 @@ function checkedOutputs(id: string, st: ActionState, checker: Checker): Record<s
   const out: Record<string, InputFile> = {};
   for (const [name, o] of Object.entries(st.o)) {
     if (checker.checkOutput(o)) return undefined; // changed on disk since: not its recorded result
-    const tree = o.t ? recordedTree(checker, st.k, name, o) : undefined;
+    const tree = o.t ? checker.recordedTree(id, o.p, o.d) : undefined;
     if (o.t && !tree) return undefined;
     out[name] = { path: o.p, digest: o.d, size: o.z, ...(tree ? { tree } : {}) };
   }
   return out;
 }
 
-/** A directory output's file list, from its action record (or the directory, if it still matches). */
-function recordedTree(checker: Checker, key: string, name: string, o: OutputState): readonly TreeEntry[] | undefined {
-  const rec = checker.ac.get(key)?.outputs[name];
-  if (rec?.tree && rec.digest === o.d) return rec.tree;
-  const now = describePath(join(checker.graph.root, o.p));
-  return now.digest === o.d ? now.tree : undefined;
-}
