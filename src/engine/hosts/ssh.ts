@@ -136,7 +136,11 @@ class SshHost implements Host {
   private readonly tag = randomBytes(6).toString("hex");
   private connPromise: Promise<Conn> | undefined;
   private prepared: Promise<void> | undefined;
-  /** In-flight uploads by digest: two actions sharing an input upload it once. */
+  /**
+   * Uploads by digest, in flight or done this session: two actions sharing an input upload it
+   * once, also when the second listed it missing before the first's upload finished. A failed
+   * one is forgotten, so the next action tries again.
+   */
   private readonly uploads = new Map<string, Promise<void>>();
   private channels = 0;
   private readonly channelWaiters: (() => void)[] = [];
@@ -360,7 +364,10 @@ class SshHost implements Host {
   private uploadOnce(conn: Conn, b: Blob): Promise<void> {
     let p = this.uploads.get(b.digest);
     if (!p) {
-      p = this.upload(conn, b).finally(() => this.uploads.delete(b.digest));
+      p = this.upload(conn, b).catch((e: unknown) => {
+        this.uploads.delete(b.digest);
+        throw e;
+      });
       this.uploads.set(b.digest, p);
     }
     return p;
