@@ -23,7 +23,7 @@
  * checked on the result (a byte changed in a corpus file is caught and classified; the bundle
  * rebuilt on gpu matches the droplet's).
  *
- * About 3 minutes on 2 shared cores (each remote action pays an SSH round and a node start):
+ * About 90 s on 2 cores (86 s measured on a fresh clone, 2026-12-02) (each remote action pays an SSH round and a node start):
  *   node dist/test/weekly/rehearsal.test.js        (DAGBUILD_REHEARSAL=0 skips it)
  * The timings, action counts and bytes per direction are printed.
  */
