@@ -10,6 +10,7 @@
 #include "nn.h"
 #include "nn_gemm.h"
 #include "nn_math.h"
+#include "recurrent.h"
 
 #include <stddef.h>
 
@@ -82,8 +83,7 @@ void nn_gru_bwd(float *base, const int32_t *ia, const float *fa) {
   const ptrdiff_t B = ia[11], T = ia[12], I = ia[13], H = ia[14], G = 3 * H;
   const float *hzh = act + B * T * G;
   float *dhz = dxz + B * T * G, *rt = dhz + B * T * G, *dh = rt + G * H;
-  for (ptrdiff_t m = 0; m < H; m++)
-    for (ptrdiff_t g = 0; g < G; g++) rt[g * H + m] = rec[m * G + g];
+  nn_rec_transpose(H, G, rec, rt);
   for (ptrdiff_t i = 0; i < B * H; i++) dh[i] = 0.0f;
   for (ptrdiff_t t = T - 1; t >= 0; t--) {
     for (ptrdiff_t b = 0; b < B; b++) {
@@ -93,13 +93,10 @@ void nn_gru_bwd(float *base, const int32_t *ia, const float *fa) {
     }
     if (t > 0) nn_gemm(B, H, G, dhz + t * G, T * G, 1, rt, H, 1, dh, H, 1, 0);
   }
-  nn_gemm(I, G, B * T, x, 1, I, dxz, G, 1, dkern, G, 1, 0); /* dkernel += xᵀ·d(xz) */
   for (ptrdiff_t n = 0; n < B * T; n++)
     for (ptrdiff_t g = 0; g < G; g++) {
       dbias[g] += dxz[n * G + g];
       dbias[G + g] += dhz[n * G + g];
     }
-  for (ptrdiff_t b = 0; b < B && T > 1; b++) /* drecurrent += Σ_t h_{t-1}ᵀ·d(hz)_t */
-    nn_gemm(H, G, T - 1, hs + b * T * H, 1, H, dhz + (b * T + 1) * G, G, 1, drec, G, 1, 0);
-  if (dx) nn_gemm(B * T, I, G, dxz, G, 1, kern, 1, G, dx, I, 0, 0); /* dx = d(xz)·kernelᵀ */
+  nn_rec_weight_grads(B, T, I, H, G, x, kern, hs, dxz, dhz, dkern, drec, dx);
 }
